@@ -1,0 +1,25 @@
+"""Which language a request is served in."""
+
+from __future__ import annotations
+
+from flask import current_app, g, request, session
+from flask_login import current_user
+
+
+def select_locale() -> str:
+    """The switch (session), then the agent's choice, then the browser, then the
+    organisation being viewed (set by the view on ``g``), then French."""
+    languages = current_app.config["LANGUAGES"]
+    chosen = session.get("locale")
+    if chosen in languages:
+        return chosen
+    if getattr(current_user, "is_authenticated", False) and current_user.locale in languages:
+        return current_user.locale
+    if request and request.accept_languages:
+        best = request.accept_languages.best_match(languages)
+        if best:
+            return best
+    org_locale = getattr(g, "organisation_locale", None)
+    if org_locale in languages:
+        return org_locale
+    return current_app.config["BABEL_DEFAULT_LOCALE"]

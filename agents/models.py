@@ -1,0 +1,97 @@
+"""Accounts (free agents and staff), organisation memberships, access tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from flask_security import RoleMixin, UserMixin
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from campaigns.models import UTCDateTime, utcnow
+from extensions import db
+
+agents_roles = db.Table(
+    "agents_roles",
+    db.Column("agent_id", db.Integer, db.ForeignKey("agents.id"), primary_key=True),
+    db.Column("role_id", db.Integer, db.ForeignKey("roles.id"), primary_key=True),
+)
+
+
+class Role(db.Model, RoleMixin):
+    """Site-wide roles (Flask-Security needs the table). Organisation roles are
+    ``Membership`` rows instead."""
+
+    __tablename__ = "roles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    description: Mapped[str | None] = mapped_column(String(255))
+    permissions: Mapped[str | None] = mapped_column(String(255))
+    update_datetime: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Agent(db.Model, UserMixin):
+    __tablename__ = "agents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Null once the account is deleted (personal data erased, pages kept).
+    email: Mapped[str | None] = mapped_column(String(255), unique=True)
+    name: Mapped[str] = mapped_column(String(120), default="")
+    password: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(default=True)
+    fs_uniquifier: Mapped[str] = mapped_column(String(64), unique=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    locale: Mapped[str] = mapped_column(String(10), default="")
+    bio: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    roles = relationship("Role", secondary=agents_roles, backref="agents")
+    memberships: Mapped[list[Membership]] = relationship(back_populates="agent")
+
+    @property
+    def display_name(self) -> str:
+        return self.name or (self.email or "").split("@")[0]
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+class MembershipRole(StrEnum):
+    ADMIN = "admin"  # everything, including staff management
+    STAFF = "staff"  # causes, projects, moderation, dashboard
+
+
+class Membership(db.Model):
+    __tablename__ = "memberships"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    role: Mapped[MembershipRole] = mapped_column(String(20), default=MembershipRole.STAFF)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    agent: Mapped[Agent] = relationship(back_populates="memberships")
+    organisation = relationship("Organisation")
+
+    __table_args__ = (UniqueConstraint("agent_id", "organisation_id"),)
+
+
+class AccessToken(db.Model):
+    """A personal access token for the write API; only its sha256 is stored."""
+
+    __tablename__ = "access_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    agent: Mapped[Agent] = relationship()

@@ -1,0 +1,125 @@
+"""Accounts and personal access tokens."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from flask_babel import gettext as _
+from flask_security.utils import hash_password
+from sqlalchemy import delete, func, select
+
+from agents.models import AccessToken, Agent, Membership
+from campaigns.errors import NotFound, ValidationError
+from campaigns.models import CohostInvite, PageHost, utcnow
+from campaigns.services import hash_token
+from extensions import db
+
+TOKEN_PREFIX = "rls_"  # noqa: S105 - a marker, not a secret
+
+
+def find_agent(email: str) -> Agent:
+    agent = db.session.scalar(select(Agent).where(func.lower(Agent.email) == email.strip().lower()))
+    if agent is None:
+        raise NotFound(_("No account uses the address %(email)s.", email=email))
+    return agent
+
+
+def create_agent(email: str, name: str, password: str, *, confirmed: bool = True) -> Agent:
+    """Create an account (confirmed by default: operators vouch for it)."""
+    from extensions import security
+
+    errors = {}
+    try:
+        email = security._mail_util.normalize(email)
+    except Exception:
+        errors["email"] = _("Enter a valid email address.")
+    if not errors and db.session.scalar(
+        select(Agent.id).where(func.lower(Agent.email) == email.lower())
+    ):
+        errors["email"] = _("An account already uses this address.")
+    if len(password or "") < 8:
+        errors["password"] = _("Choose a password of at least 8 characters.")
+    if not (name or "").strip():
+        errors["name"] = _("Please enter your name.")
+    if errors:
+        raise ValidationError(errors)
+    agent = Agent(
+        email=email,
+        name=name.strip(),
+        password=hash_password(password),
+        active=True,
+        fs_uniquifier=uuid.uuid4().hex,
+        confirmed_at=utcnow() if confirmed else None,
+    )
+    db.session.add(agent)
+    db.session.flush()
+    return agent
+
+
+def create_token(agent: Agent, name: str = "") -> tuple[AccessToken, str]:
+    """A new personal access token; the clear token is returned once, only its hash kept."""
+    clear = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = AccessToken(
+        agent_id=agent.id,
+        name=(name or "").strip()[:100] or _("API token"),
+        token_hash=hash_token(clear),
+        prefix=clear[:10],
+    )
+    db.session.add(token)
+    db.session.flush()
+    return token, clear
+
+
+def authenticate_token(clear: str) -> Agent | None:
+    """The active, undeleted agent a bearer token belongs to, or None."""
+    if not clear or not clear.startswith(TOKEN_PREFIX):
+        return None
+    token = db.session.scalar(
+        select(AccessToken).where(
+            AccessToken.token_hash == hash_token(clear), AccessToken.revoked_at.is_(None)
+        )
+    )
+    if token is None or not token.agent.active or token.agent.is_deleted:
+        return None
+    token.last_used_at = utcnow()
+    return token.agent
+
+
+def list_tokens(agent: Agent) -> list[AccessToken]:
+    return list(
+        db.session.scalars(
+            select(AccessToken)
+            .where(AccessToken.agent_id == agent.id, AccessToken.revoked_at.is_(None))
+            .order_by(AccessToken.created_at.desc())
+        )
+    )
+
+
+def revoke_token(agent: Agent, token_id: int) -> None:
+    token = db.session.get(AccessToken, token_id)
+    if token is None or token.agent_id != agent.id:
+        raise NotFound(_("This token does not exist."))
+    token.revoked_at = token.revoked_at or utcnow()
+    db.session.flush()
+
+
+def delete_account(agent: Agent) -> None:
+    """Erase personal data; pages and money stay, shown as a former supporter's."""
+    agent.email = None
+    agent.name = ""
+    agent.bio = ""
+    agent.password = None
+    agent.active = False
+    agent.fs_uniquifier = uuid.uuid4().hex  # ends every session
+    agent.deleted_at = utcnow()
+    db.session.execute(delete(Membership).where(Membership.agent_id == agent.id))
+    db.session.execute(delete(PageHost).where(PageHost.agent_id == agent.id))
+    db.session.execute(
+        delete(CohostInvite).where(
+            CohostInvite.invited_by_id == agent.id, CohostInvite.accepted_at.is_(None)
+        )
+    )
+    for token in list_tokens(agent):
+        token.revoked_at = utcnow()
+    db.session.flush()

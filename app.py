@@ -1,0 +1,139 @@
+"""Application factory, configuration and the ``relais`` command line."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup
+
+from extensions import babel, csrf, db, limiter, migrate, security
+
+HERE = Path(__file__).resolve().parent
+
+
+class ConfigError(RuntimeError):
+    pass
+
+
+def load_config(app: Flask) -> None:
+    """Configuration from the environment, with safe development defaults."""
+    env = os.environ
+    production = env.get("RELAIS_ENV", "development") == "production"
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    if production:
+        missing = [
+            k for k in ("SECRET_KEY", "SECURITY_PASSWORD_SALT", "DATABASE_URL") if not env.get(k)
+        ]
+        if missing:
+            raise ConfigError(
+                "Relais is in production mode (RELAIS_ENV=production) but these settings "
+                f"are missing from the environment: {', '.join(missing)}. Set them and start again."
+            )
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'relais.db'}"
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql://" + database_url.removeprefix("postgres://")
+    if database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+    app.config.update(
+        RELAIS_ENV="production" if production else "development",
+        SECRET_KEY=env.get("SECRET_KEY", "dev-only-not-secret"),
+        SQLALCHEMY_DATABASE_URI=database_url,
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        PUBLIC_URL=env.get("PUBLIC_URL", ""),
+        SMTP_URL=env.get("SMTP_URL", ""),
+        MAIL_FROM=env.get("MAIL_FROM", "Relais <no-reply@relais.localhost>"),
+        # The "sent mail" page: on by default in development, where no SMTP is set.
+        SHOW_SENT_MAIL=env.get("SHOW_SENT_MAIL", "0" if production else "1") == "1",
+        UPLOAD_FOLDER=env.get("UPLOAD_FOLDER", str(instance / "uploads")),
+        MAX_CONTENT_LENGTH=int(env.get("MAX_UPLOAD_BYTES", str(8 * 1024 * 1024))),
+        PHOTO_MAX_BYTES=int(env.get("PHOTO_MAX_BYTES", str(5 * 1024 * 1024))),
+        REDIS_URL=env.get("REDIS_URL", ""),
+        RATELIMIT_STORAGE_URI=env.get("REDIS_URL") or "memory://",
+        RATELIMIT_AUTH=env.get("RATELIMIT_AUTH", "10 per minute"),
+        RATELIMIT_HEADERS_ENABLED=True,
+        BABEL_DEFAULT_LOCALE="fr",
+        BABEL_DEFAULT_TIMEZONE="Europe/Paris",
+        BABEL_TRANSLATION_DIRECTORIES=str(HERE / "translations"),
+        LANGUAGES=("fr", "en"),
+        STRIPE_SECRET_KEY=env.get("STRIPE_SECRET_KEY", ""),
+        STRIPE_WEBHOOK_SECRET=env.get("STRIPE_WEBHOOK_SECRET", ""),
+        SCHEDULER_ENABLED=False,
+        # Flask-Security: argon2 hashes, confirm by email, reset by email.
+        SECURITY_PASSWORD_SALT=env.get("SECURITY_PASSWORD_SALT", "dev-only-salt"),
+        SECURITY_PASSWORD_HASH="argon2",  # noqa: S106 - the scheme name
+        SECURITY_REGISTERABLE=True,
+        SECURITY_CONFIRMABLE=True,
+        SECURITY_RECOVERABLE=True,
+        SECURITY_CHANGEABLE=True,
+        SECURITY_TRACKABLE=False,
+        SECURITY_SEND_REGISTER_EMAIL=True,
+        SECURITY_EMAIL_SENDER=env.get("MAIL_FROM", "Relais <no-reply@relais.localhost>"),
+        SECURITY_POST_LOGIN_VIEW="/me",
+        SECURITY_POST_CONFIRM_VIEW="/me",
+        SECURITY_POST_REGISTER_VIEW="/account/check-email",
+        SECURITY_URL_PREFIX="/account",
+        SECURITY_CONFIRM_EMAIL_WITHIN=timedelta(days=3),
+        SECURITY_RESET_PASSWORD_WITHIN=timedelta(days=1),
+        SECURITY_AUTO_LOGIN_AFTER_CONFIRM=True,
+        SECURITY_PASSWORD_LENGTH_MIN=8,
+        SECURITY_CSRF_IGNORE_UNAUTH_ENDPOINTS=False,
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the Relais application; ``config`` overrides the environment."""
+    app = Flask(
+        __name__,
+        template_folder=str(HERE / "templates"),
+        static_folder=str(HERE / "static"),
+        instance_path=os.environ.get("RELAIS_INSTANCE", str(HERE / "instance")),
+    )
+    load_config(app)
+    if config:
+        app.config.update(config)
+
+    import messaging.models  # noqa: F401  (every table registered before use)
+    from agents import auth, locale
+    from agents.cli import agents_cli, staff_cli, tokens_cli
+    from agents.views import bp as agents_bp
+    from campaigns import errors, templating
+    from campaigns.api import bp as api_bp
+    from campaigns.cli import demo_command, orgs_cli
+    from campaigns.staff import bp as staff_bp
+    from campaigns.views import bp as campaigns_bp
+    from messaging.views import bp as messaging_bp
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(HERE / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=locale.select_locale)
+    limiter.init_app(app)
+    auth.init_app(app, security)
+    templating.init_app(app)
+    errors.init_app(app)
+
+    app.register_blueprint(campaigns_bp)
+    app.register_blueprint(staff_bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(agents_bp)
+    app.register_blueprint(messaging_bp)
+    csrf.exempt(api_bp)
+
+    for command in (demo_command, orgs_cli, agents_cli, staff_cli, tokens_cli):
+        app.cli.add_command(command)
+    return app
+
+
+@click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False)
+def cli() -> None:
+    """Relais: peer-to-peer fundraising. Commands run against DATABASE_URL."""
+
+
+def main() -> None:
+    cli.main(prog_name="relais")

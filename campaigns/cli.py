@@ -1,0 +1,31 @@
+"""Operator commands: organisations, the demo."""
+
+from __future__ import annotations
+
+import os
+
+import click
+import flask_migrate
+from flask import current_app
+from flask.cli import with_appcontext
+
+orgs_cli = click.Group("orgs", help="Manage organisations.")
+
+
+@click.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=lambda: int(os.environ.get("PORT", "5000")), type=int,
+              help="Port to serve on (default $PORT or 5000).")
+@click.option("--no-serve", is_flag=True, help="Migrate and seed, then exit.")
+@with_appcontext
+def demo_command(host: str, port: int, no_serve: bool) -> None:
+    """Migrate the database, seed the demo once, and serve it with the scheduler."""
+    from campaigns import demo
+
+    flask_migrate.upgrade()
+    created = demo.seed()
+    click.echo("Demo data created." if created else "Demo data already present.")
+    if no_serve:
+        return
+    click.echo(f"Relais demo on http://{host}:{port}/  (Ctrl+C to stop)")
+    current_app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)

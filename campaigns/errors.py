@@ -1,0 +1,86 @@
+"""Errors a service raises, and how the web and API show them."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException
+
+
+class ServiceError(Exception):
+    """Base for refusals a user should see as a sentence."""
+
+    status = 400
+
+    def __init__(self, message: str = ""):
+        super().__init__(message)
+        self.message = message
+
+
+class ValidationError(ServiceError):
+    """Field-level problems: ``errors`` maps a field name to what to do."""
+
+    status = 422
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+class PermissionDenied(ServiceError):
+    status = 403
+
+
+class NotFound(ServiceError):
+    status = 404
+
+
+class Conflict(ServiceError):
+    status = 409
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path.startswith("/webhooks/")
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        messages = {
+            400: _("The request could not be understood. Check the form and try again."),
+            401: _("Please log in first."),
+            403: _("You are not allowed to do that."),
+            404: _("We could not find that page. Check the address or go back to the home page."),
+            405: _("That action is not possible here."),
+            413: _("That file is too large. Choose a smaller one."),
+            429: _("Too many attempts. Please wait a minute and try again."),
+        }
+        message = messages.get(exc.code or 500, exc.description or "")
+        if wants_json():
+            response = jsonify({"error": message, "status": exc.code})
+            response.status_code = exc.code or 500
+            if exc.code == 429 and exc.response is not None:
+                for header in ("Retry-After",):
+                    if header in exc.response.headers:
+                        response.headers[header] = exc.response.headers[header]
+            return response
+        return render_template("error.html", code=exc.code, message=message), exc.code
+
+    @app.errorhandler(ServiceError)
+    def service_error(exc: ServiceError):
+        if wants_json():
+            body = {"error": exc.message}
+            if isinstance(exc, ValidationError):
+                body["errors"] = exc.errors
+            return jsonify(body), exc.status
+        return render_template("error.html", code=exc.status, message=exc.message), exc.status
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        if isinstance(exc, HTTPException):
+            return http_error(exc)
+        app.logger.exception("unexpected error")
+        message = _("Something went wrong on our side. Please try again in a moment.")
+        if wants_json():
+            return jsonify({"error": message, "status": 500}), 500
+        return render_template("error.html", code=500, message=message), 500

@@ -1,0 +1,293 @@
+"""Organisations, causes, projects, pages, the donation ledger and its totals."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(db.TypeDecorator):
+    """Timezone-aware UTC datetimes on SQLite too (which stores naive text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None:
+            if value.tzinfo is None:
+                raise ValueError("naive datetime; use timezone-aware UTC")
+            value = value.astimezone(UTC)
+            if dialect.name == "sqlite":
+                value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+class CauseStatus(StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    CLOSED = "closed"
+
+
+class PageKind(StrEnum):
+    PERSONAL = "personal"
+    EVENT = "event"
+    TEAM = "team"
+
+
+class PageStatus(StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    HIDDEN = "hidden"
+    CLOSED = "closed"
+
+
+class DonationKind(StrEnum):
+    GIFT = "gift"
+    OFFLINE = "offline"
+    REFUND = "refund"
+    DISPUTE = "dispute"
+    DISPUTE_REVERSAL = "dispute_reversal"
+
+
+class Organisation(db.Model):
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    legal_name: Mapped[str] = mapped_column(String(200), default="")
+    address: Mapped[str] = mapped_column(Text, default="")
+    website: Mapped[str] = mapped_column(String(300), default="")
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    locale: Mapped[str] = mapped_column(String(10), default="fr")
+    # Minor units, e.g. [1000, 2500, 5000] for 10/25/50 EUR.
+    suggested_amounts: Mapped[list] = mapped_column(JSON, default=lambda: [1000, 2500, 5000])
+    min_amount_minor: Mapped[int] = mapped_column(Integer, default=200)
+    max_amount_minor: Mapped[int] = mapped_column(Integer, default=1_000_000)
+    open_data_k_floor: Mapped[int] = mapped_column(Integer, default=3)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    causes: Mapped[list[Cause]] = relationship(back_populates="organisation")
+
+    __table_args__ = (CheckConstraint("length(currency) = 3", name="currency_iso"),)
+
+
+class Cause(db.Model):
+    __tablename__ = "causes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(String(300), default="")
+    story: Mapped[str] = mapped_column(Text, default="")
+    goal_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[CauseStatus] = mapped_column(String(20), default=CauseStatus.DRAFT)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    organisation: Mapped[Organisation] = relationship(back_populates="causes")
+    projects: Mapped[list[Project]] = relationship(
+        back_populates="cause", order_by="Project.position"
+    )
+
+    __table_args__ = (CheckConstraint("goal_minor >= 0", name="goal_not_negative"),)
+
+    @property
+    def currency(self) -> str:
+        return self.organisation.currency
+
+
+class Project(db.Model):
+    """A designation a donor can choose within a cause."""
+
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cause_id: Mapped[int] = mapped_column(ForeignKey("causes.id"), index=True)
+    slug: Mapped[str] = mapped_column(String(80))
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    goal_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    cause: Mapped[Cause] = relationship(back_populates="projects")
+
+    __table_args__ = (UniqueConstraint("cause_id", "slug"),)
+
+
+class Page(db.Model):
+    __tablename__ = "pages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cause_id: Mapped[int] = mapped_column(ForeignKey("causes.id"), index=True)
+    # Kept when the owner deletes their account: the page and its money stay.
+    owner_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("pages.id"), index=True)
+    kind: Mapped[PageKind] = mapped_column(String(20), default=PageKind.PERSONAL)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    story: Mapped[str] = mapped_column(Text, default="")
+    goal_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    city: Mapped[str] = mapped_column(String(120), default="")
+    venue: Mapped[str] = mapped_column(String(200), default="")
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    photo: Mapped[str | None] = mapped_column(String(120))
+    status: Mapped[PageStatus] = mapped_column(String(20), default=PageStatus.DRAFT)
+    hidden_reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    cause: Mapped[Cause] = relationship()
+    owner = relationship("Agent", foreign_keys=[owner_id])
+    parent: Mapped[Page | None] = relationship(remote_side=[id], back_populates="members")
+    members: Mapped[list[Page]] = relationship(back_populates="parent", order_by="Page.id")
+    cohosts: Mapped[list[PageHost]] = relationship(back_populates="page")
+
+    __table_args__ = (
+        CheckConstraint("goal_minor >= 0", name="goal_not_negative"),
+        Index("ix_pages_cause_status_city", "cause_id", "status", "city"),
+    )
+
+    @property
+    def currency(self) -> str:
+        return self.cause.organisation.currency
+
+    @property
+    def is_event(self) -> bool:
+        return self.kind in (PageKind.EVENT, PageKind.TEAM)
+
+    @property
+    def accepts_gifts(self) -> bool:
+        return self.status == PageStatus.PUBLISHED and self.cause.status == CauseStatus.PUBLISHED
+
+
+class PageHost(db.Model):
+    """A co-host of an event (or team) page: may edit it like its owner."""
+
+    __tablename__ = "page_hosts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id"), index=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    page: Mapped[Page] = relationship(back_populates="cohosts")
+    agent = relationship("Agent")
+
+    __table_args__ = (UniqueConstraint("page_id", "agent_id"),)
+
+
+class CohostInvite(db.Model):
+    __tablename__ = "cohost_invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id"), index=True)
+    email: Mapped[str] = mapped_column(String(255))
+    # sha256 of the token sent by email; the token itself is never stored.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+
+    page: Mapped[Page] = relationship()
+
+
+class Donation(db.Model):
+    """Append-only ledger. Refunds and disputes are further rows, never edits."""
+
+    __tablename__ = "donations"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    kind: Mapped[DonationKind] = mapped_column(String(20), default=DonationKind.GIFT)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    cause_id: Mapped[int | None] = mapped_column(ForeignKey("causes.id"), index=True)
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), index=True)
+    page_id: Mapped[int | None] = mapped_column(ForeignKey("pages.id"), index=True)
+    # The event (or team) the page belonged to when the gift was made: gifts stay
+    # counted there even if the page later leaves the event.
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("pages.id"), index=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    # Identifies a donor for donor counts (hash of the email, or the row for cash).
+    donor_key: Mapped[str] = mapped_column(String(64), default="")
+    donor_name: Mapped[str] = mapped_column(String(200), default="")
+    donor_email: Mapped[str] = mapped_column(String(255), default="")
+    message: Mapped[str] = mapped_column(String(500), default="")
+    is_anonymous: Mapped[bool] = mapped_column(default=False)
+    is_unattributed: Mapped[bool] = mapped_column(default=False)
+    # The gift a refund or dispute row belongs to.
+    original_id: Mapped[int | None] = mapped_column(ForeignKey("donations.id"), index=True)
+    stripe_event_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    stripe_checkout_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    page: Mapped[Page | None] = relationship(foreign_keys=[page_id])
+    cause: Mapped[Cause | None] = relationship()
+    project: Mapped[Project | None] = relationship()
+
+
+class TotalScope(StrEnum):
+    PAGE = "page"  # gifts made on this page itself
+    EVENT = "event"  # gifts on an event page and on its member pages
+    CAUSE = "cause"
+    PROJECT = "project"
+    ORGANISATION = "organisation"
+
+
+class Total(db.Model):
+    """Running totals per scope, kept equal to the ledger.
+
+    Hot scopes (cause, organisation) are spread over several slot rows so that
+    concurrent gifts to different pages do not all wait on one row lock; a read
+    sums the slots.
+    """
+
+    __tablename__ = "totals"
+
+    scope: Mapped[str] = mapped_column(String(20), primary_key=True)
+    scope_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True, default=0)
+    raised_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    donation_count: Mapped[int] = mapped_column(Integer, default=0)
+    donor_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TotalDonor(db.Model):
+    """Who has given in a scope, so donor counts stay distinct."""
+
+    __tablename__ = "total_donors"
+
+    scope: Mapped[str] = mapped_column(String(20), primary_key=True)
+    scope_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    donor_key: Mapped[str] = mapped_column(String(64), primary_key=True)

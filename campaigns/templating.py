@@ -1,0 +1,72 @@
+"""Jinja filters and globals: money per locale, Markdown stories made safe."""
+
+from __future__ import annotations
+
+import nh3
+from flask import Flask, current_app, request, url_for
+from flask_babel import format_datetime, get_locale
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+from campaigns.money import format_money
+
+_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": True})
+ALLOWED_TAGS = {
+    "p",
+    "br",
+    "strong",
+    "em",
+    "a",
+    "ul",
+    "ol",
+    "li",
+    "blockquote",
+    "h2",
+    "h3",
+    "h4",
+    "code",
+    "pre",
+    "hr",
+}
+
+
+def render_story(text: str) -> Markup:
+    """Markdown to HTML, then sanitised: no script, no inline HTML, safe links only."""
+    html = _markdown.render(text or "")
+    html = html.replace("<h1>", "<h2>").replace("</h1>", "</h2>")
+    clean = nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes={"a": {"href", "title"}},
+        url_schemes={"http", "https", "mailto"},
+        link_rel="nofollow noopener ugc",
+    )
+    return Markup(clean)  # noqa: S704 - sanitised by nh3 just above
+
+
+def money(amount_minor: int | None, currency: str) -> str:
+    return format_money(int(amount_minor or 0), currency, str(get_locale() or "fr"))
+
+
+def percent(part: int, whole: int) -> int:
+    if not whole:
+        return 0
+    return max(0, min(100, int(part * 100 // whole)))
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["markdown"] = render_story
+    app.jinja_env.filters["datetime"] = lambda v, f="medium": format_datetime(v, f) if v else ""
+    app.jinja_env.globals["percent"] = percent
+
+    @app.context_processor
+    def inject() -> dict:
+        def lang_url(code: str) -> str:
+            return url_for("agents.set_locale", code=code, next=request.full_path.rstrip("?"))
+
+        return {
+            "current_locale": str(get_locale() or "fr"),
+            "lang_url": lang_url,
+            "show_sent_mail": current_app.config.get("SHOW_SENT_MAIL"),
+        }

@@ -1,0 +1,198 @@
+"""Totals per page, event, cause, project and organisation, equal to the ledger.
+
+Each ledger row adds to its scopes with one ``INSERT … ON CONFLICT DO UPDATE``
+per scope, so concurrent writers never lose an update. The cause and
+organisation rows every gift touches are split into ``HOT_SLOTS`` rows picked
+by the donation id, so two gifts to different pages rarely wait on the same
+row lock; readers sum the slots.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from campaigns.models import Donation, DonationKind, Total, TotalDonor, TotalScope
+from extensions import db
+
+HOT_SLOTS = 8
+HOT_SCOPES = {TotalScope.CAUSE, TotalScope.ORGANISATION}
+COUNTED_KINDS = (DonationKind.GIFT, DonationKind.OFFLINE)
+SCOPE_COLUMNS = {
+    TotalScope.ORGANISATION: Donation.organisation_id,
+    TotalScope.CAUSE: Donation.cause_id,
+    TotalScope.PROJECT: Donation.project_id,
+    TotalScope.PAGE: Donation.page_id,
+    TotalScope.EVENT: Donation.event_id,
+}
+
+
+@dataclass(frozen=True)
+class Figures:
+    raised_minor: int = 0
+    donation_count: int = 0
+    donor_count: int = 0
+
+
+def _insert(model):
+    dialect = db.session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+def scopes_of(donation: Donation) -> list[tuple[TotalScope, int]]:
+    scopes: list[tuple[TotalScope, int]] = [(TotalScope.ORGANISATION, donation.organisation_id)]
+    if donation.cause_id:
+        scopes.append((TotalScope.CAUSE, donation.cause_id))
+    if donation.project_id:
+        scopes.append((TotalScope.PROJECT, donation.project_id))
+    if donation.page_id:
+        scopes.append((TotalScope.PAGE, donation.page_id))
+    if donation.event_id:
+        scopes.append((TotalScope.EVENT, donation.event_id))
+    return scopes
+
+
+def apply(donation: Donation) -> None:
+    """Add one (flushed) ledger row to every scope it belongs to."""
+    counted = donation.kind in COUNTED_KINDS
+    for scope, scope_id in scopes_of(donation):
+        new_donor = 0
+        if counted and donation.donor_key:
+            inserted = db.session.execute(
+                _insert(TotalDonor)
+                .values(scope=scope, scope_id=scope_id, donor_key=donation.donor_key)
+                .on_conflict_do_nothing()
+                .returning(TotalDonor.donor_key)
+            ).first()
+            new_donor = 1 if inserted else 0
+        slot = donation.id % HOT_SLOTS if scope in HOT_SCOPES else 0
+        stmt = _insert(Total).values(
+            scope=scope,
+            scope_id=scope_id,
+            slot=slot,
+            raised_minor=donation.amount_minor,
+            donation_count=1 if counted else 0,
+            donor_count=new_donor,
+        )
+        db.session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[Total.scope, Total.scope_id, Total.slot],
+                set_={
+                    "raised_minor": Total.raised_minor + stmt.excluded.raised_minor,
+                    "donation_count": Total.donation_count + stmt.excluded.donation_count,
+                    "donor_count": Total.donor_count + stmt.excluded.donor_count,
+                },
+            )
+        )
+
+
+def figures(scope: TotalScope, ids: Iterable[int]) -> dict[int, Figures]:
+    """Totals for many ids of one scope in one query; missing ids are zero."""
+    ids = list(ids)
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(
+            Total.scope_id,
+            func.sum(Total.raised_minor),
+            func.sum(Total.donation_count),
+            func.sum(Total.donor_count),
+        )
+        .where(Total.scope == scope, Total.scope_id.in_(ids))
+        .group_by(Total.scope_id)
+    ).all()
+    found = {r[0]: Figures(int(r[1] or 0), int(r[2] or 0), int(r[3] or 0)) for r in rows}
+    return {i: found.get(i, Figures()) for i in ids}
+
+
+def figures_one(scope: TotalScope, scope_id: int) -> Figures:
+    return figures(scope, [scope_id])[scope_id]
+
+
+def from_ledger() -> dict[tuple[str, int], Figures]:
+    """Recompute every scope's figures from the ledger alone."""
+    raised: dict[tuple[str, int], int] = defaultdict(int)
+    counts: dict[tuple[str, int], int] = defaultdict(int)
+    donors: dict[tuple[str, int], set[str]] = defaultdict(set)
+    for scope, column in SCOPE_COLUMNS.items():
+        for scope_id, amount, count in db.session.execute(
+            select(
+                column,
+                func.sum(Donation.amount_minor),
+                func.count().filter(Donation.kind.in_(COUNTED_KINDS)),
+            )
+            .where(column.is_not(None))
+            .group_by(column)
+        ):
+            raised[(scope, scope_id)] = int(amount or 0)
+            counts[(scope, scope_id)] = int(count or 0)
+        for scope_id, key in db.session.execute(
+            select(column, Donation.donor_key)
+            .where(column.is_not(None), Donation.kind.in_(COUNTED_KINDS), Donation.donor_key != "")
+            .distinct()
+        ):
+            donors[(scope, scope_id)].add(key)
+    keys = set(raised) | set(counts) | set(donors)
+    return {k: Figures(raised[k], counts[k], len(donors[k])) for k in keys}
+
+
+def stored() -> dict[tuple[str, int], Figures]:
+    rows = db.session.execute(
+        select(
+            Total.scope,
+            Total.scope_id,
+            func.sum(Total.raised_minor),
+            func.sum(Total.donation_count),
+            func.sum(Total.donor_count),
+        ).group_by(Total.scope, Total.scope_id)
+    )
+    return {(r[0], r[1]): Figures(int(r[2]), int(r[3]), int(r[4])) for r in rows}
+
+
+def drift() -> list[tuple[tuple[str, int], Figures, Figures]]:
+    """Every scope whose stored totals differ from the ledger: (key, stored, ledger)."""
+    have, want = stored(), from_ledger()
+    out = []
+    for key in sorted(set(have) | set(want), key=lambda k: (str(k[0]), k[1])):
+        a, b = have.get(key, Figures()), want.get(key, Figures())
+        if a != b:
+            out.append((key, a, b))
+    return out
+
+
+def rebuild() -> int:
+    """Replace stored totals with the ledger's; returns the number of scopes."""
+    db.session.execute(delete(Total))
+    db.session.execute(delete(TotalDonor))
+    want = from_ledger()
+    if want:
+        db.session.execute(
+            _insert(Total),
+            [
+                {
+                    "scope": s,
+                    "scope_id": i,
+                    "slot": 0,
+                    "raised_minor": f.raised_minor,
+                    "donation_count": f.donation_count,
+                    "donor_count": f.donor_count,
+                }
+                for (s, i), f in want.items()
+            ],
+        )
+    for scope, column in SCOPE_COLUMNS.items():
+        db.session.execute(
+            _insert(TotalDonor).from_select(
+                ["scope", "scope_id", "donor_key"],
+                select(db.literal(scope.value), column, Donation.donor_key)
+                .where(
+                    column.is_not(None), Donation.kind.in_(COUNTED_KINDS), Donation.donor_key != ""
+                )
+                .distinct(),
+            )
+        )
+    return len(want)

@@ -1,0 +1,163 @@
+"""Shared fixtures: one migrated database per backend and xdist worker, each
+test inside an outer transaction, a real SMTP server on loopback."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from pathlib import Path
+
+import flask_migrate
+import psycopg
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy.engine import make_url
+
+from app import create_app
+from extensions import db as _db
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+BACKENDS = ["sqlite"] + (["postgresql"] if TEST_DATABASE_URL else [])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Sink:
+    """What the loopback SMTP server received."""
+
+    def __init__(self):
+        self.messages: list = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):
+        import email
+        from email import policy
+
+        msg = email.message_from_bytes(envelope.content, policy=policy.default)
+        with self.lock:
+            self.messages.append({"to": envelope.rcpt_tos, "message": msg})
+        return "250 OK"
+
+    def clear(self):
+        with self.lock:
+            self.messages.clear()
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    sink = Sink()
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    sink.url = f"smtp://127.0.0.1:{port}"
+    yield sink
+    controller.stop()
+
+
+@pytest.fixture
+def mailbox(smtp_server):
+    """The messages the SMTP server received during this test."""
+    smtp_server.clear()
+    return smtp_server
+
+
+def fresh_database_url(backend: str, directory: Path, name: str) -> str:
+    """An empty database: a new SQLite file, or a new PostgreSQL database."""
+    if backend == "sqlite":
+        return f"sqlite:///{directory / (name + '.db')}"
+    url = make_url(TEST_DATABASE_URL)
+    with psycopg.connect(
+        host=url.host, port=url.port, user=url.username, dbname=url.database, autocommit=True
+    ) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return url.set(drivername="postgresql+psycopg", database=name).render_as_string(
+        hide_password=False
+    )
+
+
+def test_config(database_url: str, directory: Path, smtp_url: str = "") -> dict:
+    return {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SMTP_URL": smtp_url,
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False,
+        "SECRET_KEY": "test-secret",
+        "SECURITY_PASSWORD_SALT": "test-salt",
+        "UPLOAD_FOLDER": str(directory / "uploads"),
+        "SERVER_NAME": None,
+    }
+
+
+def make_migrated_app(backend, directory, name, smtp_url="", **extra):
+    url = fresh_database_url(backend, directory, name)
+    app = create_app({**test_config(url, directory, smtp_url), **extra})
+    with app.app_context():
+        flask_migrate.upgrade()
+    return app
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def app(request, tmp_path_factory, smtp_server, worker_id):
+    directory = tmp_path_factory.mktemp(f"app-{request.param}")
+    app = make_migrated_app(request.param, directory, f"relais_test_{worker_id}", smtp_server.url)
+    yield app
+    with app.app_context():
+        _db.engine.dispose()
+
+
+@pytest.fixture
+def db(app):
+    """The app's db, every change rolled back after the test (views' commits
+    become savepoints inside one outer transaction)."""
+    with app.app_context():
+        connection = _db.engine.connect()
+        transaction = connection.begin()
+        session = _db._make_scoped_session(
+            {"bind": connection, "binds": {}, "join_transaction_mode": "create_savepoint"}
+        )
+        original = _db.session
+        _db.session = session
+        try:
+            yield _db
+        finally:
+            session.remove()
+            _db.session = original
+            transaction.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def client(app, db):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app, db):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def login_as(client):
+    """Log the test client in as an agent (as Flask-Security's session would)."""
+
+    def login(agent):
+        with client.session_transaction() as session:
+            session["_user_id"] = agent.fs_uniquifier
+            session["_fresh"] = True
+            session["_id"] = uuid.uuid4().hex
+        return agent
+
+    return login
+
+
+@pytest.fixture
+def backend(app) -> str:
+    return app.extensions["sqlalchemy"].engine.dialect.name if False else _db.engine.dialect.name
