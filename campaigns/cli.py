@@ -8,6 +8,7 @@ import click
 import flask_migrate
 from flask import current_app
 from flask.cli import with_appcontext
+from werkzeug.serving import run_simple
 
 orgs_cli = click.Group("orgs", help="Manage organisations.")
 
@@ -28,4 +29,5 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
     if no_serve:
         return
     click.echo(f"Relais demo on http://{host}:{port}/  (Ctrl+C to stop)")
-    current_app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+    # app.run() refuses to start inside a CLI command; serve with Werkzeug directly.
+    run_simple(host, port, current_app._get_current_object(), threaded=True)
