@@ -82,6 +82,16 @@ def fresh_database_url(backend: str, directory: Path, name: str) -> str:
     )
 
 
+def drop_database(backend: str, name: str) -> None:
+    if backend != "postgresql":
+        return
+    url = make_url(TEST_DATABASE_URL)
+    with psycopg.connect(
+        host=url.host, port=url.port, user=url.username, dbname=url.database, autocommit=True
+    ) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def test_config(database_url: str, directory: Path, smtp_url: str = "") -> dict:
     return {
         "TESTING": True,
@@ -107,10 +117,13 @@ def make_migrated_app(backend, directory, name, smtp_url="", **extra):
 @pytest.fixture(scope="session", params=BACKENDS)
 def app(request, tmp_path_factory, smtp_server, worker_id):
     directory = tmp_path_factory.mktemp(f"app-{request.param}")
-    app = make_migrated_app(request.param, directory, f"relais_test_{worker_id}", smtp_server.url)
+    # The pid keeps two test runs on one PostgreSQL server apart.
+    name = f"relais_test_{worker_id}_{os.getpid()}"
+    app = make_migrated_app(request.param, directory, name, smtp_server.url)
     yield app
     with app.app_context():
         _db.engine.dispose()
+    drop_database(request.param, name)
 
 
 @pytest.fixture
@@ -159,5 +172,6 @@ def login_as(client):
 
 
 @pytest.fixture
-def backend(app) -> str:
-    return app.extensions["sqlalchemy"].engine.dialect.name if False else _db.engine.dialect.name
+def backend(db) -> str:
+    """'sqlite' or 'postgresql': the database this test runs on."""
+    return db.engine.dialect.name
