@@ -15,8 +15,12 @@ orgs_cli = click.Group("orgs", help="Manage organisations.")
 
 @click.command("demo")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=lambda: int(os.environ.get("PORT", "5000")), type=int,
-              help="Port to serve on (default $PORT or 5000).")
+@click.option(
+    "--port",
+    default=lambda: int(os.environ.get("PORT", "5000")),
+    type=int,
+    help="Port to serve on (default $PORT or 5000).",
+)
 @click.option("--no-serve", is_flag=True, help="Migrate and seed, then exit.")
 @with_appcontext
 def demo_command(host: str, port: int, no_serve: bool) -> None:
