@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, request, session
+from flask import current_app, g, has_request_context, request, session
 from flask_login import current_user
 
 
@@ -10,6 +10,8 @@ def select_locale() -> str:
     """The switch (session), then the agent's choice, then the browser, then the
     organisation being viewed (set by the view on ``g``), then French."""
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():  # CLI commands and jobs
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     chosen = session.get("locale")
     if chosen in languages:
         return chosen

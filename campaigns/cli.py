@@ -30,8 +30,17 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
     flask_migrate.upgrade()
     created = demo.seed()
     click.echo("Demo data created." if created else "Demo data already present.")
+    for role, email, password in demo.credentials():
+        click.echo(f"  log in as {role}: {email} / {password}")
     if no_serve:
         return
+    from messaging.scheduler import build_scheduler
+
+    scheduler = build_scheduler(current_app._get_current_object())
+    scheduler.start()
     click.echo(f"Relais demo on http://{host}:{port}/  (Ctrl+C to stop)")
     # app.run() refuses to start inside a CLI command; serve with Werkzeug directly.
-    run_simple(host, port, current_app._get_current_object(), threaded=True)
+    try:
+        run_simple(host, port, current_app._get_current_object(), threaded=True)
+    finally:
+        scheduler.shutdown(wait=False)

@@ -13,6 +13,7 @@ import flask_migrate
 import psycopg
 import pytest
 from aiosmtpd.controller import Controller
+from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy.engine import make_url
 
 from app import create_app
@@ -126,6 +127,14 @@ def app(request, tmp_path_factory, smtp_server, worker_id):
     drop_database(request.param, name)
 
 
+class BoundSession(FlaskSession):
+    """Flask-SQLAlchemy's session picks the engine per table; a test's session
+    must use the test's connection (and its outer transaction) for everything."""
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+        return bind if bind is not None else self.bind
+
+
 @pytest.fixture
 def db(app):
     """The app's db, every change rolled back after the test (views' commits
@@ -134,7 +143,11 @@ def db(app):
         connection = _db.engine.connect()
         transaction = connection.begin()
         session = _db._make_scoped_session(
-            {"bind": connection, "binds": {}, "join_transaction_mode": "create_savepoint"}
+            {
+                "class_": BoundSession,
+                "bind": connection,
+                "join_transaction_mode": "create_savepoint",
+            }
         )
         original = _db.session
         _db.session = session

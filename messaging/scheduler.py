@@ -1,0 +1,62 @@
+"""Every periodic job in one list, each with a fixed id (APScheduler 3).
+
+APScheduler 3 cannot share a job store between processes, so exactly one
+process runs these: ``relais demo`` in-process, or one ``relais scheduler``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import import_module
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from flask import Flask
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    func: str  # "module:function", imported when the job runs
+    minutes: int
+
+
+JOBS = [
+    Job("close-ended-causes", "campaigns.jobs:close_ended_causes", minutes=5),
+]
+
+
+def _resolve(path: str) -> Callable[[], object]:
+    module, name = path.split(":")
+    return getattr(import_module(module), name)
+
+
+def run_job(app: Flask, job: Job) -> None:
+    """Run one job in an app context; a failure is logged and rolled back."""
+    from extensions import db
+
+    with app.app_context():
+        try:
+            _resolve(job.func)()
+        except Exception:
+            db.session.rollback()
+            log.exception("job %s failed", job.id)
+
+
+def build_scheduler(app: Flask) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(timezone="UTC")
+    for job in JOBS:
+        scheduler.add_job(
+            run_job,
+            "interval",
+            minutes=job.minutes,
+            args=[app, job],
+            id=job.id,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+        )
+    return scheduler
