@@ -3,7 +3,102 @@
 from __future__ import annotations
 
 import click
+from flask.cli import with_appcontext
+from flask_babel import gettext as _
+
+from campaigns.cli import cli_transaction
 
 agents_cli = click.Group("agents", help="Manage agent accounts.")
 staff_cli = click.Group("staff", help="Manage organisation staff.")
 tokens_cli = click.Group("tokens", help="Manage personal access tokens.")
+
+
+@agents_cli.command("create")
+@click.argument("email")
+@click.option("--name", required=True, help="The person's name.")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="At least 8 characters; asked for (hidden) when omitted.",
+)
+@with_appcontext
+def create_agent_command(email: str, name: str, password: str) -> None:
+    """Create a confirmed agent account (the operator vouches for the address)."""
+    from agents.services import create_agent
+
+    with cli_transaction():
+        agent = create_agent(email, name, password, confirmed=True)
+        message = _("Agent %(email)s created.", email=agent.email)
+    click.echo(message)
+
+
+@tokens_cli.command("create")
+@click.argument("email")
+@click.option("--name", default="", help="A label to recognise the token by, e.g. 'ci'.")
+@with_appcontext
+def create_token_command(email: str, name: str) -> None:
+    """Create a personal access token; it is printed once, as the last line."""
+    from agents.services import create_token, find_agent
+
+    with cli_transaction():
+        agent = find_agent(email)
+        token, clear = create_token(agent, name)
+        message = _(
+            "Token “%(name)s” created for %(email)s. Store it now: it is not shown again.",
+            name=token.name,
+            email=agent.email,
+        )
+    click.echo(message)
+    click.echo(clear)
+
+
+@staff_cli.command("add")
+@click.argument("email")
+@click.argument("org_slug")
+@click.option("--role", default="staff", show_default=True, help="admin (everything) or staff.")
+@with_appcontext
+def add_staff_command(email: str, org_slug: str, role: str) -> None:
+    """Make an existing agent staff (or admin) of an organisation."""
+    from agents.services import find_agent
+    from campaigns.services import add_staff, get_organisation
+
+    with cli_transaction():
+        org = get_organisation(org_slug)
+        agent = find_agent(email)
+        membership = add_staff(org, agent, role.strip().lower())
+        message = _(
+            "%(email)s is now %(role)s of %(org)s.",
+            email=agent.email,
+            role=str(membership.role),
+            org=org.slug,
+        )
+    click.echo(message)
+
+
+@staff_cli.command("list")
+@click.argument("org_slug")
+@with_appcontext
+def list_staff_command(org_slug: str) -> None:
+    """List an organisation's staff: role, email, name."""
+    from campaigns.services import get_organisation
+
+    with cli_transaction():
+        org = get_organisation(org_slug)
+        memberships = sorted(_memberships(org.id), key=lambda m: (str(m.role), m.agent.email or ""))
+        lines = [
+            "\t".join((str(m.role), m.agent.email or "", m.agent.name)) for m in memberships
+        ] or [_("%(org)s has no staff yet.", org=org.slug)]
+    click.echo("\n".join(lines))
+
+
+def _memberships(organisation_id: int) -> list:
+    from sqlalchemy import select
+
+    from agents.models import Membership
+    from extensions import db
+
+    return list(
+        db.session.scalars(select(Membership).where(Membership.organisation_id == organisation_id))
+    )
