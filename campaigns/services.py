@@ -208,7 +208,7 @@ def clean_page_input(data: dict, *, kind: PageKind, page: Page | None) -> dict:
     if "starts_at" in data:
         try:
             starts_at = parse_datetime(data.get("starts_at"))
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, OverflowError):
             errors["starts_at"] = _("Enter a date and time such as 2026-06-21 19:00.")
         else:
             changed = page is None or starts_at != page.starts_at
@@ -404,7 +404,13 @@ def hide_page(staff: Agent, page: Page, reason: str) -> Page:
 def unhide_page(staff: Agent, page: Page) -> Page:
     require_staff(staff, page.cause.organisation_id)
     if page.status == PageStatus.HIDDEN:
-        page.status = PageStatus.PUBLISHED
+        # Back to where its owner left it: closed, published, or still a draft.
+        if page.closed_at:
+            page.status = PageStatus.CLOSED
+        elif page.published_at:
+            page.status = PageStatus.PUBLISHED
+        else:
+            page.status = PageStatus.DRAFT
         page.hidden_reason = ""
     db.session.flush()
     return page
@@ -543,6 +549,10 @@ def save_organisation(agent: Agent | None, org: Organisation | None, data: dict)
                 clean[key] = parse_goal(data[key])
             except ValueError:
                 errors[key] = _("Enter a whole number, 0 or more.")
+    low = clean.get("min_amount_minor", org.min_amount_minor if org else 200)
+    high = clean.get("max_amount_minor", org.max_amount_minor if org else 1_000_000)
+    if low > high:
+        errors["min_amount_minor"] = _("The smallest gift must not be above the largest.")
     if errors:
         raise ValidationError(errors)
     if org is None:
@@ -598,7 +608,7 @@ def save_cause(agent: Agent | None, org: Organisation, cause: Cause | None, data
         if key in data:
             try:
                 clean[key] = parse_datetime(data[key])
-            except (ValueError, TypeError):
+            except (ValueError, TypeError, OverflowError):
                 errors[key] = _("Enter a date and time such as 2026-06-21 19:00.")
     starts, ends = clean.get("starts_at"), clean.get("ends_at")
     if starts and ends and ends <= starts:

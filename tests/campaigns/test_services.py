@@ -186,3 +186,25 @@ def test_personal_only_joins(db):
     with pytest.raises(ValidationError):
         services.join_event(other_event.owner, other_event, event)
     assert other_event.kind == PageKind.EVENT and other_event.parent_id is None
+
+
+def test_unhiding_restores_what_the_owner_had(db):
+    draft = PageFactory(status=PageStatus.DRAFT)
+    closed = PageFactory(cause=draft.cause)
+    services.close_page(closed.owner, closed)
+    staff = MembershipFactory(organisation=draft.cause.organisation).agent
+    for page in (draft, closed):
+        services.hide_page(staff, page, "vérification")
+        services.unhide_page(staff, page)
+    assert (draft.status, closed.status) == (PageStatus.DRAFT, PageStatus.CLOSED)
+
+
+def test_year_one_is_a_clear_refusal(db):
+    with pytest.raises(ValidationError) as exc:
+        services.create_page(
+            AgentFactory(),
+            CauseFactory(),
+            "event",
+            {"title": "x", "city": "Lyon", "starts_at": "0001-01-01T00:00"},
+        )
+    assert "starts_at" in exc.value.errors
