@@ -2,13 +2,97 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
-from sqlalchemy import select
+import smtplib
+from decimal import Decimal
+from zoneinfo import ZoneInfo
 
-from campaigns.models import Cause, CauseStatus
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_security import auth_required, current_user
+from sqlalchemy import and_, func, select
+
+from campaigns import photos, services
+from campaigns.errors import Conflict, NotFound, ServiceError, ValidationError
+from campaigns.forms import ConfirmForm, InviteForm, JoinForm, PageForm, choice
+from campaigns.models import (
+    Cause,
+    CauseStatus,
+    CohostInvite,
+    Page,
+    PageKind,
+    PageStatus,
+    Total,
+    TotalScope,
+)
+from campaigns.money import parse_major, to_decimal
+from campaigns.totals import Figures, figures, figures_one
 from extensions import db
 
 bp = Blueprint("campaigns", __name__)
+
+PUBLIC_STATUSES = (PageStatus.PUBLISHED, PageStatus.CLOSED)
+# Field names the form shows errors next to; any other key goes to the top.
+PAGE_FIELDS = ("kind", "title", "slug", "goal", "story", "city", "venue", "starts_at", "photo")
+TOP_PAGES = 10
+
+
+@bp.errorhandler(ServiceError)
+def service_error(exc: ServiceError):
+    db.session.rollback()
+    return render_template("error.html", code=exc.status, message=exc.message), exc.status
+
+
+def agent():
+    """The logged-in agent, or None: services take the acting agent explicitly."""
+    return current_user._get_current_object() if current_user.is_authenticated else None
+
+
+# --- reading -----------------------------------------------------------------
+
+
+def page_figures(pages: list[Page]) -> dict[int, Figures]:
+    """What each page shows as raised: its own gifts, or an event's with its members'."""
+    personal = [p.id for p in pages if not p.is_event]
+    events = [p.id for p in pages if p.is_event]
+    return {**figures(TotalScope.PAGE, personal), **figures(TotalScope.EVENT, events)}
+
+
+def visible_cause(slug: str) -> Cause:
+    cause = services.get_cause(slug)
+    if cause.status == CauseStatus.DRAFT and not services.is_staff(agent(), cause.organisation_id):
+        raise NotFound(_("There is no cause at this address."))
+    g.organisation_locale = cause.organisation.locale
+    return cause
+
+
+def visible_page(slug: str) -> Page:
+    """A page the current visitor may see: drafts and hidden pages only for
+    their owner, co-hosts and the organisation's staff."""
+    page = services.get_page(slug)
+    g.organisation_locale = page.cause.organisation.locale
+    if page.status in PUBLIC_STATUSES:
+        return page
+    who = agent()
+    if services.can_edit(who, page) or services.is_staff(who, page.cause.organisation_id):
+        return page
+    raise NotFound(_("There is no page at this address."))
+
+
+def editable_page(slug: str) -> Page:
+    page = services.get_page(slug)
+    g.organisation_locale = page.cause.organisation.locale
+    services.require_editor(agent(), page)
+    return page
 
 
 @bp.get("/")
@@ -16,4 +100,400 @@ def home():
     causes = db.session.scalars(
         select(Cause).where(Cause.status == CauseStatus.PUBLISHED).order_by(Cause.created_at)
     ).all()
-    return render_template("campaigns/home.html", causes=causes)
+    totals = figures(TotalScope.CAUSE, [c.id for c in causes])
+    return render_template("campaigns/home.html", causes=causes, totals=totals)
+
+
+@bp.get("/c/<slug>")
+def cause_detail(slug: str):
+    cause = visible_cause(slug)
+    events = db.session.scalars(
+        select(Page)
+        .where(
+            Page.cause_id == cause.id,
+            Page.kind.in_((PageKind.EVENT, PageKind.TEAM)),
+            Page.status.in_(PUBLIC_STATUSES),
+        )
+        .order_by(func.lower(Page.city), Page.starts_at, Page.title)
+    ).all()
+    raised = func.coalesce(func.sum(Total.raised_minor), 0)
+    top = db.session.execute(
+        select(Page, raised)
+        .outerjoin(Total, and_(Total.scope == TotalScope.PAGE, Total.scope_id == Page.id))
+        .where(
+            Page.cause_id == cause.id,
+            Page.kind == PageKind.PERSONAL,
+            Page.status.in_(PUBLIC_STATUSES),
+        )
+        .group_by(Page.id)
+        .order_by(raised.desc(), Page.id)
+        .limit(TOP_PAGES)
+    ).all()
+    return render_template(
+        "campaigns/cause.html",
+        cause=cause,
+        total=figures_one(TotalScope.CAUSE, cause.id),
+        events=events,
+        event_totals=figures(TotalScope.EVENT, [e.id for e in events]),
+        top_pages=top,
+    )
+
+
+def joinable_pages(who, event: Page) -> list[Page]:
+    """The agent's own personal pages that could join this event."""
+    if who is None or not event.is_event or event.status != PageStatus.PUBLISHED:
+        return []
+    return list(
+        db.session.scalars(
+            select(Page)
+            .where(
+                Page.owner_id == who.id,
+                Page.cause_id == event.cause_id,
+                Page.kind == PageKind.PERSONAL,
+                Page.status.in_((PageStatus.DRAFT, PageStatus.PUBLISHED)),
+                (Page.parent_id.is_(None)) | (Page.parent_id != event.id),
+            )
+            .order_by(Page.title)
+        )
+    )
+
+
+def render_page(page: Page, *, join_form: JoinForm | None = None, status: int = 200):
+    who = agent()
+    members = [m for m in page.members if m.status in PUBLIC_STATUSES] if page.is_event else []
+    can_edit = services.can_edit(who, page)
+    if can_edit and page.is_event:
+        # Hosts also see their members' drafts, so they know who is getting ready.
+        members = [m for m in page.members if m.status != PageStatus.HIDDEN]
+    candidates = joinable_pages(who, page)
+    if join_form is None:
+        join_form = JoinForm()
+    join_form.page.choices = [choice(p.slug, p.title) for p in candidates]
+    response = render_template(
+        "campaigns/page.html",
+        page=page,
+        cause=page.cause,
+        figures=page_figures([page])[page.id],
+        members=members,
+        member_totals=figures(TotalScope.PAGE, [m.id for m in members]),
+        can_edit=can_edit,
+        is_owner=who is not None and who.id == page.owner_id,
+        join_form=join_form,
+        can_join=bool(candidates),
+        confirm_form=ConfirmForm(),
+        page_url=url_for("campaigns.page_detail", slug=page.slug, _external=True),
+        # Plain text built here: in a template it would come back HTML-escaped.
+        share_text=_("Support “%(title)s” on Relais", title=page.title),
+    )
+    return response, status
+
+
+@bp.get("/p/<slug>")
+def page_detail(slug: str):
+    return render_page(visible_page(slug))
+
+
+@bp.get("/media/<name>")
+def media(name: str):
+    return photos.serve(name)
+
+
+# --- creating and editing ------------------------------------------------------
+
+
+def major_units(amount_minor: int, currency: str) -> str:
+    value = to_decimal(amount_minor, currency)
+    return str(value.quantize(Decimal(1)) if value == value.to_integral_value() else value)
+
+
+def local_input(value) -> str:
+    """A stored UTC time as the value of a datetime-local input (organiser's wall clock)."""
+    if value is None:
+        return ""
+    zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    return value.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
+
+
+def read_page_form(form: PageForm, currency: str, *, is_event: bool) -> tuple[dict, dict, bytes]:
+    """The service's input from the form, the errors found on the way, and a clean photo."""
+    errors: dict[str, str] = {}
+    data = {
+        "title": form.title.data or "",
+        "slug": (form.slug.data or "").strip().lower(),
+        "story": form.story.data or "",
+    }
+    goal = (form.goal.data or "").strip()
+    try:
+        data["goal_minor"] = parse_major(goal, currency) if goal else 0
+    except (ValueError, ArithmeticError):
+        errors["goal"] = _("Enter the goal as a whole amount, 0 or more (for example 500).")
+    if is_event:
+        data.update(
+            city=form.city.data or "", venue=form.venue.data or "", starts_at=form.starts_at.data
+        )
+    jpeg = b""
+    upload = form.photo.data
+    if upload and getattr(upload, "filename", ""):
+        try:
+            jpeg = photos.process(upload)
+        except photos.PhotoError as exc:
+            errors["photo"] = str(exc)
+    return data, errors, jpeg
+
+
+def split_errors(errors: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    fields = {k: v for k, v in errors.items() if k in PAGE_FIELDS}
+    other = [v for k, v in errors.items() if k not in PAGE_FIELDS]
+    return fields, other
+
+
+def form_errors(form) -> dict[str, str]:
+    return {name: messages[0] for name, messages in form.errors.items() if messages}
+
+
+@bp.route("/c/<slug>/pages/new", methods=["GET", "POST"])
+@auth_required()
+def new_page(slug: str):
+    cause = visible_cause(slug)
+    if cause.status != CauseStatus.PUBLISHED:
+        raise NotFound(_("This cause is not open for new pages."))
+    form = PageForm()
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        form.validate()
+        errors = form_errors(form)
+        kind = form.kind.data if form.kind.data in (PageKind.PERSONAL, PageKind.EVENT) else None
+        data, own_errors, jpeg = read_page_form(form, cause.currency, is_event=kind == "event")
+        errors.update(own_errors)
+        try:
+            page = services.create_page(agent(), cause, kind or "", data)
+            if errors:
+                raise ValidationError(errors)
+            if jpeg:
+                page.photo = photos.save(jpeg)
+            db.session.commit()
+        except ValidationError as exc:
+            db.session.rollback()
+            errors = {**exc.errors, **errors}
+        else:
+            flash(_("Your page is saved as a draft. Publish it when you are ready."), "success")
+            return redirect(url_for("campaigns.page_detail", slug=page.slug))
+        if not form.slug.data and form.title.data and "slug" not in errors:
+            form.slug.data = services.suggest_slug(Page, form.title.data)
+    fields, general = split_errors(errors)
+    return render_template(
+        "campaigns/page_form.html",
+        form=form,
+        cause=cause,
+        page=None,
+        errors=fields,
+        general_errors=general,
+    ), (422 if errors else 200)
+
+
+@bp.route("/p/<slug>/edit", methods=["GET", "POST"])
+@auth_required()
+def edit_page(slug: str):
+    page = editable_page(slug)
+    if page.status == PageStatus.CLOSED:
+        flash(_("This page is closed and can no longer be changed."), "error")
+        return redirect(url_for("campaigns.page_detail", slug=page.slug))
+    form = PageForm(
+        data={
+            "title": page.title,
+            "slug": page.slug,
+            "goal": major_units(page.goal_minor, page.currency),
+            "story": page.story,
+            "city": page.city,
+            "venue": page.venue,
+            "starts_at": local_input(page.starts_at),
+            "kind": page.kind,
+        }
+        if request.method == "GET"
+        else None
+    )
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        form.validate()
+        errors = {k: v for k, v in form_errors(form).items() if k != "kind"}
+        data, own_errors, jpeg = read_page_form(form, page.currency, is_event=page.is_event)
+        errors.update(own_errors)
+        # An unchanged date is not re-checked against "now": past events stay editable.
+        if page.is_event and data.get("starts_at") == local_input(page.starts_at):
+            data.pop("starts_at")
+        if not data["slug"]:
+            data.pop("slug")
+        try:
+            services.update_page(agent(), page, data)
+            if errors:
+                raise ValidationError(errors)
+            if jpeg:
+                page.photo = photos.save(jpeg)
+            db.session.commit()
+        except ValidationError as exc:
+            db.session.rollback()
+            errors = {**exc.errors, **errors}
+        else:
+            flash(_("Your changes are saved."), "success")
+            return redirect(url_for("campaigns.page_detail", slug=page.slug))
+    fields, general = split_errors(errors)
+    return render_template(
+        "campaigns/page_form.html",
+        form=form,
+        cause=page.cause,
+        page=page,
+        errors=fields,
+        general_errors=general,
+    ), (422 if errors else 200)
+
+
+# --- status and events -------------------------------------------------------
+
+
+@bp.post("/p/<slug>/publish")
+@auth_required()
+def publish_page(slug: str):
+    page = editable_page(slug)
+    try:
+        services.publish_page(agent(), page)
+        db.session.commit()
+    except Conflict as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash(_("Your page is published. Share it!"), "success")
+    return redirect(url_for("campaigns.page_detail", slug=page.slug))
+
+
+@bp.route("/p/<slug>/close", methods=["GET", "POST"])
+@auth_required()
+def close_page(slug: str):
+    page = editable_page(slug)
+    form = ConfirmForm()
+    if request.method == "POST" and form.validate():
+        services.close_page(agent(), page)
+        db.session.commit()
+        flash(_("The page is closed. Its gifts stay counted everywhere."), "success")
+        return redirect(url_for("campaigns.page_detail", slug=page.slug))
+    return render_template("campaigns/close.html", page=page, form=form)
+
+
+@bp.post("/p/<slug>/join")
+@auth_required()
+def join_event(slug: str):
+    event = visible_page(slug)
+    form = JoinForm()
+    who = agent()
+    chosen = db.session.scalar(
+        select(Page).where(Page.slug == (form.page.data or ""), Page.owner_id == who.id)
+    )
+    try:
+        if chosen is None:
+            raise ValidationError({"page": _("Choose one of your own pages.")})
+        services.join_event(who, chosen, event)
+        db.session.commit()
+    except ValidationError as exc:
+        db.session.rollback()
+        form.page.errors = list(exc.errors.values())
+        return render_page(event, join_form=form, status=422)
+    flash(_("Your page “%(page)s” joined this event.", page=chosen.title), "success")
+    return redirect(url_for("campaigns.page_detail", slug=event.slug))
+
+
+@bp.post("/p/<slug>/leave")
+@auth_required()
+def leave_event(slug: str):
+    page = services.get_page(slug)
+    event = page.parent
+    services.leave_event(agent(), page)
+    db.session.commit()
+    if event is not None:
+        flash(_("Your page left “%(event)s”.", event=event.title), "success")
+    return redirect(url_for("campaigns.page_detail", slug=page.slug))
+
+
+# --- co-hosts ------------------------------------------------------------------
+
+
+def invite_email(page: Page, link: str) -> tuple[str, str]:
+    inviter = agent().display_name
+    subject = _("%(name)s invites you to co-host “%(page)s”", name=inviter, page=page.title)
+    text = "\n\n".join(
+        (
+            _(
+                "%(name)s invites you to co-host the event “%(page)s” on Relais. "
+                "Co-hosts can edit the event page and invite others.",
+                name=inviter,
+                page=page.title,
+            ),
+            _("Accept the invitation here (the link works for 14 days):"),
+            link,
+            _("If you did not expect this email, you can ignore it."),
+        )
+    )
+    return subject, text
+
+
+@bp.route("/p/<slug>/cohosts", methods=["GET", "POST"])
+@auth_required()
+def cohosts(slug: str):
+    from messaging.services import send_email
+
+    page = editable_page(slug)
+    form = InviteForm()
+    errors: dict[str, str] = {}
+    if request.method == "POST" and form.validate():
+        try:
+            invite, token = services.invite_cohost(agent(), page, form.email.data or "")
+            db.session.commit()
+        except ValidationError as exc:
+            db.session.rollback()
+            errors = exc.errors
+        else:
+            link = url_for("campaigns.accept_invite", token=token, _external=True)
+            subject, text = invite_email(page, link)
+            # The invite is committed first: mail only goes out for a saved invitation.
+            try:
+                send_email(to=invite.email, subject=subject, text=text, template="cohost_invite")
+                db.session.commit()
+            except (OSError, smtplib.SMTPException):
+                db.session.rollback()
+                current_app.logger.exception("co-host invitation email failed")
+                flash(
+                    _(
+                        "The invitation is saved but the email could not be sent. "
+                        "Send this link yourself: %(link)s",
+                        link=link,
+                    ),
+                    "error",
+                )
+            else:
+                flash(_("Invitation sent to %(email)s.", email=invite.email), "success")
+            return redirect(url_for("campaigns.cohosts", slug=page.slug))
+        errors = {**form_errors(form), **errors}
+    pending = db.session.scalars(
+        select(CohostInvite)
+        .where(CohostInvite.page_id == page.id, CohostInvite.accepted_at.is_(None))
+        .order_by(CohostInvite.created_at.desc())
+    ).all()
+    return render_template(
+        "campaigns/cohosts.html", page=page, form=form, errors=errors, pending=pending
+    ), (422 if errors else 200)
+
+
+@bp.route("/invites/<token>", methods=["GET", "POST"])
+@auth_required()
+def accept_invite(token: str):
+    form = ConfirmForm()
+    if request.method == "POST" and form.validate():
+        page = services.accept_invite(agent(), token)
+        db.session.commit()
+        flash(_("You are now a co-host of “%(page)s”.", page=page.title), "success")
+        return redirect(url_for("campaigns.page_detail", slug=page.slug))
+    invite = db.session.scalar(
+        select(CohostInvite).where(CohostInvite.token_hash == services.hash_token(token))
+    )
+    if invite is None or invite.accepted_at is not None:
+        abort(404)
+    g.organisation_locale = invite.page.cause.organisation.locale
+    return render_template("campaigns/invite.html", invite=invite, form=form)
