@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
-from flask import Flask
+import email_validator
+from flask import Flask, current_app
 from flask_babel import lazy_gettext as _l
 from flask_security import MailUtil, RegisterFormV2, Security, SQLAlchemyUserDatastore
+from flask_security.mail_util import EmailValidateException
+from flask_security.utils import get_message
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
 from agents.models import Agent, Role
+from campaigns.models import utcnow
 from extensions import db, limiter
 
 user_datastore = SQLAlchemyUserDatastore(db, Agent, Role)
+
+# Endpoints that take a password or send mail: each gets RATELIMIT_AUTH per client.
+RATE_LIMITED_ENDPOINTS = (
+    "security.login",
+    "security.register",
+    "security.forgot_password",
+    "security.reset_password",
+    "security.send_confirmation",
+)
 
 
 class RelaisMailUtil(MailUtil):
@@ -28,6 +41,19 @@ class RelaisMailUtil(MailUtil):
             template=f"security/{template}",
         )
 
+    def validate(self, email: str) -> str:
+        # Flask-Security asks DNS whether the domain takes mail by default: offline
+        # (the demo) every address fails, and the confirmation link proves the
+        # address anyway. SECURITY_EMAIL_VALIDATOR_ARGS can turn the check back on.
+        args = {
+            "check_deliverability": False,
+            **(current_app.config.get("SECURITY_EMAIL_VALIDATOR_ARGS") or {}),
+        }
+        try:
+            return email_validator.validate_email(email, **args).normalized
+        except ValueError as exc:
+            raise EmailValidateException(get_message("INVALID_EMAIL_ADDRESS")[0]) from exc
+
 
 class RelaisRegisterForm(RegisterFormV2):
     name = StringField(
@@ -37,23 +63,34 @@ class RelaisRegisterForm(RegisterFormV2):
     )
 
 
+def _auth_limit_value() -> str:
+    return current_app.config["RATELIMIT_AUTH"]
+
+
+def _auth_limit_exempt() -> bool:
+    # The limiter is one object shared by every app built in a process (tests
+    # build several); the current app's own setting decides, not the last one built.
+    return not current_app.config.get("RATELIMIT_ENABLED", True)
+
+
+# One decorator object for every app: Flask-Limiter keys decorated limits by
+# the view's qualified name, and a new object per create_app would stack
+# duplicate limits that each count the same request.
+auth_limit = limiter.limit(_auth_limit_value, methods=["POST"], exempt_when=_auth_limit_exempt)
+
+
 def init_app(app: Flask, security: Security) -> None:
+    # Security.init_app ignores a mail_util_cls keyword (only the constructor takes
+    # it, and extensions.py builds Security before this module can be imported):
+    # without this line Flask-Security mails through Flask-Mail, not send_email.
+    security._mail_util_cls = RelaisMailUtil
     security.init_app(
         app,
         user_datastore,
-        mail_util_cls=RelaisMailUtil,
         register_form=RelaisRegisterForm,
+        # Our UTCDateTime columns refuse naive datetimes (FS's default factory).
+        datetime_factory=utcnow,
     )
-    # Rate-limit the endpoints that take a password or send mail.
-    auth_limit = limiter.limit(
-        lambda: app.config["RATELIMIT_AUTH"], methods=["POST"], key_func=None
-    )
-    for endpoint in (
-        "security.login",
-        "security.register",
-        "security.forgot_password",
-        "security.send_confirmation",
-    ):
-        view = app.view_functions.get(endpoint)
-        if view is not None:
-            app.view_functions[endpoint] = auth_limit(view)
+    for endpoint in RATE_LIMITED_ENDPOINTS:
+        # Flask-Security registers its views itself, so they are wrapped after the fact.
+        app.view_functions[endpoint] = auth_limit(app.view_functions[endpoint])

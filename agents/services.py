@@ -57,6 +57,31 @@ def create_agent(email: str, name: str, password: str, *, confirmed: bool = True
     return agent
 
 
+LOCALES = ("fr", "en")
+
+
+def update_profile(agent: Agent, *, name: str, locale: str = "", bio: str = "") -> Agent:
+    """Change the agent's name, preferred language ("" follows the browser) and bio."""
+    errors = {}
+    name = (name or "").strip()
+    bio = (bio or "").strip()
+    if not name:
+        errors["name"] = _("Please enter your name.")
+    elif len(name) > 120:
+        errors["name"] = _("Keep your name under 120 characters.")
+    if locale not in ("", *LOCALES):
+        errors["locale"] = _("Choose French or English.")
+    if len(bio) > 500:
+        errors["bio"] = _("Keep your bio under 500 characters.")
+    if errors:
+        raise ValidationError(errors)
+    agent.name = name
+    agent.locale = locale
+    agent.bio = bio
+    db.session.flush()
+    return agent
+
+
 def create_token(agent: Agent, name: str = "") -> tuple[AccessToken, str]:
     """A new personal access token; the clear token is returned once, only its hash kept."""
     clear = TOKEN_PREFIX + secrets.token_urlsafe(32)

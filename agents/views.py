@@ -2,8 +2,24 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
-from flask_security import auth_required, current_user
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_security import auth_required, current_user, logout_user
+from flask_security.utils import verify_and_update_password
+
+from agents import services
+from agents.forms import ConfirmForm, DeleteAccountForm, ProfileForm, TokenForm
+from campaigns.errors import ValidationError
+from extensions import db
 
 bp = Blueprint("agents", __name__)
 
@@ -19,12 +35,121 @@ def set_locale(code: str):
     return redirect(target)
 
 
+@bp.get("/account/check-email")
+def check_email():
+    """Where sign-up lands (SECURITY_POST_REGISTER_VIEW)."""
+    return render_template("agents/check_email.html")
+
+
+def _me():
+    return current_user._get_current_object()
+
+
+def _render_account(profile_form=None, token_form=None, new_token=None, status=200):
+    from campaigns.services import editable_pages
+
+    agent = _me()
+    if profile_form is None:
+        profile_form = ProfileForm(prefix="profile", formdata=None, obj=agent)
+    response = current_app.make_response(
+        (
+            render_template(
+                "agents/account.html",
+                agent=agent,
+                pages=editable_pages(agent),
+                tokens=services.list_tokens(agent),
+                profile_form=profile_form,
+                token_form=token_form or TokenForm(prefix="token", formdata=None),
+                revoke_form=ConfirmForm(),
+                new_token=new_token,
+            ),
+            status,
+        )
+    )
+    if new_token:
+        # The clear token is in this page only: keep it out of every cache.
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _apply_service_errors(form, exc: ValidationError) -> None:
+    for name, message in exc.errors.items():
+        if name in form:
+            form[name].errors = [*form[name].errors, message]
+        else:
+            form.form_errors.append(message)
+
+
 @bp.get("/me")
 @auth_required()
 def account():
-    from agents.services import list_tokens
-    from campaigns.services import editable_pages
+    return _render_account()
 
-    return render_template(
-        "agents/account.html", pages=editable_pages(current_user), tokens=list_tokens(current_user)
-    )
+
+@bp.post("/me/profile")
+@auth_required()
+def update_profile():
+    form = ProfileForm(prefix="profile")
+    if form.validate():
+        try:
+            services.update_profile(
+                _me(), name=form.name.data, locale=form.locale.data, bio=form.bio.data
+            )
+        except ValidationError as exc:
+            db.session.rollback()
+            _apply_service_errors(form, exc)
+        else:
+            db.session.commit()
+            # The switch in the session wins over the profile: follow the new choice now.
+            if form.locale.data:
+                session["locale"] = form.locale.data
+            else:
+                session.pop("locale", None)
+            flash(_("Your profile is saved."), "success")
+            return redirect(url_for("agents.account") + "#profile")
+    return _render_account(profile_form=form, status=422)
+
+
+@bp.post("/me/tokens")
+@auth_required()
+def create_token():
+    form = TokenForm(prefix="token")
+    if not form.validate():
+        return _render_account(token_form=form, status=422)
+    _token, clear = services.create_token(_me(), form.token_name.data or "")
+    db.session.commit()
+    # Rendered, not redirected: the clear token must not travel through the session cookie.
+    return _render_account(new_token=clear, status=201)
+
+
+@bp.post("/me/tokens/<int:token_id>/revoke")
+@auth_required()
+def revoke_token(token_id: int):
+    form = ConfirmForm()
+    if not form.validate():
+        flash(_("The form expired. Please try again."), "error")
+        return redirect(url_for("agents.account") + "#tokens")
+    services.revoke_token(_me(), token_id)
+    db.session.commit()
+    flash(_("The token is revoked: it no longer works."), "success")
+    return redirect(url_for("agents.account") + "#tokens")
+
+
+@bp.route("/me/delete", methods=["GET", "POST"])
+@auth_required()
+def delete_account():
+    form = DeleteAccountForm()
+    if form.validate_on_submit():
+        agent = _me()
+        if verify_and_update_password(form.password.data, agent):
+            services.delete_account(agent)
+            db.session.commit()
+            logout_user()
+            flash(
+                _("Your account is deleted. Your pages and the money they raised stay online."),
+                "success",
+            )
+            return redirect(url_for("campaigns.home"))
+        form.password.errors = [_("That password is not right. Try again.")]
+    status = 422 if form.errors else 200
+    return render_template("agents/delete_account.html", form=form), status
