@@ -13,6 +13,7 @@ import flask_migrate
 import psycopg
 import pytest
 from aiosmtpd.controller import Controller
+from flask import g
 from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy.engine import make_url
 
@@ -162,7 +163,20 @@ def db(app):
 
 @pytest.fixture
 def client(app, db):
-    return app.test_client()
+    """A test client in English (assertions read English text) that starts every
+    request with an empty ``g``: the ``db`` fixture keeps one app context for the
+    whole test, and Flask-Login caches the request's user on ``g``."""
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    open_ = client.open
+
+    def open_with_fresh_g(*args, **kwargs):
+        for name in list(vars(g)):
+            g.pop(name)
+        return open_(*args, **kwargs)
+
+    client.open = open_with_fresh_g
+    return client
 
 
 @pytest.fixture
@@ -175,6 +189,9 @@ def login_as(client):
     """Log the test client in as an agent (as Flask-Security's session would)."""
 
     def login(agent):
+        # Flask-Login caches the user on g, which lives as long as the test's
+        # app context: forget it so the next request loads this agent.
+        g.pop("_login_user", None)
         with client.session_transaction() as session:
             session["_user_id"] = agent.fs_uniquifier
             session["_fresh"] = True

@@ -88,6 +88,9 @@ class PageFactory(Base):
     title = factory.Sequence(lambda n: f"Page {n}")
     goal_minor = 500_00
     status = PageStatus.PUBLISHED
+    published_at = factory.LazyAttribute(
+        lambda page: datetime.now(UTC) if page.status == PageStatus.PUBLISHED else None
+    )
 
 
 class EventPageFactory(PageFactory):

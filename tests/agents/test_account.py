@@ -5,29 +5,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from flask import g
 from sqlalchemy import select
 
 from agents import services
 from agents.models import AccessToken, Agent
 from campaigns.models import Page, PageHost, PageStatus
 from tests.factories import PASSWORD, AgentFactory, EventPageFactory, PageFactory
-
-
-@pytest.fixture
-def client(client):
-    """The shared client, in English, with a fresh ``g`` for every request (see
-    the same fixture in test_auth.py for why)."""
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    open_ = client.open
-
-    def open_with_fresh_g(*args, **kwargs):
-        for name in list(vars(g)):
-            g.pop(name)
-        return open_(*args, **kwargs)
-
-    client.open = open_with_fresh_g
-    return client
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import uuid
 from urllib.parse import urlsplit
 
 import pytest
-from flask import g
 from sqlalchemy import func, select
 
 from agents.models import Agent
@@ -16,26 +15,6 @@ from tests.conftest import make_migrated_app
 from tests.factories import PASSWORD, AgentFactory
 
 NEW_PASSWORD = "a brand new passphrase"
-
-
-@pytest.fixture
-def client(client):
-    """The shared client, in English, with a fresh ``g`` for every request.
-
-    The db fixture keeps one app context pushed for the whole test, so ``g``,
-    where Flask-Login and Flask-Security keep the request's user, would carry
-    over from one request to the next and a real login would not stick.
-    """
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    open_ = client.open
-
-    def open_with_fresh_g(*args, **kwargs):
-        for name in list(vars(g)):
-            g.pop(name)
-        return open_(*args, **kwargs)
-
-    client.open = open_with_fresh_g
-    return client
 
 
 def agent_count(db) -> int:

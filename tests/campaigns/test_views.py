@@ -7,7 +7,6 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from flask import g
 from PIL import Image
 from sqlalchemy import func, select
 
@@ -30,18 +29,6 @@ def english(client):
     """Pages in English, whatever catalogues exist: the assertions read English text."""
     with client.session_transaction() as session:
         session["locale"] = "en"
-
-
-@pytest.fixture
-def login_as(login_as):
-    """Switch the logged-in agent between requests. The ``db`` fixture keeps one app
-    context (and so one ``g``) for the whole test, where Flask-Login caches the user."""
-
-    def login(agent):
-        g.pop("_login_user", None)
-        return login_as(agent)
-
-    return login
 
 
 @pytest.fixture

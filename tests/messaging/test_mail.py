@@ -6,25 +6,9 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from flask import g
 
 from messaging.services import send_email
 from tests.factories import PASSWORD
-
-
-@pytest.fixture
-def client(client):
-    """English, and a fresh ``g`` per request (see tests/agents/test_auth.py)."""
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    open_ = client.open
-
-    def open_with_fresh_g(*args, **kwargs):
-        for name in list(vars(g)):
-            g.pop(name)
-        return open_(*args, **kwargs)
-
-    client.open = open_with_fresh_g
-    return client
 
 
 @pytest.fixture
