@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import nh3
 from flask import Flask, current_app, request, url_for
-from flask_babel import format_datetime, get_locale
+from flask_babel import format_date, format_time, get_locale
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
@@ -54,10 +54,17 @@ def percent(part: int, whole: int) -> int:
     return max(0, min(100, int(part * 100 // whole)))
 
 
+def when(value, width: str = "medium") -> str:
+    """A date and time in the reader's language and time zone, without seconds."""
+    if not value:
+        return ""
+    return f"{format_date(value, width)}, {format_time(value, 'short')}"
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["markdown"] = render_story
-    app.jinja_env.filters["datetime"] = lambda v, f="medium": format_datetime(v, f) if v else ""
+    app.jinja_env.filters["datetime"] = when
     app.jinja_env.globals["percent"] = percent
 
     @app.context_processor
