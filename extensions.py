@@ -13,6 +13,8 @@ from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
+from messaging.mail_util import RelaisMailUtil
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -31,7 +33,8 @@ migrate = Migrate()
 csrf = CSRFProtect()
 babel = Babel()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
-security = Security()
+# Security.init_app ignores mail_util_cls: only the constructor takes it.
+security = Security(mail_util_cls=RelaisMailUtil)
 
 
 @event.listens_for(Engine, "connect")

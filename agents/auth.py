@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import email_validator
 from flask import Flask, current_app
 from flask_babel import lazy_gettext as _l
-from flask_security import MailUtil, RegisterFormV2, Security, SQLAlchemyUserDatastore
-from flask_security.mail_util import EmailValidateException
-from flask_security.utils import get_message
+from flask_security import RegisterFormV2, Security, SQLAlchemyUserDatastore
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
@@ -25,34 +22,6 @@ RATE_LIMITED_ENDPOINTS = (
     "security.reset_password",
     "security.send_confirmation",
 )
-
-
-class RelaisMailUtil(MailUtil):
-    """Flask-Security's mails go through Relais' own mail service."""
-
-    def send_mail(self, template, subject, recipient, sender, body, html, **kwargs):
-        from messaging.services import send_email
-
-        send_email(
-            to=recipient if isinstance(recipient, str) else recipient[1],
-            subject=str(subject),
-            text=body or "",
-            html=html or "",
-            template=f"security/{template}",
-        )
-
-    def validate(self, email: str) -> str:
-        # Flask-Security asks DNS whether the domain takes mail by default: offline
-        # (the demo) every address fails, and the confirmation link proves the
-        # address anyway. SECURITY_EMAIL_VALIDATOR_ARGS can turn the check back on.
-        args = {
-            "check_deliverability": False,
-            **(current_app.config.get("SECURITY_EMAIL_VALIDATOR_ARGS") or {}),
-        }
-        try:
-            return email_validator.validate_email(email, **args).normalized
-        except ValueError as exc:
-            raise EmailValidateException(get_message("INVALID_EMAIL_ADDRESS")[0]) from exc
 
 
 class RelaisRegisterForm(RegisterFormV2):
@@ -80,10 +49,6 @@ auth_limit = limiter.limit(_auth_limit_value, methods=["POST"], exempt_when=_aut
 
 
 def init_app(app: Flask, security: Security) -> None:
-    # Security.init_app ignores a mail_util_cls keyword (only the constructor takes
-    # it, and extensions.py builds Security before this module can be imported):
-    # without this line Flask-Security mails through Flask-Mail, not send_email.
-    security._mail_util_cls = RelaisMailUtil
     security.init_app(
         app,
         user_datastore,
