@@ -90,6 +90,9 @@ class Organisation(db.Model):
     min_amount_minor: Mapped[int] = mapped_column(Integer, default=200)
     max_amount_minor: Mapped[int] = mapped_column(Integer, default=1_000_000)
     open_data_k_floor: Mapped[int] = mapped_column(Integer, default=3)
+    # Receipts: "EV-2026-000123"; French associations d'intérêt général issue reçus fiscaux.
+    receipt_prefix: Mapped[str] = mapped_column(String(10), default="")
+    issues_tax_receipts: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     causes: Mapped[list[Cause]] = relationship(back_populates="organisation")
@@ -247,14 +250,132 @@ class Donation(db.Model):
     is_unattributed: Mapped[bool] = mapped_column(default=False)
     # The gift a refund or dispute row belongs to.
     original_id: Mapped[int | None] = mapped_column(ForeignKey("donations.id"), index=True)
+    # How the money came: card (Stripe), cash, cheque, transfer.
+    payment_method: Mapped[str] = mapped_column(String(20), default="card")
     stripe_event_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     stripe_checkout_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    stripe_charge_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    # Refund rows: Stripe's cumulative amount_refunded after this refund, so one
+    # cumulative figure is recorded once per gift.
+    stripe_refund_cumulative: Mapped[int | None] = mapped_column(BigInteger)
+    stripe_dispute_id: Mapped[str | None] = mapped_column(String(255))
+    pending_gift_id: Mapped[int | None] = mapped_column(ForeignKey("pending_gifts.id"), unique=True)
+    offline_gift_id: Mapped[int | None] = mapped_column(ForeignKey("offline_gifts.id"), unique=True)
+    # "EV-2026-000123": gap-free per organisation and year (reçu fiscal).
+    receipt_number: Mapped[str | None] = mapped_column(String(40), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
     page: Mapped[Page | None] = relationship(foreign_keys=[page_id])
     cause: Mapped[Cause | None] = relationship()
     project: Mapped[Project | None] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("original_id", "stripe_refund_cumulative"),
+        UniqueConstraint("kind", "stripe_dispute_id"),
+    )
+
+
+class PendingGiftStatus(StrEnum):
+    PENDING = "pending"  # checkout started, nothing paid yet
+    PAID = "paid"  # a webhook recorded the donation
+    EXPIRED = "expired"
+
+
+class PendingGift(db.Model):
+    """What a donor asked for before paying; its ``reference`` is the Checkout
+    Session's client_reference_id. Money is recorded from webhooks only."""
+
+    __tablename__ = "pending_gifts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(40), unique=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    cause_id: Mapped[int] = mapped_column(ForeignKey("causes.id"), index=True)
+    page_id: Mapped[int | None] = mapped_column(ForeignKey("pages.id"), index=True)
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    donor_name: Mapped[str] = mapped_column(String(200), default="")
+    donor_email: Mapped[str] = mapped_column(String(255), default="")
+    message: Mapped[str] = mapped_column(String(500), default="")
+    is_anonymous: Mapped[bool] = mapped_column(default=False)
+    is_amount_hidden: Mapped[bool] = mapped_column(default=False)
+    locale: Mapped[str] = mapped_column(String(10), default="fr")
+    share_code: Mapped[str | None] = mapped_column(String(20))
+    status: Mapped[PendingGiftStatus] = mapped_column(String(20), default=PendingGiftStatus.PENDING)
+    stripe_checkout_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (CheckConstraint("amount_minor > 0", name="amount_positive"),)
+
+
+class StripeEventOutcome(StrEnum):
+    RECORDED = "recorded"
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+    ANOMALY = "anomaly"  # paid money we could not record as-is: staff look at it
+
+
+class StripeEvent(db.Model):
+    """Every Stripe event received once (its id is the primary key), and what
+    became of it."""
+
+    __tablename__ = "stripe_events"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(100))
+    outcome: Mapped[StripeEventOutcome] = mapped_column(String(20))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
+    amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    stripe_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ReceiptCounter(db.Model):
+    """Gap-free receipt numbers: taken in the same transaction as the gift."""
+
+    __tablename__ = "receipt_counters"
+
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_number: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class OfflineGiftStatus(StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+
+
+class OfflineGift(db.Model):
+    """Cash or a cheque an agent collected; a ledger row once staff confirm it."""
+
+    __tablename__ = "offline_gifts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id"), index=True)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    method: Mapped[str] = mapped_column(String(20), default="cash")  # cash | cheque
+    donor_name: Mapped[str] = mapped_column(String(200), default="")
+    donor_email: Mapped[str] = mapped_column(String(255), default="")
+    note: Mapped[str] = mapped_column(String(500), default="")
+    photo: Mapped[str | None] = mapped_column(String(120))
+    collected_on: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[OfflineGiftStatus] = mapped_column(String(20), default=OfflineGiftStatus.PENDING)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    page: Mapped[Page] = relationship()
+
+    __table_args__ = (CheckConstraint("amount_minor > 0", name="amount_positive"),)
 
 
 class TotalScope(StrEnum):

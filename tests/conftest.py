@@ -94,7 +94,7 @@ def drop_database(backend: str, name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def test_config(database_url: str, directory: Path, smtp_url: str = "") -> dict:
+def app_config(database_url: str, directory: Path, smtp_url: str = "") -> dict:
     return {
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": database_url,
@@ -110,7 +110,7 @@ def test_config(database_url: str, directory: Path, smtp_url: str = "") -> dict:
 
 def make_migrated_app(backend, directory, name, smtp_url="", **extra):
     url = fresh_database_url(backend, directory, name)
-    app = create_app({**test_config(url, directory, smtp_url), **extra})
+    app = create_app({**app_config(url, directory, smtp_url), **extra})
     with app.app_context():
         flask_migrate.upgrade()
     return app
