@@ -56,4 +56,16 @@ def _sqlite_on_connect(dbapi_connection, connection_record) -> None:
 @event.listens_for(Engine, "begin")
 def _sqlite_on_begin(connection) -> None:
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN")
+        # A unit of work that reads then writes money (webhooks) asks for
+        # BEGIN IMMEDIATE: it waits for the write lock up front, instead of
+        # failing with "database is locked" when it tries to write later.
+        immediate = connection.get_execution_options().get("sqlite_immediate")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def begin_write() -> None:
+    """Start the session's transaction as a writer (BEGIN IMMEDIATE on SQLite).
+
+    Call it first in a unit of work that reads totals or ledger rows and then
+    writes from what it read; on PostgreSQL use row locks as well."""
+    db.session.connection(execution_options={"sqlite_immediate": True})

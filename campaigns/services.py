@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from agents.models import Agent, Membership, MembershipRole
-from campaigns import totals
+from campaigns import receipts, totals
 from campaigns.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from campaigns.models import (
     Cause,
@@ -33,6 +33,7 @@ from campaigns.models import (
     Project,
     utcnow,
 )
+from campaigns.signals import gift_recorded
 from extensions import db
 
 MAX_GOAL_MINOR = 100_000_000_00  # 100 million in major units
@@ -447,12 +448,15 @@ def record_gift(
     project: Project | None = None,
     kind: DonationKind = DonationKind.GIFT,
     created_at: datetime | None = None,
-    stripe_ids: dict | None = None,
+    payment_method: str = "card",
+    extra: dict | None = None,
 ) -> Donation:
-    """Append a gift to the ledger and to every total it counts in.
+    """Append a gift to the ledger and to every total it counts in, give it a
+    receipt number and tell listeners (receipt mail, notifications).
 
     A page that is missing or closed does not lose the money: it lands on the
-    cause as unattributed.
+    cause as unattributed. ``extra`` sets further Donation columns (Stripe ids,
+    the pending or offline gift it came from).
     """
     if isinstance(amount_minor, bool) or not isinstance(amount_minor, int) or amount_minor <= 0:
         raise ValidationError({"amount": _("The amount must be a positive whole number.")})
@@ -473,7 +477,8 @@ def record_gift(
         message=message,
         is_anonymous=is_anonymous,
         is_unattributed=is_unattributed,
-        **(stripe_ids or {}),
+        payment_method=payment_method,
+        **(extra or {}),
     )
     if created_at:
         donation.created_at = created_at
@@ -481,7 +486,10 @@ def record_gift(
     db.session.flush()
     if not donation.donor_key:
         donation.donor_key = f"row:{donation.id}"
+    if cause.organisation.issues_tax_receipts:
+        receipts.assign(donation)
     totals.apply(donation)
+    gift_recorded.send(donation)
     return donation
 
 

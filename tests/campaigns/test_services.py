@@ -208,3 +208,19 @@ def test_year_one_is_a_clear_refusal(db):
             {"title": "x", "city": "Lyon", "starts_at": "0001-01-01T00:00"},
         )
     assert "starts_at" in exc.value.errors
+
+
+def test_gifts_get_gap_free_receipt_numbers_per_organisation_and_year(db):
+    from campaigns import receipts
+
+    page = PageFactory()
+    other = PageFactory()  # another organisation: its own sequence
+    numbers = [
+        services.record_gift(page=page, cause=page.cause, amount_minor=1000).receipt_number
+        for _ in range(3)
+    ]
+    theirs = services.record_gift(page=other, cause=other.cause, amount_minor=1000)
+    year = datetime.now(UTC).year
+    assert [n.rsplit("-", 1)[1] for n in numbers] == ["000001", "000002", "000003"]
+    assert theirs.receipt_number.endswith(f"{year}-000001")
+    assert receipts.numbers_are_gap_free(page.cause.organisation_id, year)

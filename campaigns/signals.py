@@ -1,0 +1,12 @@
+"""Signals campaigns sends; messaging (receipts, notifications) listens.
+
+Receivers run inside the sender's transaction: they may only add rows (an
+outbox or mail row), never send anything themselves.
+"""
+
+from blinker import Namespace
+
+signals = Namespace()
+
+# sender: the Donation (a gift or a confirmed offline gift), flushed, with its id.
+gift_recorded = signals.signal("gift-recorded")
