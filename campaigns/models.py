@@ -263,7 +263,7 @@ class Donation(db.Model):
     pending_gift_id: Mapped[int | None] = mapped_column(ForeignKey("pending_gifts.id"), unique=True)
     offline_gift_id: Mapped[int | None] = mapped_column(ForeignKey("offline_gifts.id"), unique=True)
     # "EV-2026-000123": gap-free per organisation and year (reçu fiscal).
-    receipt_number: Mapped[str | None] = mapped_column(String(40), unique=True)
+    receipt_number: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
     page: Mapped[Page | None] = relationship(foreign_keys=[page_id])
@@ -273,6 +273,8 @@ class Donation(db.Model):
     __table_args__ = (
         UniqueConstraint("original_id", "stripe_refund_cumulative"),
         UniqueConstraint("kind", "stripe_dispute_id"),
+        # Per organisation: two organisations may choose the same prefix.
+        UniqueConstraint("organisation_id", "receipt_number"),
     )
 
 

@@ -31,7 +31,7 @@ def assign(donation: Donation) -> str:
     org = db.session.get(Organisation, donation.organisation_id)
     year = donation.created_at.year
     number = next_number(donation.organisation_id, year)
-    prefix = org.receipt_prefix or org.slug[:6].upper()
+    prefix = org.receipt_prefix or org.slug.upper()
     donation.receipt_number = f"{prefix}-{year}-{number:06d}"
     return donation.receipt_number
 

@@ -115,7 +115,7 @@ def upgrade():
         batch_op.create_unique_constraint(batch_op.f('uq_donations_offline_gift_id'), ['offline_gift_id'])
         batch_op.create_unique_constraint(batch_op.f('uq_donations_original_id_stripe_refund_cumulative'), ['original_id', 'stripe_refund_cumulative'])
         batch_op.create_unique_constraint(batch_op.f('uq_donations_pending_gift_id'), ['pending_gift_id'])
-        batch_op.create_unique_constraint(batch_op.f('uq_donations_receipt_number'), ['receipt_number'])
+        batch_op.create_unique_constraint(batch_op.f('uq_donations_organisation_id_receipt_number'), ['organisation_id', 'receipt_number'])
         batch_op.create_foreign_key(batch_op.f('fk_donations_offline_gift_id_offline_gifts'), 'offline_gifts', ['offline_gift_id'], ['id'])
         batch_op.create_foreign_key(batch_op.f('fk_donations_pending_gift_id_pending_gifts'), 'pending_gifts', ['pending_gift_id'], ['id'])
 
@@ -135,7 +135,7 @@ def downgrade():
     with op.batch_alter_table('donations', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_donations_pending_gift_id_pending_gifts'), type_='foreignkey')
         batch_op.drop_constraint(batch_op.f('fk_donations_offline_gift_id_offline_gifts'), type_='foreignkey')
-        batch_op.drop_constraint(batch_op.f('uq_donations_receipt_number'), type_='unique')
+        batch_op.drop_constraint(batch_op.f('uq_donations_organisation_id_receipt_number'), type_='unique')
         batch_op.drop_constraint(batch_op.f('uq_donations_pending_gift_id'), type_='unique')
         batch_op.drop_constraint(batch_op.f('uq_donations_original_id_stripe_refund_cumulative'), type_='unique')
         batch_op.drop_constraint(batch_op.f('uq_donations_offline_gift_id'), type_='unique')
