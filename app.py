@@ -105,8 +105,13 @@ def create_app(config: dict | None = None) -> Flask:
     from campaigns import errors, templating
     from campaigns.api import bp as api_bp
     from campaigns.cli import demo_command, orgs_cli
+    from campaigns.giving_views import bp as giving_bp
+    from campaigns.offline_views import bp as offline_bp
+    from campaigns.payments_cli import stripe_cli, totals_cli
     from campaigns.staff import bp as staff_bp
     from campaigns.views import bp as campaigns_bp
+    from campaigns.webhooks import bp as webhooks_bp
+    from messaging import receipts  # noqa: F401  (connects the receipt mail to gift_recorded)
     from messaging.views import bp as messaging_bp
 
     db.init_app(app)
@@ -119,13 +124,25 @@ def create_app(config: dict | None = None) -> Flask:
     errors.init_app(app)
 
     app.register_blueprint(campaigns_bp)
+    app.register_blueprint(giving_bp)
     app.register_blueprint(staff_bp)
+    app.register_blueprint(offline_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(agents_bp)
     app.register_blueprint(messaging_bp)
     csrf.exempt(api_bp)
+    app.register_blueprint(webhooks_bp)
+    csrf.exempt(webhooks_bp)
 
-    for command in (demo_command, orgs_cli, agents_cli, staff_cli, tokens_cli):
+    for command in (
+        demo_command,
+        orgs_cli,
+        agents_cli,
+        staff_cli,
+        tokens_cli,
+        totals_cli,
+        stripe_cli,
+    ):
         app.cli.add_command(command)
     return app
 

@@ -21,3 +21,19 @@ def close_ended_causes() -> int:
     )
     db.session.commit()
     return result.rowcount or 0
+
+
+def reconcile_stripe() -> dict | None:
+    """Record what Stripe says was paid, refunded or disputed in the last three
+    days (its webhook retry window) and the webhooks missed; skipped without
+    STRIPE_SECRET_KEY."""
+    from datetime import timedelta
+
+    from flask import current_app
+
+    from campaigns.reconcile import reconcile
+
+    key = current_app.config.get("STRIPE_SECRET_KEY")
+    if not key:
+        return None
+    return reconcile(utcnow() - timedelta(days=3), key)

@@ -21,9 +21,10 @@ from flask_babel import gettext as _
 from flask_security import auth_required, current_user
 from sqlalchemy import and_, func, select
 
-from campaigns import photos, services
+from campaigns import giving, photos, services
 from campaigns.errors import Conflict, NotFound, ServiceError, ValidationError
 from campaigns.forms import ConfirmForm, InviteForm, JoinForm, PageForm, choice
+from campaigns.giving_forms import GiveForm
 from campaigns.models import (
     Cause,
     CauseStatus,
@@ -158,8 +159,18 @@ def joinable_pages(who, event: Page) -> list[Page]:
     )
 
 
-def render_page(page: Page, *, join_form: JoinForm | None = None, status: int = 200):
+def render_page(
+    page: Page,
+    *,
+    join_form: JoinForm | None = None,
+    give_form: GiveForm | None = None,
+    give_errors: dict[str, str] | None = None,
+    status: int = 200,
+):
     who = agent()
+    give_options = giving.gift_options(page)
+    if give_form is None:
+        give_form = GiveForm.for_page(page, give_options, share=request.args.get("s", ""))
     members = [m for m in page.members if m.status in PUBLIC_STATUSES] if page.is_event else []
     can_edit = services.can_edit(who, page)
     if can_edit and page.is_event:
@@ -184,6 +195,11 @@ def render_page(page: Page, *, join_form: JoinForm | None = None, status: int = 
         page_url=url_for("campaigns.page_detail", slug=page.slug, _external=True),
         # Plain text built here: in a template it would come back HTML-escaped.
         share_text=_("Support “%(title)s” on Relais", title=page.title),
+        give_form=give_form,
+        give_options=give_options,
+        give_errors=give_errors or {},
+        give_refusal=giving.refusal(page),
+        donor_wall=giving.donor_wall(page),
     )
     return response, status
 

@@ -26,6 +26,8 @@ class Job:
 
 JOBS = [
     Job("close-ended-causes", "campaigns.jobs:close_ended_causes", minutes=5),
+    Job("deliver-pending-mail", "messaging.jobs:deliver_pending_mail", minutes=1),
+    Job("reconcile-stripe", "campaigns.jobs:reconcile_stripe", minutes=15),
 ]
 
 

@@ -153,6 +153,64 @@ def test_two_agents_build_an_event_together_in_french(live_server, french, smtp_
     text = host.inner_text("main")
     assert "Twestival Avignon" in text
     assert "Bruno court pour l'eau" in text
-    assert "Rejoindre" in text or "Participants" in text or "Pages" in text
+    assert "Pages de cet événement" in text  # the members list, in French
+    assert "Quand et où" in text
     assert host.locator("html").get_attribute("lang") == "fr"
     assert_accessible(host)
+
+
+def raised_euros(page) -> int:
+    """The "raised" figure a page shows, in whole euros (the demo's gifts are whole)."""
+    return int(re.sub(r"\D", "", page.inner_text(".raised .amount")))
+
+
+def test_a_donor_gives_25_euros_in_the_demo_and_every_total_moves(live_server, browser):
+    if os.environ.get("STRIPE_SECRET_KEY"):
+        pytest.skip("the test payment only exists in the demo (no Stripe key)")
+    base = live_server
+    context = browser.new_context(locale="en-GB", extra_http_headers={"Accept-Language": "en"})
+    donor = context.new_page()
+
+    donor.goto(f"{base}/c/twestival-eau-vive")
+    cause_url = donor.url
+    cause_before = raised_euros(donor)
+    donor.click("a[href^='/p/'] >> nth=0")  # the first event of the cause
+    donor.wait_for_load_state()
+    event_url = donor.url
+    event_before = raised_euros(donor)
+    donor.click("section[aria-labelledby=members] ul.list a >> nth=0")
+    donor.wait_for_load_state()
+    page_url = donor.url
+    page_before = raised_euros(donor)
+    assert_accessible(donor)
+
+    donor.check("input[name=amount][value='25']")
+    donor.fill("textarea[name=message]", "Pour les puits !")
+    donor.fill("input[name=donor_name]", "Dora Donatrice")
+    donor.fill("input[name=donor_email]", "dora@exemple.fr")
+    donor.click("form.give-form [type=submit]")
+    donor.wait_for_load_state()
+    assert "/test-payment" in donor.url
+    assert "no real money moves" in donor.inner_text("main")
+    assert_accessible(donor)
+
+    donor.click("form[action$='/test-payment'] [type=submit]")
+    donor.wait_for_load_state()
+    assert donor.url.endswith("/thanks")
+    assert "Your gift is confirmed" in donor.inner_text("main")
+    assert_accessible(donor)
+    donor.click("a[href^='/receipts/']")
+    donor.wait_for_load_state()
+    receipt = donor.inner_text("main")
+    assert "Association Eau Vive" in receipt and "twenty-five euros" in receipt
+    assert_accessible(donor)
+
+    donor.goto(page_url)
+    assert raised_euros(donor) == page_before + 25
+    wall = donor.inner_text(".donor-wall")
+    assert "Dora Donatrice" in wall and "Pour les puits !" in wall
+    donor.goto(event_url)
+    assert raised_euros(donor) == event_before + 25
+    donor.goto(cause_url)
+    assert raised_euros(donor) == cause_before + 25
+    context.close()

@@ -1,0 +1,178 @@
+"""Paying for a pending gift: Stripe Checkout behind a small gateway, and the
+demo's stand-in when no Stripe key is set.
+
+Either way the browser only ever starts a payment; the money is recorded when
+the ``checkout.session.completed`` event reaches ``campaigns.payments``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+import stripe
+from flask import url_for
+from flask_babel import force_locale
+from flask_babel import gettext as _
+
+from campaigns.models import Cause, Page, PendingGift, Project
+from extensions import db
+
+STRIPE_LOCALES = ("fr", "en")
+
+
+class CheckoutError(Exception):
+    """Stripe could not start the payment; ``message`` tells the donor what to do."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class Checkout(Protocol):
+    is_demo: bool
+
+    def create_session(self, pending: PendingGift, success_url: str, cancel_url: str) -> str:
+        """Start paying for ``pending``; return the URL to send the donor to."""
+
+
+def metadata_for(pending: PendingGift) -> dict[str, str]:
+    """What the webhook needs to credit the right page even without the
+    pending gift: slugs, never ids (Stripe shows them to staff)."""
+    page = db.session.get(Page, pending.page_id) if pending.page_id else None
+    cause = db.session.get(Cause, pending.cause_id)
+    project = db.session.get(Project, pending.project_id) if pending.project_id else None
+    return {
+        "page": page.slug if page else "",
+        "cause": cause.slug,
+        "project": project.slug if project else "",
+        "share": pending.share_code or "",
+        "pending": pending.reference,
+    }
+
+
+def product_name(pending: PendingGift) -> str:
+    page = db.session.get(Page, pending.page_id) if pending.page_id else None
+    cause = db.session.get(Cause, pending.cause_id)
+    with force_locale(pending.locale):
+        if page is None:
+            return _("Gift to “%(cause)s”", cause=cause.title)
+        return _("Gift to “%(page)s” (%(cause)s)", page=page.title, cause=cause.title)
+
+
+class StripeCheckout:
+    is_demo = False
+
+    def __init__(self, secret_key: str):
+        self.secret_key = secret_key
+
+    def create_session(self, pending: PendingGift, success_url: str, cancel_url: str) -> str:
+        metadata = metadata_for(pending)
+        params: dict = {
+            "mode": "payment",
+            "submit_type": "donate",
+            "line_items": [
+                {
+                    "price_data": {
+                        "currency": pending.currency.lower(),
+                        "unit_amount": pending.amount_minor,
+                        "product_data": {"name": product_name(pending)},
+                    },
+                    "quantity": 1,
+                }
+            ],
+            "client_reference_id": pending.reference,
+            "metadata": metadata,
+            "payment_intent_data": {"metadata": metadata},
+            "locale": pending.locale if pending.locale in STRIPE_LOCALES else "auto",
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+        }
+        if pending.donor_email:
+            params["customer_email"] = pending.donor_email
+        try:
+            session = stripe.checkout.Session.create(
+                api_key=self.secret_key,
+                # The same pending gift never opens two sessions, even when the
+                # donor double-clicks or the library retries after a timeout.
+                idempotency_key=f"pending-gift-{pending.reference}",
+                **params,
+            )
+        except stripe.StripeError as exc:
+            raise CheckoutError(
+                _(
+                    "The payment service did not answer. Nothing was charged; "
+                    "please try again in a minute."
+                )
+            ) from exc
+        pending.stripe_checkout_session_id = session.id
+        return session.url
+
+
+class DemoCheckout:
+    """No Stripe key (the demo): a local "test payment" page plays Stripe's part."""
+
+    is_demo = True
+
+    def create_session(self, pending: PendingGift, success_url: str, cancel_url: str) -> str:
+        pending.stripe_checkout_session_id = f"cs_test_{pending.reference}"
+        return url_for("giving.test_payment", reference=pending.reference)
+
+
+def gateway(config) -> Checkout:
+    """Stripe when ``STRIPE_SECRET_KEY`` is set, else the demo's test payment."""
+    key = config.get("STRIPE_SECRET_KEY") or ""
+    return StripeCheckout(key) if key else DemoCheckout()
+
+
+def completed_event(pending: PendingGift, *, created: int | None = None) -> dict:
+    """A ``checkout.session.completed`` event for a paid pending gift, shaped
+    like the one Stripe sends (the demo's test payment and the tests use it).
+
+    Its ids derive from the pending gift, so paying twice is the same event."""
+    created = created or int(time.time())
+    session_id = pending.stripe_checkout_session_id or f"cs_test_{pending.reference}"
+    metadata = metadata_for(pending)
+    return {
+        "id": f"evt_test_{pending.reference}",
+        "object": "event",
+        "api_version": stripe.api_version,
+        "created": created,
+        "livemode": False,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+        "type": "checkout.session.completed",
+        "data": {
+            "object": {
+                "id": session_id,
+                "object": "checkout.session",
+                "amount_subtotal": pending.amount_minor,
+                "amount_total": pending.amount_minor,
+                "client_reference_id": pending.reference,
+                "created": created,
+                "currency": pending.currency.lower(),
+                "customer": None,
+                "customer_creation": "if_required",
+                "customer_details": {
+                    "address": None,
+                    "email": pending.donor_email or None,
+                    "name": pending.donor_name or None,
+                    "phone": None,
+                    "tax_exempt": "none",
+                    "tax_ids": [],
+                },
+                "customer_email": pending.donor_email or None,
+                "expires_at": created + 24 * 3600,
+                "livemode": False,
+                "locale": pending.locale,
+                "metadata": metadata,
+                "mode": "payment",
+                "payment_intent": f"pi_test_{pending.reference}",
+                "payment_method_types": ["card"],
+                "payment_status": "paid",
+                "status": "complete",
+                "submit_type": "donate",
+                "url": None,
+            }
+        },
+    }

@@ -1,0 +1,90 @@
+"""Receipt mail for a gift: written as a ``SentMail`` row inside the gift's own
+transaction (a rolled-back gift leaves no mail), delivered after commit by
+``messaging.jobs.deliver_pending_mail``."""
+
+from __future__ import annotations
+
+import uuid
+from email.utils import make_msgid
+from urllib.parse import urlsplit
+
+from flask import current_app, has_request_context, render_template, url_for
+from flask_babel import force_locale
+
+from campaigns import giving
+from campaigns.models import Donation, DonationKind, Organisation, PendingGift
+from campaigns.signals import gift_recorded
+from extensions import db
+from messaging.models import SentMail
+
+TEMPLATE = "receipt"
+
+
+def message_id() -> str:
+    """A Message-ID chosen once, so a retried delivery is the same mail."""
+    domain = (
+        urlsplit(current_app.config.get("PUBLIC_URL") or "http://relais.localhost").hostname
+        or "relais.localhost"
+    )
+    return make_msgid(idstring=uuid.uuid4().hex[:12], domain=domain)
+
+
+def receipt_url(reference: str | None) -> str | None:
+    """The printable receipt's absolute address, when one can be built (a job
+    without PUBLIC_URL has no host to name)."""
+    if not reference:
+        return None
+    base = current_app.config.get("PUBLIC_URL") or ""
+    if base:
+        path = current_app.url_map.bind("localhost").build(
+            "giving.receipt", {"reference": reference}
+        )
+        return base.rstrip("/") + path
+    if has_request_context():
+        return url_for("giving.receipt", reference=reference, _external=True)
+    return None
+
+
+def is_receipted(gift: Donation) -> bool:
+    """Money that came in through Relais (a payment or a confirmed offline
+    gift), not rows written by the demo seed or an import."""
+    return gift.kind in (DonationKind.GIFT, DonationKind.OFFLINE) and bool(
+        gift.pending_gift_id
+        or gift.stripe_checkout_session_id
+        or gift.stripe_payment_intent_id
+        or gift.offline_gift_id
+    )
+
+
+@gift_recorded.connect
+def queue_receipt(gift: Donation, **_extra) -> SentMail | None:
+    """Add the receipt mail for a gift just recorded; send nothing (the gift's
+    transaction may still roll back)."""
+    if not gift.donor_email or not is_receipted(gift):
+        return None
+    org = db.session.get(Organisation, gift.organisation_id)
+    pending = db.session.get(PendingGift, gift.pending_gift_id) if gift.pending_gift_id else None
+    locale = (pending.locale if pending else "") or org.locale or "fr"
+    with force_locale(locale):
+        receipt = giving.receipt_for(gift, locale)
+        context = {
+            "receipt": receipt,
+            "organisation": org,
+            "receipt_url": receipt_url(receipt.reference),
+        }
+        subject = " ".join(
+            render_template(f"messaging/email/{TEMPLATE}/subject.txt", **context).split()
+        )[:300]
+        text = render_template(f"messaging/email/{TEMPLATE}/body.txt", **context)
+        html = render_template(f"messaging/email/{TEMPLATE}/body.html", subject=subject, **context)
+    mail = SentMail(
+        message_id=message_id(),
+        recipient=gift.donor_email,
+        subject=subject,
+        body_text=text,
+        body_html=html,
+        template=TEMPLATE,
+        is_delivered=False,
+    )
+    db.session.add(mail)
+    return mail
