@@ -332,6 +332,10 @@ class StripeEvent(db.Model):
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
     amount_minor: Mapped[int | None] = mapped_column(BigInteger)
     currency: Mapped[str | None] = mapped_column(String(3))
+    stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    # The event's object, kept for refunds and disputes that arrived before
+    # their gift: they are applied from it when the gift is recorded.
+    payload: Mapped[dict | None] = mapped_column(JSON)
     stripe_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -30,10 +30,9 @@ from campaigns.models import (
     StripeEvent,
     StripeEventOutcome,
 )
+from campaigns.refunds import HANDLERS as LEDGER_HANDLERS
 from campaigns.refunds import (
-    HANDLERS as LEDGER_HANDLERS,
-)
-from campaigns.refunds import (
+    PARKED_TYPES,
     Result,
     apply_parked,
     as_amount,
@@ -103,6 +102,10 @@ def process_event(event: dict) -> StripeEventOutcome:
     row.organisation_id = result.organisation_id
     row.amount_minor = result.amount_minor
     row.currency = result.currency
+    payment_intent = obj.get("payment_intent")
+    row.stripe_payment_intent_id = payment_intent if isinstance(payment_intent, str) else None
+    if result.outcome == StripeEventOutcome.ANOMALY and event_type in PARKED_TYPES:
+        row.payload = obj  # applied from this when its gift arrives
     db.session.flush()
     return result.outcome
 

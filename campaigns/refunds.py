@@ -11,7 +11,6 @@ apply it later (see ``apply_parked``).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from babel.numbers import list_currencies
@@ -30,7 +29,6 @@ from extensions import db
 
 MAX_MINOR = 2**63 - 1
 PARKED_TYPES = ("charge.refunded", "charge.dispute.created", "charge.dispute.closed")
-_TOKENS = re.compile(r"\[([^\[\]]*)\]\s*$")
 
 
 @dataclass
@@ -117,30 +115,27 @@ def _add_row(gift: Donation, kind: DonationKind, amount_minor: int, **columns) -
     return row
 
 
-def _park(kind: str, amount: int | None, currency: str | None, **ids: str | None) -> Result:
-    tokens = " ".join(f"{k}={v}" for k, v in ids.items() if v)
+def _park(kind: str, amount: int | None, currency: str | None) -> Result:
+    # process_event keeps the event's object on the row; apply_parked uses it.
     return Result(
         StripeEventOutcome.ANOMALY,
         _(
             "No gift for this payment yet: the %(kind)s will be applied when the gift is recorded.",
             kind=kind,
-        )
-        + f" [{tokens}]",
+        ),
         amount_minor=amount,
         currency=currency,
     )
 
 
-def _gift_for(obj: dict, kind: str, amount: int | None, currency: str | None, charge_id, **extra):
+def _gift_for(obj: dict, kind: str, amount: int | None, currency: str | None, charge_id):
     payment_intent = obj.get("payment_intent")
     payment_intent = payment_intent if isinstance(payment_intent, str) else None
     charge_id = charge_id if isinstance(charge_id, str) else None
     lock_payment(payment_intent or charge_id)
     gift = find_gift(payment_intent, charge_id)
     if gift is None:
-        return None, _park(
-            kind, amount, currency, payment_intent=payment_intent, charge=charge_id, **extra
-        )
+        return None, _park(kind, amount, currency)
     if currency != gift.currency:
         return None, Result(
             StripeEventOutcome.ANOMALY,
@@ -244,9 +239,7 @@ def handle_dispute_created(event_id: str, dispute: dict) -> Result:
     amount, currency, problem = _dispute_input(dispute)
     if problem:
         return problem
-    gift, problem = _gift_for(
-        dispute, _("dispute"), amount, currency, dispute.get("charge"), dispute=dispute["id"]
-    )
+    gift, problem = _gift_for(dispute, _("dispute"), amount, currency, dispute.get("charge"))
     if problem:
         return problem
     result = Result(StripeEventOutcome.DUPLICATE, "", gift.organisation_id, amount, currency)
@@ -275,8 +268,6 @@ def handle_dispute_closed(event_id: str, dispute: dict) -> Result:
         amount,
         currency,
         dispute.get("charge"),
-        dispute=dispute["id"],
-        status=status,
     )
     if problem:
         return problem
@@ -316,21 +307,6 @@ HANDLERS = {
 }
 
 
-def _parked_object(event: StripeEvent) -> dict:
-    match = _TOKENS.search(event.detail or "")
-    ids = dict(t.split("=", 1) for t in match.group(1).split() if "=" in t) if match else {}
-    obj = {
-        "payment_intent": ids.get("payment_intent"),
-        "currency": event.currency,
-        "status": ids.get("status"),
-    }
-    if event.type == "charge.refunded":
-        obj.update(id=ids.get("charge"), amount_refunded=event.amount_minor)
-    else:
-        obj.update(id=ids.get("dispute"), charge=ids.get("charge"), amount=event.amount_minor)
-    return obj
-
-
 def apply_parked(payment_intent: str) -> int:
     """Apply the refund and dispute events parked for this payment intent, in
     the order Stripe created them; returns how many recorded something."""
@@ -340,14 +316,14 @@ def apply_parked(payment_intent: str) -> int:
             StripeEvent.outcome == StripeEventOutcome.ANOMALY,
             StripeEvent.resolved_at.is_(None),
             StripeEvent.type.in_(PARKED_TYPES),
-            StripeEvent.detail.contains(f"payment_intent={payment_intent} ", autoescape=True)
-            | StripeEvent.detail.contains(f"payment_intent={payment_intent}]", autoescape=True),
+            StripeEvent.stripe_payment_intent_id == payment_intent,
+            StripeEvent.payload.is_not(None),
         )
         .order_by(StripeEvent.stripe_created_at, StripeEvent.received_at, StripeEvent.id)
     ).all()
     recorded = 0
     for event in parked:
-        result = HANDLERS[event.type](event.id, _parked_object(event))
+        result = HANDLERS[event.type](event.id, event.payload)
         if result.outcome == StripeEventOutcome.ANOMALY:
             continue
         event.outcome = result.outcome

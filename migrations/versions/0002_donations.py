@@ -33,6 +33,8 @@ def upgrade():
     sa.Column('organisation_id', sa.Integer(), nullable=True),
     sa.Column('amount_minor', sa.BigInteger(), nullable=True),
     sa.Column('currency', sa.String(length=3), nullable=True),
+    sa.Column('stripe_payment_intent_id', sa.String(length=255), nullable=True),
+    sa.Column('payload', sa.JSON(), nullable=True),
     sa.Column('stripe_created_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('resolved_at', sa.DateTime(timezone=True), nullable=True),
@@ -42,6 +44,7 @@ def upgrade():
     with op.batch_alter_table('stripe_events', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_stripe_events_organisation_id'), ['organisation_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_stripe_events_received_at'), ['received_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_stripe_events_stripe_payment_intent_id'), ['stripe_payment_intent_id'], unique=False)
 
     op.create_table('offline_gifts',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -160,6 +163,7 @@ def downgrade():
 
     op.drop_table('offline_gifts')
     with op.batch_alter_table('stripe_events', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_stripe_events_stripe_payment_intent_id'))
         batch_op.drop_index(batch_op.f('ix_stripe_events_received_at'))
         batch_op.drop_index(batch_op.f('ix_stripe_events_organisation_id'))
 
