@@ -15,7 +15,7 @@ from flask_security.utils import hash_password
 from sqlalchemy import select
 
 from agents.models import Agent
-from campaigns import services
+from campaigns import receipts, services
 from campaigns.models import CauseStatus, Organisation, PageKind, PageStatus, utcnow
 from extensions import db
 
@@ -308,6 +308,7 @@ def seed() -> bool:
             is_anonymous=rng.random() < 0.15,
             created_at=now - timedelta(days=28) + timedelta(minutes=n * 95 + rng.randint(0, 60)),
         )
+    receipts.issue_pending(limit=10_000)
     db.session.commit()
     return True
 

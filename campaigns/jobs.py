@@ -37,3 +37,16 @@ def reconcile_stripe() -> dict | None:
     if not key:
         return None
     return reconcile(utcnow() - timedelta(days=3), key)
+
+
+def issue_receipts() -> int:
+    """Give waiting gifts their receipt numbers and queue their receipt mail."""
+    from campaigns import receipts
+
+    issued = 0
+    while True:
+        count = receipts.issue_pending()
+        db.session.commit()
+        issued += count
+        if count < 500:
+            return issued

@@ -1,13 +1,21 @@
-"""Receipt numbers: gap-free per organisation and year, taken in the gift's
-own transaction (a rolled-back gift gives its number back)."""
+"""Receipt numbers: gap-free per organisation and year.
+
+Numbers are issued after the gift is recorded, by one job (``issue_pending``)
+in ledger order, not inside the webhook's transaction: a per-year counter that
+every gift locks until commit would serialise every payment of an
+organisation. The counter row lock still makes two issuers safe.
+"""
 
 from __future__ import annotations
 
 from sqlalchemy import select, update
 
-from campaigns.models import Donation, Organisation, ReceiptCounter
+from campaigns.models import Donation, DonationKind, Organisation, ReceiptCounter
+from campaigns.signals import receipt_issued
 from campaigns.totals import _insert
 from extensions import db
+
+RECEIPTED_KINDS = (DonationKind.GIFT, DonationKind.OFFLINE)
 
 
 def next_number(organisation_id: int, year: int) -> int:
@@ -34,6 +42,27 @@ def assign(donation: Donation) -> str:
     prefix = org.receipt_prefix or org.slug.upper()
     donation.receipt_number = f"{prefix}-{year}-{number:06d}"
     return donation.receipt_number
+
+
+def issue_pending(limit: int = 500) -> int:
+    """Number the gifts still waiting for a receipt, oldest first, and tell
+    listeners (the receipt mail); returns how many. The caller commits."""
+    waiting = db.session.scalars(
+        select(Donation)
+        .join(Organisation, Organisation.id == Donation.organisation_id)
+        .where(
+            Donation.receipt_number.is_(None),
+            Donation.kind.in_(RECEIPTED_KINDS),
+            Organisation.issues_tax_receipts.is_(True),
+        )
+        .order_by(Donation.id)
+        .limit(limit)
+    ).all()
+    for donation in waiting:
+        assign(donation)
+        db.session.flush()
+        receipt_issued.send(donation)
+    return len(waiting)
 
 
 def numbers_are_gap_free(organisation_id: int, year: int) -> bool:

@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from agents.models import Agent, Membership, MembershipRole
-from campaigns import receipts, totals
+from campaigns import totals
 from campaigns.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from campaigns.models import (
     Cause,
@@ -451,8 +451,9 @@ def record_gift(
     payment_method: str = "card",
     extra: dict | None = None,
 ) -> Donation:
-    """Append a gift to the ledger and to every total it counts in, give it a
-    receipt number and tell listeners (receipt mail, notifications).
+    """Append a gift to the ledger and to every total it counts in, and tell
+    listeners (notifications). Its receipt number comes later, from
+    ``campaigns.receipts.issue_pending``.
 
     A page that is missing or closed does not lose the money: it lands on the
     cause as unattributed. ``extra`` sets further Donation columns (Stripe ids,
@@ -486,8 +487,6 @@ def record_gift(
     db.session.flush()
     if not donation.donor_key:
         donation.donor_key = f"row:{donation.id}"
-    if cause.organisation.issues_tax_receipts:
-        receipts.assign(donation)
     totals.apply(donation)
     gift_recorded.send(donation)
     return donation

@@ -10,3 +10,6 @@ signals = Namespace()
 
 # sender: the Donation (a gift or a confirmed offline gift), flushed, with its id.
 gift_recorded = signals.signal("gift-recorded")
+
+# sender: the Donation that just got its receipt number (from the receipts job).
+receipt_issued = signals.signal("receipt-issued")

@@ -1,6 +1,6 @@
-"""Receipt mail for a gift: written as a ``SentMail`` row inside the gift's own
-transaction (a rolled-back gift leaves no mail), delivered after commit by
-``messaging.jobs.deliver_pending_mail``."""
+"""Receipt mail for a gift: written as a ``SentMail`` row when the gift gets its
+receipt number (in that job's transaction: a rolled-back numbering leaves no
+mail), delivered after commit by ``messaging.jobs.deliver_pending_mail``."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from flask_babel import force_locale
 
 from campaigns import giving
 from campaigns.models import Donation, DonationKind, Organisation, PendingGift
-from campaigns.signals import gift_recorded
+from campaigns.signals import receipt_issued
 from extensions import db
 from messaging.models import SentMail
 
@@ -56,9 +56,9 @@ def is_receipted(gift: Donation) -> bool:
     )
 
 
-@gift_recorded.connect
+@receipt_issued.connect
 def queue_receipt(gift: Donation, **_extra) -> SentMail | None:
-    """Add the receipt mail for a gift just recorded; send nothing (the gift's
+    """Add the receipt mail for a gift just numbered; send nothing (the
     transaction may still roll back)."""
     if not gift.donor_email or not is_receipted(gift):
         return None

@@ -21,13 +21,14 @@ log = logging.getLogger(__name__)
 class Job:
     id: str
     func: str  # "module:function", imported when the job runs
-    minutes: int
+    seconds: int
 
 
 JOBS = [
-    Job("close-ended-causes", "campaigns.jobs:close_ended_causes", minutes=5),
-    Job("deliver-pending-mail", "messaging.jobs:deliver_pending_mail", minutes=1),
-    Job("reconcile-stripe", "campaigns.jobs:reconcile_stripe", minutes=15),
+    Job("close-ended-causes", "campaigns.jobs:close_ended_causes", seconds=300),
+    Job("issue-receipts", "campaigns.jobs:issue_receipts", seconds=20),
+    Job("deliver-pending-mail", "messaging.jobs:deliver_pending_mail", seconds=30),
+    Job("reconcile-stripe", "campaigns.jobs:reconcile_stripe", seconds=900),
 ]
 
 
@@ -54,7 +55,7 @@ def build_scheduler(app: Flask) -> BackgroundScheduler:
         scheduler.add_job(
             run_job,
             "interval",
-            minutes=job.minutes,
+            seconds=job.seconds,
             args=[app, job],
             id=job.id,
             replace_existing=True,

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from campaigns import receipts, totals
+from campaigns.jobs import issue_receipts
 from campaigns.models import Donation, DonationKind, StripeEvent, TotalScope
 from campaigns.services import donor_key_for
 from extensions import db
@@ -141,6 +142,8 @@ def test_concurrent_webhooks_record_every_gift_once_and_totals_stay_exact(live):
             == 0
         )
 
+        issued = issue_receipts()
+        assert issued == len(sessions)
         assert receipts.numbers_are_gap_free(org_id, datetime.now(UTC).year)
 
         raised = sum(s["amount_total"] for s, _ in sessions) - sum(refunds.values())

@@ -19,7 +19,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from agents.models import Agent, MembershipRole
-from campaigns import offline, totals
+from campaigns import offline, receipts, totals
 from campaigns.errors import Conflict, PermissionDenied, ValidationError
 from campaigns.models import (
     Donation,
@@ -300,6 +300,8 @@ def test_confirm_counts_once_at_every_level(client, db, page, agent, staffer, as
     assert donation.kind == DonationKind.OFFLINE
     assert donation.payment_method == "cash"
     assert donation.amount_minor == 4000
+    assert donation.receipt_number is None  # numbered by the receipts job, after commit
+    receipts.issue_pending()
     assert donation.receipt_number
     for level, figures in every_level(page).items():
         assert figures.raised_minor == 4000, level

@@ -220,6 +220,14 @@ def test_gifts_get_gap_free_receipt_numbers_per_organisation_and_year(db):
         for _ in range(3)
     ]
     theirs = services.record_gift(page=other, cause=other.cause, amount_minor=1000)
+    assert numbers == [None, None, None]  # not in the gift's transaction
+    assert receipts.issue_pending() == 4
+    numbers = [
+        n.receipt_number
+        for n in db.session.scalars(
+            select(Donation).where(Donation.page_id == page.id).order_by(Donation.id)
+        )
+    ]
     year = datetime.now(UTC).year
     assert [n.rsplit("-", 1)[1] for n in numbers] == ["000001", "000002", "000003"]
     assert theirs.receipt_number.endswith(f"{year}-000001")
