@@ -57,37 +57,51 @@ def scopes_of(donation: Donation) -> list[tuple[TotalScope, int]]:
 
 
 def apply(donation: Donation) -> None:
-    """Add one (flushed) ledger row to every scope it belongs to."""
+    """Add one (flushed) ledger row to every scope it belongs to.
+
+    Two statements whatever the number of scopes: one multi-row insert of the
+    donor into each scope's donor set (returning the scopes where the donor is
+    new), one multi-row upsert of the figures.
+    """
     counted = donation.kind in COUNTED_KINDS
-    for scope, scope_id in scopes_of(donation):
-        new_donor = 0
-        if counted and donation.donor_key:
-            inserted = db.session.execute(
-                _insert(TotalDonor)
-                .values(scope=scope, scope_id=scope_id, donor_key=donation.donor_key)
-                .on_conflict_do_nothing()
-                .returning(TotalDonor.donor_key)
-            ).first()
-            new_donor = 1 if inserted else 0
-        slot = donation.id % HOT_SLOTS if scope in HOT_SCOPES else 0
-        stmt = _insert(Total).values(
-            scope=scope,
-            scope_id=scope_id,
-            slot=slot,
-            raised_minor=donation.amount_minor,
-            donation_count=1 if counted else 0,
-            donor_count=new_donor,
-        )
-        db.session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[Total.scope, Total.scope_id, Total.slot],
-                set_={
-                    "raised_minor": Total.raised_minor + stmt.excluded.raised_minor,
-                    "donation_count": Total.donation_count + stmt.excluded.donation_count,
-                    "donor_count": Total.donor_count + stmt.excluded.donor_count,
-                },
+    scopes = scopes_of(donation)
+    new_donor_in: set[tuple[str, int]] = set()
+    if counted and donation.donor_key:
+        inserted = db.session.execute(
+            _insert(TotalDonor)
+            .values(
+                [
+                    {"scope": scope, "scope_id": scope_id, "donor_key": donation.donor_key}
+                    for scope, scope_id in scopes
+                ]
             )
+            .on_conflict_do_nothing()
+            .returning(TotalDonor.scope, TotalDonor.scope_id)
+        ).all()
+        new_donor_in = {(str(scope), scope_id) for scope, scope_id in inserted}
+    stmt = _insert(Total).values(
+        [
+            {
+                "scope": scope,
+                "scope_id": scope_id,
+                "slot": donation.id % HOT_SLOTS if scope in HOT_SCOPES else 0,
+                "raised_minor": donation.amount_minor,
+                "donation_count": 1 if counted else 0,
+                "donor_count": 1 if (str(scope), scope_id) in new_donor_in else 0,
+            }
+            for scope, scope_id in scopes
+        ]
+    )
+    db.session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[Total.scope, Total.scope_id, Total.slot],
+            set_={
+                "raised_minor": Total.raised_minor + stmt.excluded.raised_minor,
+                "donation_count": Total.donation_count + stmt.excluded.donation_count,
+                "donor_count": Total.donor_count + stmt.excluded.donor_count,
+            },
         )
+    )
 
 
 def figures(scope: TotalScope, ids: Iterable[int]) -> dict[int, Figures]:
