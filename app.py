@@ -111,7 +111,8 @@ def create_app(config: dict | None = None) -> Flask:
     from campaigns.staff import bp as staff_bp
     from campaigns.views import bp as campaigns_bp
     from campaigns.webhooks import bp as webhooks_bp
-    from messaging import receipts  # noqa: F401  (connects the receipt mail to gift_recorded)
+    from messaging import receipts  # noqa: F401  (connects the receipt mail to receipt_issued)
+    from messaging.cli import scheduler_command
     from messaging.views import bp as messaging_bp
 
     db.init_app(app)
@@ -142,6 +143,7 @@ def create_app(config: dict | None = None) -> Flask:
         tokens_cli,
         totals_cli,
         stripe_cli,
+        scheduler_command,
     ):
         app.cli.add_command(command)
     return app

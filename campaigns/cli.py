@@ -134,13 +134,22 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
         click.echo(f"  log in as {role}: {email} / {password}")
     if no_serve:
         return
+    from extensions import db
+    from messaging.leader import Leadership
     from messaging.scheduler import build_scheduler
 
+    # In-process, unless a `relais scheduler` already leads on this database.
+    leadership = Leadership(db.engine)
     scheduler = build_scheduler(current_app._get_current_object())
-    scheduler.start()
+    if leadership.try_acquire():
+        scheduler.start()
+    else:
+        click.echo("A scheduler is already running on this database; not starting another.")
     click.echo(f"Relais demo on http://{host}:{port}/  (Ctrl+C to stop)")
     # app.run() refuses to start inside a CLI command; serve with Werkzeug directly.
     try:
         run_simple(host, port, current_app._get_current_object(), threaded=True)
     finally:
-        scheduler.shutdown(wait=False)
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+        leadership.release()

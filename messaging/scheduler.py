@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from importlib import import_module
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 log = logging.getLogger(__name__)
@@ -49,8 +50,8 @@ def run_job(app: Flask, job: Job) -> None:
             log.exception("job %s failed", job.id)
 
 
-def build_scheduler(app: Flask) -> BackgroundScheduler:
-    scheduler = BackgroundScheduler(timezone="UTC")
+def build_scheduler(app: Flask, *, blocking: bool = False) -> BackgroundScheduler:
+    scheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone="UTC")
     for job in JOBS:
         scheduler.add_job(
             run_job,
