@@ -264,6 +264,8 @@ class Donation(db.Model):
     offline_gift_id: Mapped[int | None] = mapped_column(ForeignKey("offline_gifts.id"), unique=True)
     # "EV-2026-000123": gap-free per organisation and year (reçu fiscal).
     receipt_number: Mapped[str | None] = mapped_column(String(40))
+    # The share link the donor came through (messaging's attribution).
+    share_link_id: Mapped[int | None] = mapped_column(ForeignKey("share_links.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
     page: Mapped[Page | None] = relationship(foreign_keys=[page_id])
