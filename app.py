@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from flask import Flask
 from flask.cli import FlaskGroup
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from extensions import babel, csrf, db, limiter, migrate, security
 
@@ -47,8 +48,13 @@ def load_config(app: Flask) -> None:
         PUBLIC_URL=env.get("PUBLIC_URL", ""),
         SMTP_URL=env.get("SMTP_URL", ""),
         MAIL_FROM=env.get("MAIL_FROM", "Relais <no-reply@relais.localhost>"),
-        # The "sent mail" page: on by default in development, where no SMTP is set.
-        SHOW_SENT_MAIL=env.get("SHOW_SENT_MAIL", "0" if production else "1") == "1",
+        # The "sent mail" page shows every kept mail (reset links included) to
+        # anyone: only for a development site that has no SMTP server.
+        SHOW_SENT_MAIL=env.get("SHOW_SENT_MAIL", "0" if production or env.get("SMTP_URL") else "1")
+        == "1",
+        # Behind a load balancer: how many proxies' X-Forwarded-* to trust.
+        TRUSTED_PROXIES=int(env.get("TRUSTED_PROXIES", "0")),
+        PREFERRED_URL_SCHEME="https" if production else "http",
         UPLOAD_FOLDER=env.get("UPLOAD_FOLDER", str(instance / "uploads")),
         MAX_CONTENT_LENGTH=int(env.get("MAX_UPLOAD_BYTES", str(8 * 1024 * 1024))),
         PHOTO_MAX_BYTES=int(env.get("PHOTO_MAX_BYTES", str(5 * 1024 * 1024))),
@@ -97,6 +103,9 @@ def create_app(config: dict | None = None) -> Flask:
     load_config(app)
     if config:
         app.config.update(config)
+    if app.config["TRUSTED_PROXIES"]:
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     import messaging.models  # noqa: F401  (every table registered before use)
     from agents import auth, locale

@@ -14,6 +14,7 @@ from campaigns.errors import NotFound, ValidationError
 from campaigns.models import CohostInvite, PageHost, utcnow
 from campaigns.services import hash_token
 from extensions import db
+from messaging.models import SentMail
 
 TOKEN_PREFIX = "rls_"  # noqa: S105 - a marker, not a secret
 
@@ -131,6 +132,11 @@ def revoke_token(agent: Agent, token_id: int) -> None:
 
 def delete_account(agent: Agent) -> None:
     """Erase personal data; pages and money stay, shown as a former supporter's."""
+    if agent.email:
+        # Copies of mail sent to them (links, their name) go with the account.
+        db.session.execute(
+            delete(SentMail).where(func.lower(SentMail.recipient) == agent.email.lower())
+        )
     agent.email = None
     agent.name = ""
     agent.bio = ""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import (
     Blueprint,
     current_app,
@@ -29,10 +31,18 @@ def set_locale(code: str):
     if code in current_app.config["LANGUAGES"]:
         session["locale"] = code
     target = request.args.get("next", "")
-    # Only local paths: never an open redirect.
-    if not target.startswith("/") or target.startswith("//"):
+    if not is_local_path(target):
         target = url_for("campaigns.home")
     return redirect(target)
+
+
+def is_local_path(target: str) -> bool:
+    """A path on this site only: never an open redirect. Browsers read a
+    backslash as a slash and drop tabs and newlines, so those are refused too."""
+    if not target.startswith("/") or "\\" in target or not target.isprintable():
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc and not target.startswith("//")
 
 
 @bp.get("/account/check-email")

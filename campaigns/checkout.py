@@ -11,7 +11,7 @@ import time
 from typing import Protocol
 
 import stripe
-from flask import url_for
+from flask import current_app, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
@@ -115,8 +115,21 @@ class DemoCheckout:
     is_demo = True
 
     def create_session(self, pending: PendingGift, success_url: str, cancel_url: str) -> str:
+        if not test_payments_allowed(current_app.config):
+            raise CheckoutError(
+                _(
+                    "Online payments are not set up yet on this site. "
+                    "Please come back later: nothing was charged."
+                )
+            )
         pending.stripe_checkout_session_id = f"cs_test_{pending.reference}"
         return url_for("giving.test_payment", reference=pending.reference)
+
+
+def test_payments_allowed(config) -> bool:
+    """Simulated payments write real ledger rows: only in a demo or development
+    site, never in production (even before Stripe keys are set)."""
+    return not config.get("STRIPE_SECRET_KEY") and config.get("RELAIS_ENV") != "production"
 
 
 def gateway(config) -> Checkout:

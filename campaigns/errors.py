@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, abort, jsonify, render_template, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
@@ -43,7 +43,23 @@ def wants_json() -> bool:
     return request.path.startswith("/api/") or request.path.startswith("/webhooks/")
 
 
+def has_nul(request) -> bool:
+    """NUL cannot be stored in PostgreSQL text and is never meaningful input."""
+    if "\x00" in request.path:
+        return True
+    for values in (request.args, request.form):
+        if any("\x00" in value for _, value in values.items(multi=True)):
+            return True
+    # JSON spells it \u0000; the webhook body is Stripe's and is checked there.
+    return request.is_json and b"\\u0000" in request.get_data().lower()
+
+
 def init_app(app: Flask) -> None:
+    @app.before_request
+    def refuse_nul():
+        if not request.path.startswith("/webhooks/") and has_nul(request):
+            abort(400)
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         messages = {

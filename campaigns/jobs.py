@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import update
 
 from campaigns.models import Cause, CauseStatus, utcnow
-from extensions import db
+from extensions import begin_write, db
 
 
 def close_ended_causes() -> int:
@@ -45,6 +45,8 @@ def issue_receipts() -> int:
 
     issued = 0
     while True:
+        db.session.commit()  # each batch is its own writing unit
+        begin_write()
         count = receipts.issue_pending()
         db.session.commit()
         issued += count

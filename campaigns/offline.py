@@ -243,6 +243,7 @@ def confirm_offline_gift(staff: Agent, gift: OfflineGift) -> Donation:
         kind=DonationKind.OFFLINE,
         payment_method=gift.method,
         extra={"offline_gift_id": gift.id},
+        collected_earlier=True,
     )
     gift.status = OfflineGiftStatus.CONFIRMED
     gift.reviewed_by_id = staff.id

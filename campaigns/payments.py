@@ -43,13 +43,17 @@ from extensions import db
 
 __all__ = ["StripeEventOutcome", "process_event"]
 
+# Stripe's own ceiling for one payment (99,999,999 minor units): anything above
+# is not a real payment and could overflow the totals.
+STRIPE_MAX_AMOUNT = 99_999_999
 CHECKOUT_PAID = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
 # "Where it's most needed": a project metadata value that names no project.
 NO_PROJECT = ("", "general", "none", "any")
 
 
 def _text(value, length: int) -> str:
-    return value.strip()[:length] if isinstance(value, str) else ""
+    # NUL cannot be stored in PostgreSQL text: a retried 500 forever otherwise.
+    return value.replace("\x00", "").strip()[:length] if isinstance(value, str) else ""
 
 
 def _id(value) -> str | None:
@@ -223,17 +227,19 @@ def record_checkout(event: dict, session: dict) -> Result:
         link = pending
     details = session.get("customer_details")
     details = details if isinstance(details, dict) else {}
+    typed_name = _text(pending.donor_name if pending else "", 200)
     donation = services.record_gift(
         page=page,
         cause=cause,
         project=project,
         amount_minor=amount,
-        donor_name=_text(pending.donor_name if pending else "", 200)
-        or _text(details.get("name"), 200),
+        # The card holder's name (Stripe's) is for the receipt only: a donor who
+        # typed no name is "Anonymous" on the public wall.
+        donor_name=typed_name or _text(details.get("name"), 200),
         donor_email=_text(details.get("email") or session.get("customer_email"), 255)
         or _text(pending.donor_email if pending else "", 255),
         message=_text(pending.message if pending else "", 500),
-        is_anonymous=bool(pending.is_anonymous) if pending else False,
+        is_anonymous=not typed_name or bool(pending and pending.is_anonymous),
         created_at=_created_at(event),
         extra={
             "stripe_event_id": event["id"],
@@ -274,6 +280,8 @@ def expire_pending(session: dict) -> Result:
 def _money_problem(amount, currency, organisation: Organisation | None) -> str | None:
     if as_amount(amount) is None or amount <= 0:
         return _("The amount paid is missing or not a positive whole number.")
+    if amount > STRIPE_MAX_AMOUNT:
+        return _("The amount paid is larger than Stripe allows; nothing was recorded.")
     code = as_currency(currency)
     if code is None:
         return _("The currency %(currency)s is not an ISO 4217 code.", currency=str(currency))

@@ -3,7 +3,9 @@
 Numbers are issued after the gift is recorded, by one job (``issue_pending``)
 in ledger order, not inside the webhook's transaction: a per-year counter that
 every gift locks until commit would serialise every payment of an
-organisation. The counter row lock still makes two issuers safe.
+organisation. Waiting gifts are taken with FOR UPDATE SKIP LOCKED (BEGIN
+IMMEDIATE on SQLite: call ``extensions.begin_write`` first), and the counter's
+row lock orders the numbers.
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ def issue_pending(limit: int = 500) -> int:
         )
         .order_by(Donation.id)
         .limit(limit)
+        # Two issuers (a job and the demo's inline call) never number the same gift.
+        .with_for_update(skip_locked=True, of=Donation)
     ).all()
     for donation in waiting:
         assign(donation)

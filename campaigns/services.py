@@ -33,7 +33,7 @@ from campaigns.models import (
     Project,
     utcnow,
 )
-from campaigns.signals import gift_recorded
+from campaigns.signals import gift_recorded, page_published
 from extensions import db
 
 MAX_GOAL_MINOR = 100_000_000_00  # 100 million in major units
@@ -131,7 +131,7 @@ def _text(data: dict, key: str, errors: dict, *, max_length: int, required: bool
     value = data.get(key, "")
     if value is None:
         value = ""
-    if not isinstance(value, str):
+    if not isinstance(value, str) or "\x00" in value:
         errors[key] = _("This must be text.")
         return ""
     value = value.strip()
@@ -259,7 +259,14 @@ def create_page(agent: Agent, cause: Cause, kind: str, data: dict) -> Page:
     kind = PageKind(kind)
     data = dict(data)
     if kind == PageKind.EVENT and not data.get("starts_at"):
-        data.setdefault("starts_at", None)
+        # An event happens somewhere at some time: city and start are required.
+        try:
+            clean_page_input(data, kind=kind, page=None)
+        except ValidationError as exc:
+            raise ValidationError(
+                {**exc.errors, "starts_at": _("Give the date and time of the event.")}
+            ) from None
+        raise ValidationError({"starts_at": _("Give the date and time of the event.")})
     clean = clean_page_input(data, kind=kind, page=None)
     status = clean.pop("status", PageStatus.DRAFT)
     slug = clean.pop("slug", None) or suggest_slug(Page, clean["title"])
@@ -291,6 +298,7 @@ def update_page(agent: Agent, page: Page, data: dict) -> Page:
 def _publish(page: Page) -> None:
     page.status = PageStatus.PUBLISHED
     page.published_at = page.published_at or utcnow()
+    page_published.send(page)
 
 
 def publish_page(agent: Agent, page: Page) -> Page:
@@ -308,8 +316,9 @@ def publish_page(agent: Agent, page: Page) -> Page:
 
 
 def close_page(agent: Agent, page: Page) -> Page:
-    """Close a page: no new gifts; its history and money stay counted."""
-    require_editor(agent, page)
+    """Close a page (its owner only): no new gifts; its history and money stay counted."""
+    if page.owner_id != getattr(agent, "id", None):
+        raise PermissionDenied(_("Only the page's owner can close it."))
     if page.status != PageStatus.CLOSED:
         page.status = PageStatus.CLOSED
         page.closed_at = utcnow()
@@ -450,18 +459,24 @@ def record_gift(
     created_at: datetime | None = None,
     payment_method: str = "card",
     extra: dict | None = None,
+    collected_earlier: bool = False,
 ) -> Donation:
     """Append a gift to the ledger and to every total it counts in, and tell
     listeners (notifications). Its receipt number comes later, from
     ``campaigns.receipts.issue_pending``.
 
     A page that is missing or closed does not lose the money: it lands on the
-    cause as unattributed. ``extra`` sets further Donation columns (Stripe ids,
-    the pending or offline gift it came from).
+    cause as unattributed, unless ``collected_earlier`` (cash collected while
+    the page was open, confirmed after it closed). ``extra`` sets further
+    Donation columns (Stripe ids, the pending or offline gift it came from).
     """
     if isinstance(amount_minor, bool) or not isinstance(amount_minor, int) or amount_minor <= 0:
         raise ValidationError({"amount": _("The amount must be a positive whole number.")})
-    is_unattributed = page is None or page.status not in (PageStatus.PUBLISHED,)
+    # Money collected while the page was open (cash confirmed later) stays on it.
+    open_statuses = (
+        (PageStatus.PUBLISHED, PageStatus.CLOSED) if collected_earlier else (PageStatus.PUBLISHED,)
+    )
+    is_unattributed = page is None or page.status not in open_statuses
     target = None if is_unattributed else page
     donation = Donation(
         kind=kind,

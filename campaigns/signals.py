@@ -13,3 +13,6 @@ gift_recorded = signals.signal("gift-recorded")
 
 # sender: the Donation that just got its receipt number (from the receipts job).
 receipt_issued = signals.signal("receipt-issued")
+
+# sender: the Page just made public (possibly not flushed yet: a new page has no id).
+page_published = signals.signal("page-published")

@@ -155,3 +155,24 @@ def test_check_email_page(client, db):
     html = client.get("/account/check-email").get_data(as_text=True)
     assert "We sent you a link" in html
     assert 'href="/account/confirm"' in html
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example",
+        "/\t/evil.example",
+        "/\\evil.example",
+        "https://evil.example/",
+        "javascript:alert(1)",
+    ],
+)
+def test_language_switch_never_redirects_off_site(client, target):
+    response = client.get("/lang/fr", query_string={"next": target})
+    assert response.status_code == 302
+    assert response.headers["Location"] in ("/", "http://localhost/")
+
+
+def test_language_switch_returns_to_the_page(client):
+    response = client.get("/lang/fr", query_string={"next": "/c/some-cause?x=1"})
+    assert response.headers["Location"].endswith("/c/some-cause?x=1")

@@ -499,3 +499,24 @@ def test_a_refunded_gift_leaves_the_wall(db, page):
     )
     db.session.flush()
     assert giving.donor_wall(page) == []
+
+
+def test_production_without_stripe_takes_no_simulated_payment(app, db, client):
+    """A production site whose Stripe keys are not set yet must not let anyone
+    write gifts through the demo's test payment."""
+    from campaigns.models import PendingGift
+    from tests.factories import PageFactory
+
+    page = PageFactory()
+    db.session.commit()
+    app.config["RELAIS_ENV"] = "production"
+    try:
+        response = client.post(f"/p/{page.slug}/give", data={"amount": "25"})
+        assert response.status_code == 503
+        assert b"not set up yet" in response.data
+        for pending in db.session.scalars(select(PendingGift)):
+            assert client.get(f"/give/{pending.reference}/test-payment").status_code == 404
+            assert client.post(f"/give/{pending.reference}/test-payment").status_code == 404
+        assert db.session.scalar(select(func.count(Donation.id))) == 0
+    finally:
+        app.config["RELAIS_ENV"] = "development"

@@ -449,3 +449,17 @@ def test_concurrent_confirmations_record_once(app, tmp_path, smtp_server):
             _db.engine.dispose()
     finally:
         drop_database(backend, name)
+
+
+def test_cash_confirmed_after_the_event_closed_stays_on_the_event(db):
+    from campaigns import offline, services, totals
+    from campaigns.models import TotalScope
+    from tests.factories import EventPageFactory, MembershipFactory
+
+    event = EventPageFactory()
+    staff = MembershipFactory(organisation=event.cause.organisation).agent
+    gift = offline.record_offline_gift(event.owner, event, {"amount": "40", "method": "cash"})
+    services.close_page(event.owner, event)
+    donation = offline.confirm_offline_gift(staff, gift)
+    assert (donation.page_id, donation.is_unattributed) == (event.id, False)
+    assert totals.figures_one(TotalScope.EVENT, event.id).raised_minor == 4000

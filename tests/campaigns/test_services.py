@@ -232,3 +232,19 @@ def test_gifts_get_gap_free_receipt_numbers_per_organisation_and_year(db):
     assert [n.rsplit("-", 1)[1] for n in numbers] == ["000001", "000002", "000003"]
     assert theirs.receipt_number.endswith(f"{year}-000001")
     assert receipts.numbers_are_gap_free(page.cause.organisation_id, year)
+
+
+def test_an_event_needs_a_date_and_only_its_owner_closes_it(db):
+    cause, host = CauseFactory(), AgentFactory()
+    with pytest.raises(ValidationError) as exc:
+        services.create_page(host, cause, "event", {"title": "Soirée", "city": "Lyon"})
+    assert "starts_at" in exc.value.errors
+    event = services.create_page(
+        host, cause, "event", {"title": "Soirée", "city": "Lyon", "starts_at": future()}
+    )
+    _, token = services.invite_cohost(host, event, "co@example.org")
+    cohost = AgentFactory()
+    services.accept_invite(cohost, token)
+    with pytest.raises(PermissionDenied):
+        services.close_page(cohost, event)
+    assert event.status != PageStatus.CLOSED
