@@ -120,9 +120,14 @@ def create_app(config: dict | None = None) -> Flask:
     from campaigns.staff import bp as staff_bp
     from campaigns.views import bp as campaigns_bp
     from campaigns.webhooks import bp as webhooks_bp
+    from messaging import automatic  # noqa: F401  (connects the automatic messages to signals)
     from messaging import receipts  # noqa: F401  (connects the receipt mail to receipt_issued)
+    from messaging.broadcast_views import bp as broadcasts_bp
     from messaging.cli import scheduler_command
+    from messaging.social_views import bp as social_bp
+    from messaging.unsubscribe_views import bp as unsubscribe_bp
     from messaging.views import bp as messaging_bp
+    from messaging.worker_cli import worker_command
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(HERE / "migrations"), render_as_batch=True)
@@ -140,6 +145,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(api_bp)
     app.register_blueprint(agents_bp)
     app.register_blueprint(messaging_bp)
+    app.register_blueprint(broadcasts_bp)
+    app.register_blueprint(social_bp)
+    app.register_blueprint(unsubscribe_bp)
     csrf.exempt(api_bp)
     app.register_blueprint(webhooks_bp)
     csrf.exempt(webhooks_bp)
@@ -153,6 +161,7 @@ def create_app(config: dict | None = None) -> Flask:
         totals_cli,
         stripe_cli,
         scheduler_command,
+        worker_command,
     ):
         app.cli.add_command(command)
     return app

@@ -29,7 +29,13 @@ JOBS = [
     Job("close-ended-causes", "campaigns.jobs:close_ended_causes", seconds=300),
     Job("issue-receipts", "campaigns.jobs:issue_receipts", seconds=20),
     Job("deliver-pending-mail", "messaging.jobs:deliver_pending_mail", seconds=30),
+    Job("deliver-outbox", "messaging.outbox:deliver_due", seconds=10),
     Job("reconcile-stripe", "campaigns.jobs:reconcile_stripe", seconds=900),
+    Job("expand-broadcasts", "messaging.broadcasts:expand_due_job", seconds=30),
+    Job("gift-digest", "messaging.automatic:gift_digest", seconds=300),
+    Job("rank-snapshots", "messaging.automatic:rank_snapshots", seconds=300),
+    Job("daily-digest", "messaging.automatic:daily_digest", seconds=3600),
+    Job("nudges", "messaging.automatic:nudges", seconds=3600),
 ]
 
 
