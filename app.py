@@ -107,6 +107,7 @@ def create_app(config: dict | None = None) -> Flask:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
+    import messaging.automatic  # connects the automatic messages to campaigns' signals
     import messaging.models  # noqa: F401  (every table registered before use)
     from agents import auth, locale
     from agents.cli import agents_cli, staff_cli, tokens_cli
@@ -120,11 +121,12 @@ def create_app(config: dict | None = None) -> Flask:
     from campaigns.staff import bp as staff_bp
     from campaigns.views import bp as campaigns_bp
     from campaigns.webhooks import bp as webhooks_bp
-    from messaging import automatic  # noqa: F401  (connects the automatic messages to signals)
     from messaging import receipts  # noqa: F401  (connects the receipt mail to receipt_issued)
     from messaging.broadcast_views import bp as broadcasts_bp
     from messaging.cli import scheduler_command
+    from messaging.sharing_views import bp as sharing_bp
     from messaging.social_views import bp as social_bp
+    from messaging.staff_views import bp as messaging_staff_bp
     from messaging.unsubscribe_views import bp as unsubscribe_bp
     from messaging.views import bp as messaging_bp
     from messaging.worker_cli import worker_command
@@ -146,6 +148,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(agents_bp)
     app.register_blueprint(messaging_bp)
     app.register_blueprint(broadcasts_bp)
+    app.register_blueprint(sharing_bp)
+    app.register_blueprint(messaging_staff_bp)
     app.register_blueprint(social_bp)
     app.register_blueprint(unsubscribe_bp)
     csrf.exempt(api_bp)

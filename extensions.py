@@ -69,3 +69,11 @@ def begin_write() -> None:
     Call it first in a unit of work that reads totals or ledger rows and then
     writes from what it read; on PostgreSQL use row locks as well."""
     db.session.connection(execution_options={"sqlite_immediate": True})
+
+
+def dialect_insert(model):
+    """An INSERT with the dialect's ON CONFLICT clauses (PostgreSQL or SQLite)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = db.session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)

@@ -127,6 +127,8 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
     """Migrate the database, seed the demo once, and serve it with the scheduler."""
     from campaigns import demo
 
+    # Mail and share links built outside a request (the worker) need a host.
+    current_app.config["PUBLIC_URL"] = current_app.config["PUBLIC_URL"] or f"http://{host}:{port}"
     flask_migrate.upgrade()
     created = demo.seed()
     click.echo("Demo data created." if created else "Demo data already present.")

@@ -217,6 +217,9 @@ def seed() -> bool:
         )
         for s, n, d, g in PROJECTS
     ]
+    from messaging.demo import seed_templates
+
+    seed_templates(org, cause)
 
     names = [(first, last) for first in FIRST for last in LAST]
     rng.shuffle(names)

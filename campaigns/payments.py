@@ -40,6 +40,7 @@ from campaigns.refunds import (
     lock_payment,
 )
 from extensions import db
+from messaging.sharing import attributed_link_id
 
 __all__ = ["StripeEventOutcome", "process_event"]
 
@@ -228,6 +229,10 @@ def record_checkout(event: dict, session: dict) -> Result:
     details = session.get("customer_details")
     details = details if isinstance(details, dict) else {}
     typed_name = _text(pending.donor_name if pending else "", 200)
+    # The share link the donor came through: the session's metadata, else the
+    # code the give form kept on the pending gift (messaging's attribution).
+    share_code = _text(metadata.get("share"), 20) or (pending.share_code if pending else None)
+    share_link_id = attributed_link_id(share_code, page.id if page else None)
     donation = services.record_gift(
         page=page,
         cause=cause,
@@ -246,6 +251,7 @@ def record_checkout(event: dict, session: dict) -> Result:
             "stripe_checkout_session_id": session_id,
             "stripe_payment_intent_id": payment_intent,
             "pending_gift_id": link.id if link else None,
+            "share_link_id": share_link_id,
         },
     )
     if link:

@@ -14,8 +14,7 @@ from sqlalchemy import select, update
 
 from campaigns.models import Donation, DonationKind, Organisation, ReceiptCounter
 from campaigns.signals import receipt_issued
-from campaigns.totals import _insert
-from extensions import db
+from extensions import db, dialect_insert
 
 RECEIPTED_KINDS = (DonationKind.GIFT, DonationKind.OFFLINE)
 
@@ -24,7 +23,7 @@ def next_number(organisation_id: int, year: int) -> int:
     """Take the next number of the organisation's year; the row lock it takes is
     held until commit, so two gifts never get the same number."""
     db.session.execute(
-        _insert(ReceiptCounter)
+        dialect_insert(ReceiptCounter)
         .values(organisation_id=organisation_id, year=year, last_number=0)
         .on_conflict_do_nothing()
     )

@@ -14,10 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from campaigns.models import Donation, DonationKind, Total, TotalDonor, TotalScope
-from extensions import db
+from extensions import db, dialect_insert
 
 HOT_SLOTS = 8
 HOT_SCOPES = {TotalScope.CAUSE, TotalScope.ORGANISATION}
@@ -36,11 +35,6 @@ class Figures:
     raised_minor: int = 0
     donation_count: int = 0
     donor_count: int = 0
-
-
-def _insert(model):
-    dialect = db.session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
 
 
 def scopes_of(donation: Donation) -> list[tuple[TotalScope, int]]:
@@ -68,7 +62,7 @@ def apply(donation: Donation) -> None:
     new_donor_in: set[tuple[str, int]] = set()
     if counted and donation.donor_key:
         inserted = db.session.execute(
-            _insert(TotalDonor)
+            dialect_insert(TotalDonor)
             .values(
                 [
                     {"scope": scope, "scope_id": scope_id, "donor_key": donation.donor_key}
@@ -79,7 +73,7 @@ def apply(donation: Donation) -> None:
             .returning(TotalDonor.scope, TotalDonor.scope_id)
         ).all()
         new_donor_in = {(str(scope), scope_id) for scope, scope_id in inserted}
-    stmt = _insert(Total).values(
+    stmt = dialect_insert(Total).values(
         [
             {
                 "scope": scope,
@@ -185,7 +179,7 @@ def rebuild() -> int:
     want = from_ledger()
     if want:
         db.session.execute(
-            _insert(Total),
+            dialect_insert(Total),
             [
                 {
                     "scope": s,
@@ -200,7 +194,7 @@ def rebuild() -> int:
         )
     for scope, column in SCOPE_COLUMNS.items():
         db.session.execute(
-            _insert(TotalDonor).from_select(
+            dialect_insert(TotalDonor).from_select(
                 ["scope", "scope_id", "donor_key"],
                 select(db.literal(scope.value), column, Donation.donor_key)
                 .where(

@@ -1,0 +1,176 @@
+"""Automatic messages: welcome, goal milestones, batched gifts, rank changes,
+digests and nudges only add outbox rows, once each."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from campaigns import services
+from campaigns.models import Donation
+from campaigns.money import format_money
+from extensions import db as _db
+from messaging import automatic
+from messaging.models import AutoMessageSetting, OutboxMessage, Trigger
+from tests.factories import AgentFactory, CauseFactory, MembershipFactory, PageFactory
+from tests.messaging.test_broadcasts import give, make_template
+
+
+def rows(trigger):
+    return list(
+        _db.session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.trigger == str(trigger))
+            .order_by(OutboxMessage.id)
+        )
+    )
+
+
+def test_welcome_when_a_page_is_published(db):
+    cause = CauseFactory()
+    make_template(cause.organisation, trigger=Trigger.WELCOME, body="Bienvenue {{ agent.name }}")
+    agent = AgentFactory()
+    page = services.create_page(
+        agent, cause, "personal", {"title": "Ma page", "status": "published"}
+    )
+    draft = services.create_page(agent, cause, "personal", {"title": "Brouillon"})
+    assert [(r.agent_id, r.page_id) for r in rows(Trigger.WELCOME)] == [(agent.id, page.id)]
+    services.publish_page(agent, draft)
+    services.publish_page(agent, page)  # published again: no second welcome
+    welcomes = rows(Trigger.WELCOME)
+    assert [r.page_id for r in welcomes] == [page.id, draft.id]
+    assert welcomes[0].body_text == f"Bienvenue {agent.name}"
+    assert welcomes[0].recipient == agent.email
+
+
+def test_a_gift_crossing_half_the_goal_queues_exactly_one_message(db):
+    page = PageFactory(goal_minor=100_00)
+    org = page.cause.organisation
+    for trigger in (Trigger.GOAL_50, Trigger.GOAL_100, Trigger.FIRST_GIFT):
+        make_template(org, trigger=trigger, body=f"{trigger} {{{{ page.percent }}}} %")
+    give(page, 20_00)
+    assert [r.body_text for r in rows(Trigger.FIRST_GIFT)] == ["first_gift 20 %"]
+    give(page, 10_00, "b@example.org")
+    assert rows(Trigger.GOAL_50) == []
+    give(page, 25_00, "c@example.org")  # 55 %
+    give(page, 5_00, "d@example.org")  # 60 %: still above, nothing new
+    half = rows(Trigger.GOAL_50)
+    assert [(r.page_id, r.body_text) for r in half] == [(page.id, "goal_50 55 %")]
+    assert half[0].dedupe_key == f"goal_50:page:{page.id}:agent:{page.owner_id}:email"
+    give(page, 50_00, "e@example.org")
+    assert len(rows(Trigger.GOAL_100)) == 1
+    assert len(rows(Trigger.GOAL_50)) == 1 and len(rows(Trigger.FIRST_GIFT)) == 1
+
+
+def test_a_message_turned_off_is_not_queued(db):
+    page = PageFactory(goal_minor=100_00)
+    org = page.cause.organisation
+    make_template(org, trigger=Trigger.FIRST_GIFT)
+    staff = MembershipFactory(organisation=org).agent
+    automatic.save_setting(staff, org, Trigger.FIRST_GIFT, False, {})
+    give(page, 10_00)
+    assert rows(Trigger.FIRST_GIFT) == []
+    assert _db.session.get(AutoMessageSetting, (org.id, "first_gift")).is_enabled is False
+
+
+def test_a_gift_that_changes_ranks_produces_rank_change_messages(db):
+    cause = CauseFactory()
+    make_template(
+        cause.organisation,
+        trigger=Trigger.RANK_CHANGE,
+        channel="x",
+        body="#{{ page.rank }} (#{{ old_rank }}){% if passed %} > {{ passed.title }}{% endif %}",
+    )
+    leader, chaser, third = (PageFactory(cause=cause, title=t) for t in ("Lea", "Hugo", "Ines"))
+    give(leader, 50_00)
+    give(chaser, 30_00)
+    now = datetime.now(UTC)
+    assert automatic.rank_snapshots(now) == 0  # the first snapshot has nothing to compare
+    give(chaser, 30_00, "again@example.org")
+    assert automatic.rank_snapshots(now + timedelta(minutes=5)) == 1
+    (moved,) = rows(Trigger.RANK_CHANGE)
+    assert (moved.agent_id, moved.page_id) == (chaser.owner_id, chaser.id)
+    assert moved.body_text == "#1 (#2) > Lea"
+    assert moved.channel == "x" and moved.recipient == ""
+    # Nothing changed since: no new snapshot, no message.
+    assert automatic.rank_snapshots(now + timedelta(minutes=10)) == 0
+    assert len(rows(Trigger.RANK_CHANGE)) == 1
+    assert third.id  # ranked last throughout: never told it moved
+
+
+def test_gifts_on_a_page_are_batched_at_most_once_an_hour(db):
+    page = PageFactory()
+    make_template(
+        page.cause.organisation,
+        trigger=Trigger.GIFTS,
+        body="{{ gifts.count }} dons, {{ gifts.amount }} : {{ gifts.donors | join(', ') }}",
+    )
+    now = datetime.now(UTC).replace(minute=30, second=0, microsecond=0)
+    for name, minutes in (("Léa", 20), ("Hugo", 10), ("Inès", 5)):
+        gift = give(page, 10_00, f"{name}@example.org")
+        gift.donor_name = name
+        gift.created_at = now - timedelta(minutes=minutes)
+    _db.session.flush()
+    assert automatic.gift_digest(now) == 1
+    (digest,) = rows(Trigger.GIFTS)
+    assert digest.body_text == f"3 dons, {format_money(30_00, 'EUR', 'fr')} : Léa, Hugo, Inès"
+    assert digest.dedupe_key.startswith(f"gifts:agent:{page.owner_id}:hour:{now:%Y%m%d%H}")
+    late = give(page, 5_00, "late@example.org")
+    late.created_at = now + timedelta(minutes=5)
+    _db.session.flush()
+    assert automatic.gift_digest(now + timedelta(minutes=10)) == 0  # within the hour
+    assert automatic.gift_digest(now + timedelta(minutes=65)) == 1
+    assert rows(Trigger.GIFTS)[-1].body_text.startswith("1 dons, 5")
+
+
+def test_nudge_once_a_week_for_a_quiet_page(db):
+    now = datetime.now(UTC)
+    quiet = PageFactory(published_at=now - timedelta(days=10))
+    cause = quiet.cause
+    PageFactory(cause=cause, published_at=now - timedelta(days=2))  # too new
+    busy = PageFactory(cause=cause, published_at=now - timedelta(days=10))
+    give(busy, 10_00)
+    make_template(cause.organisation, trigger=Trigger.NUDGE, body="Relancez !")
+    assert automatic.nudges(now) == 1
+    assert [r.page_id for r in rows(Trigger.NUDGE)] == [quiet.id]
+    assert automatic.nudges(now + timedelta(hours=1)) == 0
+
+
+def test_daily_digest_in_the_last_days_of_a_cause(db):
+    now = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+    cause = CauseFactory(ends_at=now + timedelta(days=2))
+    far = CauseFactory(organisation=cause.organisation, ends_at=now + timedelta(days=20))
+    page = PageFactory(cause=cause)
+    PageFactory(cause=far)
+    make_template(cause.organisation, trigger=Trigger.DAILY_DIGEST, body="J-{{ cause.days_left }}")
+    assert automatic.daily_digest(now) == 1
+    (digest,) = rows(Trigger.DAILY_DIGEST)
+    assert digest.page_id == page.id
+    assert digest.dedupe_key.startswith(f"digest:agent:{page.owner_id}:20261124")
+    assert automatic.daily_digest(now + timedelta(hours=1)) == 0
+    assert automatic.daily_digest(now + timedelta(days=1)) == 1
+
+
+def test_staff_toggle_automatic_messages(client, login_as, db):
+    membership = MembershipFactory()
+    org = membership.organisation
+    db.session.commit()
+    login_as(membership.agent)
+    page = client.get(f"/staff/{org.slug}/broadcasts/automatic")
+    assert page.status_code == 200 and "Nudge for a page without gifts" in page.text
+    form = {f"{t}-enabled": "on" for t in automatic.AUTOMATIC if t != Trigger.NUDGE}
+    form.update({"nudge-inactive_days": "14", "daily_digest-days_before_end": "5"})
+    form["daily_digest-hour"] = "8"
+    response = client.post(f"/staff/{org.slug}/broadcasts/automatic", data=form)
+    assert response.status_code == 302
+    assert automatic.setting(org.id, Trigger.NUDGE) == (False, {"inactive_days": 14})
+    assert automatic.setting(org.id, Trigger.DAILY_DIGEST) == (
+        True,
+        {"days_before_end": 5, "hour": 8},
+    )
+    bad = client.post(
+        f"/staff/{org.slug}/broadcasts/automatic", data={**form, "nudge-inactive_days": "0"}
+    )
+    assert bad.status_code == 200 and "Enter a whole number from 1 to 90." in bad.text
+    assert Donation  # the ledger is untouched by settings
