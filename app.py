@@ -124,6 +124,7 @@ def create_app(config: dict | None = None) -> Flask:
     from messaging import receipts  # noqa: F401  (connects the receipt mail to receipt_issued)
     from messaging.broadcast_views import bp as broadcasts_bp
     from messaging.cli import scheduler_command
+    from messaging.outbox_views import bp as outbox_staff_bp
     from messaging.sharing_views import bp as sharing_bp
     from messaging.social_views import bp as social_bp
     from messaging.staff_views import bp as messaging_staff_bp
@@ -148,6 +149,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(agents_bp)
     app.register_blueprint(messaging_bp)
     app.register_blueprint(broadcasts_bp)
+    app.register_blueprint(outbox_staff_bp)
     app.register_blueprint(sharing_bp)
     app.register_blueprint(messaging_staff_bp)
     app.register_blueprint(social_bp)

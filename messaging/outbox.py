@@ -30,9 +30,10 @@ from enum import StrEnum
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from agents.models import Agent
+from campaigns.errors import Conflict, NotFound, ValidationError
 from campaigns.models import Organisation, utcnow
 from extensions import begin_write as _begin_write
 from extensions import db, dialect_insert
@@ -608,3 +609,56 @@ def deliver_due(limit: int = 500) -> int:
     how many rows were handled."""
     counts = drain(limit=limit)
     return sum(v for k, v in counts.items() if not k.startswith("recovered_"))
+
+
+# -- staff -----------------------------------------------------------------------------
+
+NEEDS_A_PERSON = (OutboxStatus.DEAD, OutboxStatus.REVIEW)
+
+
+def status_counts(organisation_id: int) -> dict[str, int]:
+    """How many of the organisation's messages are in each status."""
+    rows = db.session.execute(
+        select(OutboxMessage.status, func.count())
+        .where(OutboxMessage.organisation_id == organisation_id)
+        .group_by(OutboxMessage.status)
+    )
+    return {str(status): count for status, count in rows}
+
+
+def needing_a_person(organisation_id: int, limit: int = 200) -> list[OutboxMessage]:
+    """Dead letters and ambiguous social posts, newest first, with their last error."""
+    return list(
+        db.session.scalars(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.organisation_id == organisation_id,
+                OutboxMessage.status.in_(NEEDS_A_PERSON),
+            )
+            .order_by(OutboxMessage.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def staff_decide(organisation_id: int, message_id: int, action: str) -> OutboxMessage:
+    """Staff send a dead or to-review message again ("retry") or drop it ("cancel").
+
+    A social post under review may already be online: retrying it is the
+    person's decision, made after checking the account."""
+    message = db.session.get(OutboxMessage, message_id)
+    if message is None or message.organisation_id != organisation_id:
+        raise NotFound(_("This message does not exist."))
+    if message.status not in NEEDS_A_PERSON:
+        raise Conflict(_("This message is not waiting for a decision any more."))
+    if action == "retry":
+        message.status = OutboxStatus.QUEUED
+        message.attempts = 0
+        message.next_attempt_at = utcnow()
+        message.claimed_at, message.claimed_by = None, ""
+    elif action == "cancel":
+        message.status = OutboxStatus.CANCELLED
+    else:
+        raise ValidationError({"action": _("Choose to send it again or to cancel it.")})
+    db.session.flush()
+    return message
