@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, abort, jsonify, render_template, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 
 class ServiceError(Exception):
@@ -54,7 +55,19 @@ def has_nul(request) -> bool:
     return request.is_json and b"\\u0000" in request.get_data().lower()
 
 
+class IdConverter(IntegerConverter):
+    """``<int:…>`` in every route: ids past what a key can hold are a 404, not
+    an overflow in the database driver (a 500)."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def init_app(app: Flask) -> None:
+    # Before any blueprint is registered: rules pick their converters when added.
+    app.url_map.converters["int"] = IdConverter
+
     @app.before_request
     def refuse_nul():
         if not request.path.startswith("/webhooks/") and has_nul(request):

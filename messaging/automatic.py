@@ -357,8 +357,9 @@ def gift_digest(now: datetime | None = None) -> int:
 
 def rank_snapshots(now: datetime | None = None) -> int:
     """Scheduled job: snapshot both leaderboards of every published cause and
-    tell the pages that moved up (and, for events, the hosts of the events they
-    passed). A board that did not change gets no new snapshot."""
+    tell the pages that moved up, naming the page they passed ("Lyon just
+    passed Marseille"). The passed page's hosts are not told yet. A board that
+    did not change gets no new snapshot."""
     now = now or utcnow()
     written = 0
     for cause in _published_causes():

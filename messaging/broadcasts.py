@@ -204,13 +204,17 @@ def clean_input(org: Organisation, data: dict[str, Any]) -> dict[str, Any]:
     return clean
 
 
+MAX_ID = 2**31 - 1  # PostgreSQL integer keys
+
+
 def _int(value: Any) -> int | None:
+    """A database id from form input, or None (also for ids no row can have)."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
     if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
+        value = int(value.strip())
+    if isinstance(value, int) and 1 <= value <= MAX_ID:
+        return value
     return None
 
 

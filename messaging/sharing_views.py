@@ -30,6 +30,7 @@ def follow(code: str):
     in ``?s=`` so the give form carries it to the payment."""
     if len(code) > 20:
         raise NotFound(_("This share link does not exist. Check the address."))
+    db.session.commit()  # end any read (the login check) so the write unit starts here
     try:
         begin_write()  # a counter update: take SQLite's write lock up front
         found = sharing.record_click(code)

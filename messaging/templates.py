@@ -73,9 +73,10 @@ SAFE_METHODS = frozenset(
     }
 )
 # Filters that cannot amplify their input beyond what the checks below allow.
+# Not batch or slice: their count argument builds a list of any size before
+# the output check could see it.
 SAFE_FILTERS = (
     "abs",
-    "batch",
     "capitalize",
     "count",
     "d",
@@ -101,7 +102,6 @@ SAFE_FILTERS = (
     "round",
     "select",
     "selectattr",
-    "slice",
     "sort",
     "string",
     "striptags",
@@ -370,7 +370,14 @@ def render_source(source: str, context: dict, *, html: bool = False) -> str:
                 raise _too_long()
             out.append(chunk)
         return "".join(out)
-    except (TemplateError, TypeError, ValueError, ArithmeticError, RecursionError) as exc:
+    except (
+        TemplateError,
+        TypeError,
+        ValueError,
+        ArithmeticError,
+        RecursionError,
+        MemoryError,
+    ) as exc:
         raise RenderError({"source": _error(exc)}) from exc
     finally:
         _budget.reset(token)
@@ -729,6 +736,10 @@ def preview(
     page: Page | None = None,
 ) -> dict:
     """Errors and the rendered message on a real page, for the staff preview."""
+    if locale not in LOCALES:
+        # Refused before any formatting: Babel knows no such locale.
+        errors = {"locale": _("Choose French or English.")}
+        return {"ok": False, "errors": errors, "subject": "", "text": "", "html": "", "page": ""}
     context = sample_context(organisation, locale=locale, page=page)
     errors = validate_template(channel, locale, subject, body, body_html, context=context)
     rendered, _errors = _render_fields(channel, subject or "", body or "", body_html or "", context)

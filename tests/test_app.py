@@ -68,3 +68,22 @@ def test_client_address_comes_from_the_trusted_proxy(monkeypatch):
         "/whoami", headers={"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
     )
     assert response.text == "203.0.113.7 https"
+
+
+def test_ids_too_large_for_a_key_are_404_not_500(client, login_as, db):
+    from tests.factories import MembershipFactory
+
+    staff = MembershipFactory()
+    db.session.commit()
+    login_as(staff.agent)
+    org = staff.organisation.slug
+    huge = "99999999999999999999"
+    for path in (f"/mail/{huge}", f"/staff/{org}/broadcasts/{huge}", f"/staff/{org}/outbox/"):
+        response = client.get(path)
+        assert response.status_code in (200, 404), path
+    assert client.get(f"/staff/{org}/broadcasts/{huge}").status_code == 404
+    response = client.post(
+        f"/staff/{org}/broadcasts/new",
+        data={"cause_id": huge, "template_id": huge, "event_id": huge, "action": "preview"},
+    )
+    assert response.status_code in (200, 422)

@@ -95,6 +95,9 @@ REFUSED = [
     ("{{ 7 ** 100000 }}", "line 1", "too large"),
     ("{% for i in range(100) %}{{ 'z' * 200 }}{% endfor %}", "", "longer than"),
     ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "", ""),
+    # Filters whose count argument would build a huge list before any check.
+    ("{{ [1]|batch(100000000,'x')|list|length }}", "line 1", "batch"),
+    ("{{ ([1]|slice(100000000))|list|length }}", "line 1", "slice"),
 ]
 
 
@@ -387,3 +390,16 @@ def test_demo_templates_pass_validation_and_read_well(db, world):
     )
     text = render_message(suggested_x, context).text
     assert "10 €" in text and context["page"]["share_url"] in text
+
+
+def test_an_unknown_locale_in_the_preview_is_a_message_not_a_500(client, login_as, db, world):
+    org = world["org"]
+    staff = MembershipFactory(organisation=org).agent
+    db.session.commit()
+    login_as(staff)
+    response = client.post(
+        f"/staff/{org.slug}/messages/preview",
+        data={"channel": "copy", "locale": "zz", "body": "Bonjour"},
+    )
+    assert response.status_code in (200, 422)
+    assert "French or English" in response.text
