@@ -27,7 +27,7 @@ from werkzeug.routing import BuildError
 
 from agents.models import Agent
 from agents.services import authenticate_token
-from campaigns import services
+from campaigns import leaderboards, services
 from campaigns.errors import Conflict, NotFound, ValidationError
 from campaigns.models import Cause, CauseStatus, Page, PageKind, PageStatus, TotalScope
 from campaigns.money import Money
@@ -253,6 +253,9 @@ def page_detail_json(page: Page, agent: Agent | None) -> dict:
         closed_at=iso(page.closed_at),
         can_edit=services.can_edit(agent, page),
     )
+    # The page's place in its leaderboard (pages or events); null when unranked.
+    ranked = leaderboards.rank_of(page)
+    body["rank"] = ranked.rank if ranked else None
     if body["can_edit"] and page.status == PageStatus.HIDDEN:
         body["hidden_reason"] = page.hidden_reason
     if page.is_event:
@@ -317,6 +320,39 @@ def cause_list():
 def cause_detail(slug: str):
     bearer_agent()
     return jsonify(causes_json([public_cause(slug)])[0])
+
+
+@bp.get("/causes/<slug>/leaderboard")
+@unit_of_work
+def cause_leaderboard(slug: str):
+    """``?board=pages|events`` (default pages), ``?limit=`` up to 100 (default 10):
+    ranked by amount raised, donor count breaking ties."""
+    cause = public_cause(slug)
+    board = request.args.get("board", "pages")
+    if board not in leaderboards.BOARDS:
+        raise BadRequest({"board": _("board must be pages or events.")})
+    limit = int_arg("limit", 10, maximum=100)
+    currency = cause.organisation.currency
+    entries = leaderboards.board(cause.id, board, limit=limit)
+    return jsonify(
+        {
+            "cause": cause.slug,
+            "board": board,
+            "entries": [
+                {
+                    "rank": e.rank,
+                    "slug": e.slug,
+                    "title": e.title,
+                    "kind": e.kind,
+                    "city": e.city,
+                    "raised": money(e.raised_minor, currency),
+                    "donor_count": e.donor_count,
+                    "url": site_url("campaigns.page_detail", slug=e.slug),
+                }
+                for e in entries
+            ],
+        }
+    )
 
 
 @bp.get("/causes/<slug>/pages")

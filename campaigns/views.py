@@ -19,9 +19,9 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_security import auth_required, current_user
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 
-from campaigns import giving, photos, services
+from campaigns import giving, leaderboards, photos, services
 from campaigns.errors import Conflict, NotFound, ServiceError, ValidationError
 from campaigns.forms import ConfirmForm, InviteForm, JoinForm, PageForm, choice
 from campaigns.giving_forms import GiveForm
@@ -32,7 +32,6 @@ from campaigns.models import (
     Page,
     PageKind,
     PageStatus,
-    Total,
     TotalScope,
 )
 from campaigns.money import parse_major, to_decimal
@@ -117,19 +116,13 @@ def cause_detail(slug: str):
         )
         .order_by(func.lower(Page.city), Page.starts_at, Page.title)
     ).all()
-    raised = func.coalesce(func.sum(Total.raised_minor), 0)
-    top = db.session.execute(
-        select(Page, raised)
-        .outerjoin(Total, and_(Total.scope == TotalScope.PAGE, Total.scope_id == Page.id))
-        .where(
-            Page.cause_id == cause.id,
-            Page.kind == PageKind.PERSONAL,
-            Page.status.in_(PUBLIC_STATUSES),
-        )
-        .group_by(Page.id)
-        .order_by(raised.desc(), Page.id)
-        .limit(TOP_PAGES)
-    ).all()
+    # The same ranking as the public leaderboard (raised, then donors).
+    entries = leaderboards.board(cause.id, "pages", limit=TOP_PAGES)
+    by_id = {
+        p.id: p
+        for p in db.session.scalars(select(Page).where(Page.id.in_([e.page_id for e in entries])))
+    }
+    top = [(by_id[e.page_id], e.raised_minor) for e in entries]
     return render_template(
         "campaigns/cause.html",
         cause=cause,

@@ -734,3 +734,23 @@ def test_dates_come_back_in_utc(client, db, cause):
     assert client.get(f"/api/v1/pages/{page.slug}").get_json()["starts_at"] == (
         "2099-05-01T18:30:00+00:00"
     )
+
+
+def test_leaderboard_and_rank_of_a_page(client, db):
+    from campaigns import services
+    from tests.factories import CauseFactory, PageFactory
+
+    cause = CauseFactory()
+    low, high = PageFactory(cause=cause), PageFactory(cause=cause)
+    services.record_gift(page=low, cause=cause, amount_minor=1000, donor_email="a@x.org")
+    services.record_gift(page=high, cause=cause, amount_minor=5000, donor_email="b@x.org")
+    db.session.commit()
+
+    body = client.get(f"/api/v1/causes/{cause.slug}/leaderboard?board=pages&limit=5").get_json()
+    assert body["board"] == "pages"
+    assert [(e["slug"], e["rank"]) for e in body["entries"]] == [(high.slug, 1), (low.slug, 2)]
+    assert body["entries"][0]["raised"] == {"amount_minor": 5000, "currency": "EUR"}
+    assert client.get(f"/api/v1/pages/{low.slug}").get_json()["rank"] == 2
+    assert client.get(f"/api/v1/causes/{cause.slug}/leaderboard?board=cities").status_code == 400
+    assert client.get(f"/api/v1/causes/{cause.slug}/leaderboard?limit=1000").status_code == 400
+    assert client.get("/api/v1/causes/nope/leaderboard").status_code == 404
