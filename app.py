@@ -117,6 +117,7 @@ def create_app(config: dict | None = None) -> Flask:
     from campaigns.cli import demo_command, orgs_cli
     from campaigns.giving_views import bp as giving_bp
     from campaigns.offline_views import bp as offline_bp
+    from campaigns.open_data_views import bp as open_data_bp
     from campaigns.payments_cli import stripe_cli, totals_cli
     from campaigns.staff import bp as staff_bp
     from campaigns.views import bp as campaigns_bp
@@ -144,6 +145,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(campaigns_bp)
     app.register_blueprint(giving_bp)
     app.register_blueprint(staff_bp)
+    app.register_blueprint(open_data_bp)
     app.register_blueprint(offline_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(agents_bp)
