@@ -33,7 +33,7 @@ from campaigns.models import (
 )
 from campaigns.money import format_money
 from extensions import db
-from messaging.models import Channel, MessageTemplate, OutboxStatus, ShareLink
+from messaging.models import Channel, MessageTemplate, ShareLink
 from messaging.outbox import bulk_insert, enqueue
 
 log = logging.getLogger(__name__)
@@ -486,16 +486,8 @@ def fan_out(
                 "subject": (rendered.subject or "")[:300],
                 "body_text": rendered.text or "",
                 "body_html": rendered.html or "",
-                "link": "",
-                "message_id": "",
-                "status": OutboxStatus.QUEUED.value,
-                "attempts": 0,
+                # Every other column takes outbox.enqueue's defaults.
                 "next_attempt_at": now,
-                "claimed_at": None,
-                "claimed_by": "",
-                "last_error": "",
-                "external_id": "",
-                "sent_at": None,
                 "created_at": now,
             }
         )
