@@ -53,7 +53,7 @@ from messaging.preferences import (
     quiet_until,
     unsubscribe_url,
 )
-from messaging.receipts import message_id as new_message_id
+from messaging.services import new_message_id
 
 log = logging.getLogger(__name__)
 

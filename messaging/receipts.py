@@ -4,10 +4,6 @@ mail), delivered after commit by ``messaging.jobs.deliver_pending_mail``."""
 
 from __future__ import annotations
 
-import uuid
-from email.utils import make_msgid
-from urllib.parse import urlsplit
-
 from flask import current_app, has_request_context, render_template, url_for
 from flask_babel import force_locale
 
@@ -16,17 +12,9 @@ from campaigns.models import Donation, DonationKind, Organisation, PendingGift
 from campaigns.signals import receipt_issued
 from extensions import db
 from messaging.models import SentMail
+from messaging.services import new_message_id
 
 TEMPLATE = "receipt"
-
-
-def message_id() -> str:
-    """A Message-ID chosen once, so a retried delivery is the same mail."""
-    domain = (
-        urlsplit(current_app.config.get("PUBLIC_URL") or "http://relais.localhost").hostname
-        or "relais.localhost"
-    )
-    return make_msgid(idstring=uuid.uuid4().hex[:12], domain=domain)
 
 
 def receipt_url(reference: str | None) -> str | None:
@@ -78,7 +66,7 @@ def queue_receipt(gift: Donation, **_extra) -> SentMail | None:
         text = render_template(f"messaging/email/{TEMPLATE}/body.txt", **context)
         html = render_template(f"messaging/email/{TEMPLATE}/body.html", subject=subject, **context)
     mail = SentMail(
-        message_id=message_id(),
+        message_id=new_message_id(),
         recipient=gift.donor_email,
         subject=subject,
         body_text=text,

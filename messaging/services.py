@@ -59,13 +59,18 @@ def deliver(msg: EmailMessage, smtp_url: str) -> None:
         smtp.send_message(msg)
 
 
-def send_email(*, to: str, subject: str, text: str, html: str = "", template: str = "") -> SentMail:
-    """Keep a copy of the mail and deliver it over SMTP when ``SMTP_URL`` is set."""
+def new_message_id() -> str:
+    """A Message-ID chosen once, so a retried delivery is the same mail."""
     domain = (
         urlsplit(current_app.config.get("PUBLIC_URL") or "http://relais.localhost").hostname
         or "relais.localhost"
     )
-    message_id = make_msgid(idstring=uuid.uuid4().hex[:12], domain=domain)
+    return make_msgid(idstring=uuid.uuid4().hex[:12], domain=domain)
+
+
+def send_email(*, to: str, subject: str, text: str, html: str = "", template: str = "") -> SentMail:
+    """Keep a copy of the mail and deliver it over SMTP when ``SMTP_URL`` is set."""
+    message_id = new_message_id()
     copy = SentMail(
         message_id=message_id,
         recipient=to,
