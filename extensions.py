@@ -67,8 +67,41 @@ def begin_write() -> None:
     """Start the session's transaction as a writer (BEGIN IMMEDIATE on SQLite).
 
     Call it first in a unit of work that reads totals or ledger rows and then
-    writes from what it read; on PostgreSQL use row locks as well."""
-    db.session.connection(execution_options={"sqlite_immediate": True})
+    writes from what it read; on PostgreSQL use row locks as well. Inside a
+    caller's transaction (a test's, a producer's) there is nothing to start."""
+    if not db.session().in_transaction():
+        db.session.connection(execution_options={"sqlite_immediate": True})
+
+
+# PostgreSQL aborts one of two transactions that wait on each other (deadlock)
+# or that cannot both be serialised; running the loser again is correct.
+RETRYABLE_SQLSTATES = {"40P01", "40001"}
+
+
+def is_retryable(error: BaseException) -> bool:
+    """A database error that a fresh attempt of the whole transaction may not hit."""
+    return getattr(getattr(error, "orig", None), "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
+def run_transaction(work, attempts: int = 3):
+    """``work()`` in a write transaction, committed; rolled back and run again
+    when PostgreSQL aborted it as a deadlock or serialisation failure."""
+    from sqlalchemy.exc import DBAPIError
+
+    for attempt in range(1, attempts + 1):
+        begin_write()
+        try:
+            result = work()
+            db.session.commit()
+            return result
+        except DBAPIError as error:
+            db.session.rollback()
+            if attempt == attempts or not is_retryable(error):
+                raise
+        except BaseException:
+            db.session.rollback()
+            raise
+    raise AssertionError("unreachable")
 
 
 def dialect_insert(model):

@@ -420,3 +420,51 @@ class TotalDonor(db.Model):
     scope: Mapped[str] = mapped_column(String(20), primary_key=True)
     scope_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     donor_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class Expense(db.Model):
+    """Money spent on a project, shown to donors once published (fund use)."""
+
+    __tablename__ = "expenses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    spent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    title: Mapped[str] = mapped_column(String(200))  # "Well #34, Kati"
+    description: Mapped[str] = mapped_column(Text, default="")
+    document: Mapped[str | None] = mapped_column(String(120))  # a stored file name
+    is_published: Mapped[bool] = mapped_column(default=False)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    project: Mapped[Project] = relationship()
+
+    __table_args__ = (CheckConstraint("amount_minor > 0", name="amount_positive"),)
+
+
+class AuditEntry(db.Model):
+    """One staff action that changed money or visibility; append-only."""
+
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    # The actor's name is copied: the entry outlives the account.
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    actor_name: Mapped[str] = mapped_column(String(200), default="")
+    action: Mapped[str] = mapped_column(String(40))  # "page.hide", "offline.confirm", …
+    subject_type: Mapped[str] = mapped_column(String(40), default="")
+    subject_id: Mapped[int | None] = mapped_column(Integer)
+    summary: Mapped[str] = mapped_column(String(500), default="")
+    amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        Index("ix_audit_entries_organisation_created", "organisation_id", "created_at"),
+    )

@@ -4,7 +4,10 @@ Each ledger row adds to its scopes with one ``INSERT … ON CONFLICT DO UPDATE``
 per scope, so concurrent writers never lose an update. The cause and
 organisation rows every gift touches are split into ``HOT_SLOTS`` rows picked
 by the donation id, so two gifts to different pages rarely wait on the same
-row lock; readers sum the slots.
+row lock; readers sum the slots. Every row of one gift (the gift, its refunds,
+disputes and reversals) uses the gift's slot, so a transaction that writes a
+gift and the refunds parked for it takes the same row locks, in the same
+order (organisation, cause, project, page, event), as any other writer.
 """
 
 from __future__ import annotations
@@ -50,6 +53,11 @@ def scopes_of(donation: Donation) -> list[tuple[TotalScope, int]]:
     return scopes
 
 
+def slot_of(donation: Donation) -> int:
+    """The hot-row slot of a ledger row: its gift's, for refunds and disputes."""
+    return (donation.original_id or donation.id) % HOT_SLOTS
+
+
 def apply(donation: Donation) -> None:
     """Add one (flushed) ledger row to every scope it belongs to.
 
@@ -78,7 +86,7 @@ def apply(donation: Donation) -> None:
             {
                 "scope": scope,
                 "scope_id": scope_id,
-                "slot": donation.id % HOT_SLOTS if scope in HOT_SCOPES else 0,
+                "slot": slot_of(donation) if scope in HOT_SCOPES else 0,
                 "raised_minor": donation.amount_minor,
                 "donation_count": 1 if counted else 0,
                 "donor_count": 1 if (str(scope), scope_id) in new_donor_in else 0,

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from campaigns.models import StripeEvent
 from campaigns.payments import StripeEventOutcome, process_event
-from extensions import begin_write, db
+from extensions import db, run_transaction
 
 bp = Blueprint("webhooks", __name__)
 
@@ -37,16 +37,10 @@ def stripe_webhook():
         return _refuse(_("The Stripe signature is missing, wrong or too old."))
     except (ValueError, TypeError, KeyError, AttributeError):
         return _refuse(_("The body is not a Stripe event in JSON."))
-    begin_write()
     try:
-        outcome = process_event(data)
-        db.session.commit()
+        outcome = run_transaction(lambda: process_event(data))
     except IntegrityError:
-        db.session.rollback()
         if db.session.get(StripeEvent, data["id"]) is None:
             raise  # not a duplicate: answer 500 so that Stripe retries
         outcome = StripeEventOutcome.DUPLICATE  # committed by a concurrent delivery
-    except Exception:
-        db.session.rollback()
-        raise
     return jsonify({"received": True, "outcome": outcome.value})

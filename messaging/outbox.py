@@ -35,8 +35,7 @@ from sqlalchemy import func, select, update
 from agents.models import Agent
 from campaigns.errors import Conflict, NotFound, ValidationError
 from campaigns.models import Organisation, utcnow
-from extensions import begin_write as _begin_write
-from extensions import db, dialect_insert
+from extensions import begin_write, db, dialect_insert
 from messaging import channels
 from messaging.crypto import CredentialsError, decrypt_credentials
 from messaging.models import (
@@ -89,13 +88,6 @@ def setting(name: str):
         else:
             value = float(raw)
     return DEFAULTS[name] if value is None else value
-
-
-def begin_write() -> None:
-    """BEGIN IMMEDIATE for a unit of work that starts here; inside a caller's
-    transaction (a test's, a producer's) there is nothing to start."""
-    if not db.session().in_transaction():
-        _begin_write()
 
 
 def _is_postgresql() -> bool:
