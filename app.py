@@ -115,7 +115,11 @@ def create_app(config: dict | None = None) -> Flask:
     from campaigns import errors, templating
     from campaigns.api import bp as api_bp
     from campaigns.cli import demo_command, orgs_cli
+    from campaigns.dashboard_views import bp as dashboard_bp
+    from campaigns.donation_views import bp as staff_donations_bp
+    from campaigns.expense_views import bp as expenses_bp
     from campaigns.giving_views import bp as giving_bp
+    from campaigns.live_views import bp as live_bp
     from campaigns.offline_views import bp as offline_bp
     from campaigns.open_data_views import bp as open_data_bp
     from campaigns.payments_cli import stripe_cli, totals_cli
@@ -146,6 +150,10 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(giving_bp)
     app.register_blueprint(staff_bp)
     app.register_blueprint(open_data_bp)
+    app.register_blueprint(dashboard_bp)
+    app.register_blueprint(staff_donations_bp)
+    app.register_blueprint(expenses_bp)
+    app.register_blueprint(live_bp)
     app.register_blueprint(offline_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(agents_bp)
