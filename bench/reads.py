@@ -1,0 +1,453 @@
+"""Benchmark (not a test): the public reads, in one run, as ratios.
+
+    eval "$(.ci/services)"            # PostgreSQL on 127.0.0.1:54329, Redis on 63799
+    .venv/bin/python bench/reads.py                 # all three parts
+    .venv/bin/python bench/reads.py --part page     # or rank, or rebuild
+
+Three parts, each on its own fresh PostgreSQL database next to
+BENCH_DATABASE_URL (or TEST_DATABASE_URL), dropped at the end:
+
+``page``     The demo's public cause page (totals, top 10 pages, events by city)
+             served by ``gunicorn -w W -k gthread --threads T 'app:create_app()'``
+             against a bare Flask app answering "ok" under the same gunicorn
+             settings, C keep-alive clients for D seconds each, one after the
+             other. Prints requests/s of both and their ratio (goal >= 40 %).
+``rank``     100,000 published pages with totals under one cause; the rank of
+             1,000 random pages through ``campaigns.leaderboards.rank_of``, from
+             indexed SQL and, when REDIS_URL is set, from Redis sorted sets.
+             Prints p50/p99 in ms (goal: p99 < 2 ms with Redis).
+``rebuild``  a ledger of N rows (default 1,000,000) written with
+             ``generate_series``, then ``campaigns.totals.rebuild()`` timed, as
+             ``relais totals rebuild`` runs it (goal < 10 s), and the result
+             checked against SQL sums.
+
+Only loopback traffic; every count is bounded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from webhooks import (  # noqa: E402  (bench/webhooks.py: the same database helpers)
+    base_url,
+    create_database,
+    drop_database,
+    free_port,
+    is_loopback,
+    server_settings,
+    stop,
+)
+
+MAX_PAGES = 1_000_000
+MAX_ROWS = 10_000_000
+BARE_APP = """
+from flask import Flask
+
+app = Flask(__name__)
+
+
+@app.get("/")
+def ok():
+    return "ok"
+"""
+
+
+def make_app(db_url: str, instance: Path, **extra):
+    os.environ["RELAIS_INSTANCE"] = str(instance)
+    os.environ.pop("RELAIS_ENV", None)
+    from app import create_app
+
+    return create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": db_url.replace("postgresql://", "postgresql+psycopg://", 1),
+            "SMTP_URL": "",
+            **extra,
+        }
+    )
+
+
+def migrate(app) -> None:
+    import flask_migrate
+
+    with app.app_context():
+        flask_migrate.upgrade()
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# --- part 1: the public cause page vs a bare Flask response ---------------------
+
+
+def gunicorn(target: str, port: int, env: dict, cwd: Path, workers: int, threads: int, log):
+    command = [
+        str(ROOT / ".venv/bin/gunicorn"),
+        *("-w", str(workers), "-k", "gthread", "--threads", str(threads)),
+        *("-b", f"127.0.0.1:{port}", "--keep-alive", "30", "--log-level", "warning"),
+        target,
+    ]
+    return subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=log)
+
+
+def wait_for(port: int, path: str, proc) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {proc.returncode}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", path)
+            response = conn.getresponse()
+            response.read()
+            if response.status == 200:
+                return
+            raise RuntimeError(f"GET {path} answered {response.status}")
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("gunicorn did not answer within 60 s")
+
+
+def hammer(port: int, path: str, clients: int, seconds: float) -> tuple[int, list[float]]:
+    """C keep-alive clients GET ``path`` for ``seconds``; (requests, latencies in s)."""
+    stop_at = time.monotonic() + seconds
+    counts, latencies, errors = [0] * clients, [[] for _ in range(clients)], []
+
+    def client(n: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        while time.monotonic() < stop_at:
+            started = time.perf_counter()
+            conn.request("GET", path, headers={"Accept-Language": "fr"})
+            response = conn.getresponse()
+            response.read()
+            if response.status != 200:
+                errors.append(response.status)
+                return
+            latencies[n].append(time.perf_counter() - started)
+            counts[n] += 1
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise RuntimeError(f"{path} answered {errors[:5]}")
+    return sum(counts), [x for per in latencies for x in per]
+
+
+def part_page(args) -> dict:
+    from campaigns import demo
+    from campaigns.models import Cause
+    from extensions import db
+
+    name = f"relais_bench_page_{uuid.uuid4().hex[:8]}"
+    url, _ = create_database(args.base, name)
+    instance = Path(tempfile.mkdtemp(prefix="relais-bench-"))
+    try:
+        app = make_app(url, instance)
+        migrate(app)
+        with app.app_context():
+            demo.seed()
+            slug = db.session.scalars(db.select(Cause.slug)).first()
+        env = {k: v for k, v in os.environ.items() if k not in ("RELAIS_ENV", "REDIS_URL")}
+        env.update(DATABASE_URL=url, RELAIS_INSTANCE=str(instance), SMTP_URL="")
+        (instance / "bare_app.py").write_text(BARE_APP)
+        results = {}
+        for label, target, path, cwd in [
+            ("bare", "bare_app:app", "/", instance),
+            ("cause", "app:create_app()", f"/c/{slug}", ROOT),
+        ]:
+            port = free_port()
+            with open(instance / f"{label}.log", "w") as log:
+                proc = gunicorn(target, port, env, cwd, args.workers, args.threads, log)
+                try:
+                    wait_for(port, path, proc)
+                    hammer(port, path, args.clients, 2)  # warm-up: imports, caches, pools
+                    n, latencies = hammer(port, path, args.clients, args.seconds)
+                finally:
+                    stop(proc)
+            results[label] = {
+                "rps": n / args.seconds,
+                "p50_ms": 1000 * percentile(latencies, 0.5),
+                "p99_ms": 1000 * percentile(latencies, 0.99),
+            }
+        ratio = results["cause"]["rps"] / results["bare"]["rps"]
+        print(
+            f"page: bare Flask {results['bare']['rps']:.0f} req/s "
+            f"(p50 {results['bare']['p50_ms']:.1f} ms), cause page "
+            f"{results['cause']['rps']:.0f} req/s (p50 {results['cause']['p50_ms']:.1f} ms, "
+            f"p99 {results['cause']['p99_ms']:.1f} ms): ratio {100 * ratio:.1f} % (goal >= 40 %)"
+        )
+        return {**results, "ratio": ratio}
+    finally:
+        drop_database(args.base, name)
+
+
+# --- part 2: the rank of one page among 100,000 -------------------------------
+
+
+def seed_pages(app, pages: int) -> list[int]:
+    """One organisation and cause, ``pages`` published pages with page totals
+    (random raised and donors, many ties), written with generate_series."""
+    from sqlalchemy import text
+
+    from agents.models import Agent
+    from campaigns.models import Cause, CauseStatus, Organisation
+    from extensions import db
+
+    with app.app_context():
+        org = Organisation(slug="bench", name="Bench", legal_name="Bench", currency="EUR")
+        agent = Agent(email="bench@example.org", name="Bench", fs_uniquifier=uuid.uuid4().hex)
+        db.session.add_all([org, agent])
+        db.session.flush()
+        cause = Cause(organisation=org, slug="bench", title="Bench", status=CauseStatus.PUBLISHED)
+        db.session.add(cause)
+        db.session.flush()
+        params = {"cause": cause.id, "owner": agent.id, "n": pages}
+        db.session.execute(
+            text(
+                "INSERT INTO pages (cause_id, owner_id, kind, slug, title, story, goal_minor, "
+                "city, venue, status, hidden_reason, created_at, updated_at, published_at) "
+                "SELECT :cause, :owner, 'personal', 'p-' || g, 'Page ' || g, '', 100000, '', "
+                "'', 'published', '', now(), now(), now() FROM generate_series(1, :n) g"
+            ),
+            params,
+        )
+        # Raised in whole euros (ties are common, as on a real board).
+        db.session.execute(
+            text(
+                "INSERT INTO totals (scope, scope_id, slot, raised_minor, donation_count, "
+                "donor_count) SELECT 'page', id, 0, (floor(random() * 5000) * 100)::bigint, "
+                "1 + floor(random() * 40)::int, 1 + floor(random() * 30)::int "
+                "FROM pages WHERE cause_id = :cause"
+            ),
+            {"cause": cause.id},
+        )
+        db.session.execute(text("ANALYZE pages; ANALYZE totals"))
+        db.session.commit()
+        return list(
+            db.session.scalars(text("SELECT id FROM pages WHERE cause_id = :c"), {"c": cause.id})
+        )
+
+
+def time_ranks(app, ids: list[int]) -> tuple[list[float], dict]:
+    from campaigns import leaderboards
+    from campaigns.models import Page
+    from extensions import db
+
+    samples, answers = [], {}
+    with app.app_context():
+        pages = [db.session.get(Page, i) for i in ids]
+        for page in pages[:20]:  # warm-up
+            leaderboards.rank_of(page)
+        for page in pages:
+            started = time.perf_counter()
+            entry = leaderboards.rank_of(page)
+            samples.append(time.perf_counter() - started)
+            answers[page.id] = entry.rank if entry else None
+    return samples, answers
+
+
+def part_rank(args) -> dict:
+    name = f"relais_bench_rank_{uuid.uuid4().hex[:8]}"
+    url, _ = create_database(args.base, name)
+    instance = Path(tempfile.mkdtemp(prefix="relais-bench-"))
+    results = {}
+    try:
+        app = make_app(url, instance)
+        migrate(app)
+        started = time.perf_counter()
+        ids = seed_pages(app, args.pages)
+        print(f"rank: seeded {len(ids):,} pages in {time.perf_counter() - started:.1f} s")
+        sample = random.Random(7).sample(ids, min(1000, len(ids)))
+        samples, sql_answers = time_ranks(app, sample)
+        results["sql"] = samples
+        redis_url = os.environ.get("REDIS_URL", "")
+        if redis_url and is_loopback(redis_url.split("//", 1)[-1].split(":", 1)[0]):
+            prefix = f"relais-bench-{uuid.uuid4().hex[:8]}:"
+            redis_app = make_app(url, instance, REDIS_URL=redis_url, REDIS_PREFIX=prefix)
+            try:
+                from campaigns import ranks
+
+                with redis_app.app_context():
+                    started = time.perf_counter()
+                    ranks.rebuild()
+                    print(f"rank: Redis sets built in {time.perf_counter() - started:.1f} s")
+                samples, redis_answers = time_ranks(redis_app, sample)
+                results["redis"] = samples
+                if redis_answers != sql_answers:
+                    wrong = sum(1 for k in sql_answers if sql_answers[k] != redis_answers.get(k))
+                    print(f"rank: Redis and SQL disagree on {wrong} pages", file=sys.stderr)
+                    results["disagree"] = wrong
+            finally:
+                with redis_app.app_context():
+                    ranks.forget_all()
+        else:
+            print("rank: REDIS_URL is not set (or not loopback): Redis not measured")
+        for label, s in results.items():
+            if isinstance(s, list):
+                print(
+                    f"rank ({label}, {len(ids):,} pages): p50 {1000 * percentile(s, 0.5):.2f} ms, "
+                    f"p99 {1000 * percentile(s, 0.99):.2f} ms, mean "
+                    f"{1000 * statistics.fmean(s):.2f} ms"
+                )
+        return {
+            k: {"p50_ms": 1000 * percentile(v, 0.5), "p99_ms": 1000 * percentile(v, 0.99)}
+            if isinstance(v, list)
+            else v
+            for k, v in results.items()
+        }
+    finally:
+        drop_database(args.base, name)
+
+
+# --- part 3: totals rebuild on a 1,000,000-row ledger ---------------------------
+
+
+def seed_ledger(app, rows: int) -> None:
+    """Pages under 20 events, and ``rows`` ledger rows: gifts from ~rows/3 donors,
+    one refund in 50, spread over pages, events, projects."""
+    from sqlalchemy import text
+
+    from agents.models import Agent
+    from campaigns.models import Cause, CauseStatus, Organisation, Project
+    from extensions import db
+
+    with app.app_context():
+        org = Organisation(slug="bench", name="Bench", legal_name="Bench", currency="EUR")
+        agent = Agent(email="bench@example.org", name="Bench", fs_uniquifier=uuid.uuid4().hex)
+        db.session.add_all([org, agent])
+        db.session.flush()
+        cause = Cause(organisation=org, slug="bench", title="Bench", status=CauseStatus.PUBLISHED)
+        db.session.add(cause)
+        db.session.flush()
+        db.session.add_all(
+            [Project(cause=cause, slug=f"p{n}", name=f"Project {n}") for n in range(3)]
+        )
+        db.session.flush()
+        p = {"cause": cause.id, "owner": agent.id, "org": org.id, "rows": rows}
+        db.session.execute(
+            text(
+                "INSERT INTO pages (cause_id, owner_id, kind, slug, title, story, goal_minor, "
+                "city, venue, status, hidden_reason, created_at, updated_at) "
+                "SELECT :cause, :owner, CASE WHEN g <= 20 THEN 'event' ELSE 'personal' END, "
+                "'p-' || g, 'Page ' || g, '', 0, '', '', 'published', '', now(), now() "
+                "FROM generate_series(1, 2000) g"
+            ),
+            p,
+        )
+        db.session.execute(
+            text(
+                "UPDATE pages SET parent_id = (SELECT min(id) FROM pages) + (id % 20) "
+                "WHERE kind = 'personal' AND id % 2 = 0"
+            )
+        )
+        db.session.execute(
+            text(
+                """
+                INSERT INTO donations (kind, organisation_id, cause_id, project_id, page_id,
+                    event_id, amount_minor, currency, donor_key, donor_name, donor_email, message,
+                    is_anonymous, is_unattributed, payment_method, created_at)
+                SELECT CASE WHEN g % 50 = 0 THEN 'refund' ELSE 'gift' END, :org, :cause,
+                    CASE WHEN g % 4 = 0 THEN NULL
+                         ELSE (SELECT min(id) FROM projects) + g % 3 END,
+                    pg.id, pg.parent_id,
+                    CASE WHEN g % 50 = 0 THEN -500 ELSE 1000 + (g % 7) * 500 END, 'EUR',
+                    'd' || (g % (:rows / 3 + 1)), '', '', '', false, false, 'card',
+                    now() - (g % 1000) * interval '1 hour'
+                FROM generate_series(1, :rows) g
+                JOIN pages pg ON pg.id = (SELECT min(id) FROM pages) + g % 2000
+                """
+            ),
+            p,
+        )
+        db.session.execute(text("ANALYZE donations"))
+        db.session.commit()
+
+
+def part_rebuild(args) -> dict:
+    from sqlalchemy import text
+
+    name = f"relais_bench_rebuild_{uuid.uuid4().hex[:8]}"
+    url, _ = create_database(args.base, name)
+    instance = Path(tempfile.mkdtemp(prefix="relais-bench-"))
+    try:
+        app = make_app(url, instance)
+        migrate(app)
+        started = time.perf_counter()
+        seed_ledger(app, args.rows)
+        print(f"rebuild: wrote {args.rows:,} ledger rows in {time.perf_counter() - started:.1f} s")
+        from campaigns import totals
+        from extensions import db
+
+        with app.app_context():
+            started = time.perf_counter()
+            scopes = totals.rebuild()
+            db.session.commit()
+            seconds = time.perf_counter() - started
+            want = db.session.execute(
+                text(
+                    "SELECT sum(amount_minor), count(*) FILTER (WHERE kind = 'gift'), "
+                    "count(DISTINCT donor_key) FILTER (WHERE kind = 'gift') FROM donations"
+                )
+            ).one()
+            got = db.session.execute(
+                text(
+                    "SELECT sum(raised_minor), sum(donation_count), sum(donor_count) "
+                    "FROM totals WHERE scope = 'organisation'"
+                )
+            ).one()
+        exact = tuple(want) == tuple(got)
+        print(
+            f"rebuild: {args.rows:,} rows -> {scopes:,} scopes in {seconds:.1f} s "
+            f"(goal < 10 s); organisation total {'equals' if exact else 'DIFFERS FROM'} "
+            f"the ledger ({got[0]} / {want[0]})"
+        )
+        if not exact:
+            sys.exit(1)
+        return {"seconds": seconds, "scopes": scopes}
+    finally:
+        drop_database(args.base, name)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--part", choices=["page", "rank", "rebuild", "all"], default="all")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent HTTP clients")
+    parser.add_argument("--seconds", type=float, default=10, help="load duration per app")
+    parser.add_argument("--pages", type=int, default=100_000)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    if not 0 < args.pages <= MAX_PAGES or not 0 < args.rows <= MAX_ROWS:
+        sys.exit(f"--pages <= {MAX_PAGES:,} and --rows <= {MAX_ROWS:,}")
+    if not 0 < args.clients <= 64 or not 0 < args.seconds <= 120:
+        sys.exit("--clients <= 64 and --seconds <= 120")
+    args.base = base_url()
+    print(f"PostgreSQL {server_settings(args.base.replace('+psycopg', '')).get('server_version')}")
+    load = os.getloadavg()
+    print(f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    parts = ["page", "rank", "rebuild"] if args.part == "all" else [args.part]
+    for part in parts:
+        {"page": part_page, "rank": part_rank, "rebuild": part_rebuild}[part](args)
+
+
+if __name__ == "__main__":
+    main()
