@@ -2,7 +2,8 @@
 demo's stand-in when no Stripe key is set.
 
 Either way the browser only ever starts a payment; the money is recorded when
-the ``checkout.session.completed`` event reaches ``campaigns.payments``.
+the ``checkout.session.completed`` event reaches ``campaigns.payments``. The
+demo's refunds (``campaigns.refund_requests``) use ``refunded_event`` the same way.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from flask import current_app, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from campaigns.models import Cause, Page, PendingGift, Project
+from campaigns.models import Cause, Donation, Page, PendingGift, Project
 from extensions import db
 
 STRIPE_LOCALES = ("fr", "en")
@@ -186,6 +187,74 @@ def completed_event(pending: PendingGift, *, created: int | None = None) -> dict
                 "status": "complete",
                 "submit_type": "donate",
                 "url": None,
+            }
+        },
+    }
+
+
+def refunded_event(
+    gift: Donation,
+    cumulative_minor: int,
+    amount_minor: int,
+    key: str,
+    refund_id: str,
+    *,
+    created: int | None = None,
+) -> dict:
+    """The ``charge.refunded`` event Stripe would send after a refund of a gift
+    (the demo's stand-in for Stripe, as ``completed_event`` is for a payment).
+
+    ``cumulative_minor`` is the charge's ``amount_refunded`` after this refund;
+    the event id derives from the refund's idempotency key, so the same request
+    never lands twice."""
+    created = created or int(time.time())
+    charge_id = gift.stripe_charge_id or f"ch_test_{gift.stripe_payment_intent_id}"
+    currency = gift.currency.lower()
+    return {
+        "id": f"evt_test_{key}",
+        "object": "event",
+        "api_version": stripe.api_version,
+        "created": created,
+        "livemode": False,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": key},
+        "type": "charge.refunded",
+        "data": {
+            "object": {
+                "id": charge_id,
+                "object": "charge",
+                "amount": gift.amount_minor,
+                "amount_captured": gift.amount_minor,
+                "amount_refunded": cumulative_minor,
+                "captured": True,
+                "created": int(gift.created_at.timestamp()) if gift.created_at else created,
+                "currency": currency,
+                "livemode": False,
+                "metadata": {},
+                "paid": True,
+                "payment_intent": gift.stripe_payment_intent_id,
+                "refunded": cumulative_minor >= gift.amount_minor,
+                "refunds": {
+                    "object": "list",
+                    "data": [
+                        {
+                            "id": refund_id,
+                            "object": "refund",
+                            "amount": amount_minor,
+                            "charge": charge_id,
+                            "created": created,
+                            "currency": currency,
+                            "metadata": {"relais_donation": str(gift.id)},
+                            "payment_intent": gift.stripe_payment_intent_id,
+                            "reason": None,
+                            "status": "succeeded",
+                        }
+                    ],
+                    "has_more": False,
+                    "total_count": 1,
+                    "url": f"/v1/charges/{charge_id}/refunds",
+                },
+                "status": "succeeded",
             }
         },
     }

@@ -23,7 +23,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from agents.models import Agent
-from campaigns import photos, services
+from campaigns import audit, photos, services
 from campaigns.errors import Conflict, ValidationError
 from campaigns.models import (
     Cause,
@@ -249,6 +249,22 @@ def confirm_offline_gift(staff: Agent, gift: OfflineGift) -> Donation:
     gift.reviewed_by_id = staff.id
     gift.reviewed_at = utcnow()
     db.session.flush()
+    audit.record(
+        cause.organisation_id,
+        staff,
+        "offline.confirm",
+        f"Offline gift #{gift.id} of {format_money(gift.amount_minor, gift.currency, 'en')} "
+        f"confirmed ({gift.method})",
+        subject=gift,
+        amount_minor=gift.amount_minor,
+        currency=gift.currency,
+        details={
+            "donation_id": donation.id,
+            "method": gift.method,
+            "page_title": page.title,
+            "page_slug": page.slug,
+        },
+    )
     return donation
 
 
@@ -263,11 +279,30 @@ def reject_offline_gift(staff: Agent, gift: OfflineGift, reason: str) -> Offline
     gift = _locked(gift)
     if gift.status == OfflineGiftStatus.CONFIRMED:
         raise Conflict(_("This gift is confirmed and counted; it cannot be rejected."))
+    was_rejected = gift.status == OfflineGiftStatus.REJECTED
+    previous_reason = gift.reason
     gift.status = OfflineGiftStatus.REJECTED
     gift.reason = reason
     gift.reviewed_by_id = staff.id
     gift.reviewed_at = utcnow()
     db.session.flush()
+    if not (was_rejected and previous_reason == reason):
+        audit.record(
+            gift.page.cause.organisation_id,
+            staff,
+            "offline.reject",
+            f"Offline gift #{gift.id} of {format_money(gift.amount_minor, gift.currency, 'en')} "
+            f"rejected: {reason}",
+            subject=gift,
+            amount_minor=gift.amount_minor,
+            currency=gift.currency,
+            details={
+                "reason": reason,
+                "method": gift.method,
+                "page_title": gift.page.title,
+                "page_slug": gift.page.slug,
+            },
+        )
     return gift
 
 

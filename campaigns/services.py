@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from agents.models import Agent, Membership, MembershipRole
-from campaigns import totals
+from campaigns import audit, totals
 from campaigns.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from campaigns.models import (
     Cause,
@@ -405,9 +405,21 @@ def hide_page(staff: Agent, page: Page, reason: str) -> Page:
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": _("Tell the owner why the page is hidden.")})
+    reason = reason[:2000]
+    if page.status == PageStatus.HIDDEN and page.hidden_reason == reason:
+        return page  # hidden already, for the same reason: nothing to log
+    previous = str(page.status)
     page.status = PageStatus.HIDDEN
-    page.hidden_reason = reason[:2000]
+    page.hidden_reason = reason
     db.session.flush()
+    audit.record(
+        page.cause.organisation_id,
+        staff,
+        "page.hide",
+        f"Page {page.slug} hidden: {reason}",
+        subject=page,
+        details={"title": page.title, "slug": page.slug, "reason": reason, "from": previous},
+    )
     return page
 
 
@@ -422,6 +434,14 @@ def unhide_page(staff: Agent, page: Page) -> Page:
         else:
             page.status = PageStatus.DRAFT
         page.hidden_reason = ""
+        audit.record(
+            page.cause.organisation_id,
+            staff,
+            "page.unhide",
+            f"Page {page.slug} visible again ({page.status})",
+            subject=page,
+            details={"title": page.title, "slug": page.slug, "to": str(page.status)},
+        )
     db.session.flush()
     return page
 
@@ -642,6 +662,8 @@ def save_cause(agent: Agent | None, org: Organisation, cause: Cause | None, data
             errors["status"] = _("Status must be draft, published or closed.")
     if errors:
         raise ValidationError(errors)
+    # A new cause starts from nothing: created as a draft, it changed no visibility.
+    previous = str(cause.status) if cause is not None else str(CauseStatus.DRAFT)
     if cause is None:
         cause = Cause(organisation=org, **clean)
         db.session.add(cause)
@@ -649,6 +671,20 @@ def save_cause(agent: Agent | None, org: Organisation, cause: Cause | None, data
         for key, value in clean.items():
             setattr(cause, key, value)
     db.session.flush()
+    if str(cause.status) != previous:
+        audit.record(
+            org.id,
+            agent,
+            "cause.status",
+            f"Cause {cause.slug}: {previous} -> {cause.status}",
+            subject=cause,
+            details={
+                "title": cause.title,
+                "slug": cause.slug,
+                "from": previous,
+                "to": str(cause.status),
+            },
+        )
     return cause
 
 

@@ -33,6 +33,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
 from agents.models import Agent
+from campaigns import audit
 from campaigns.errors import Conflict, NotFound, ValidationError
 from campaigns.models import Organisation, utcnow
 from extensions import begin_write, db, dialect_insert
@@ -633,16 +634,21 @@ def needing_a_person(organisation_id: int, limit: int = 200) -> list[OutboxMessa
     )
 
 
-def staff_decide(organisation_id: int, message_id: int, action: str) -> OutboxMessage:
+def staff_decide(
+    organisation_id: int, message_id: int, action: str, *, actor: Agent | None
+) -> OutboxMessage:
     """Staff send a dead or to-review message again ("retry") or drop it ("cancel").
 
     A social post under review may already be online: retrying it is the
-    person's decision, made after checking the account."""
+    person's decision, made after checking the account. ``actor`` is the staff
+    member (None for a command), named in the audit log; it is required so that
+    no caller forgets it."""
     message = db.session.get(OutboxMessage, message_id)
     if message is None or message.organisation_id != organisation_id:
         raise NotFound(_("This message does not exist."))
     if message.status not in NEEDS_A_PERSON:
         raise Conflict(_("This message is not waiting for a decision any more."))
+    previous = str(message.status)
     if action == "retry":
         message.status = OutboxStatus.QUEUED
         message.attempts = 0
@@ -653,4 +659,18 @@ def staff_decide(organisation_id: int, message_id: int, action: str) -> OutboxMe
     else:
         raise ValidationError({"action": _("Choose to send it again or to cancel it.")})
     db.session.flush()
+    audit.record(
+        organisation_id,
+        actor,
+        f"outbox.{action}",
+        f"Outbox message #{message.id} ({message.channel}, {previous}): "
+        + ("sent again" if action == "retry" else "cancelled"),
+        subject=message,
+        details={
+            "channel": str(message.channel),
+            "from": previous,
+            "to": str(message.status),
+            "last_error": (message.last_error or "")[:300],
+        },
+    )
     return message

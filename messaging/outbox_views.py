@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_security import auth_required
+from flask_security import auth_required, current_user
 
 from campaigns.errors import ServiceError
 from campaigns.staff_forms import ConfirmForm
@@ -41,7 +41,7 @@ def decide(org_slug: str, message_id: int):
         return redirect(url_for("outbox_staff.index", org_slug=org.slug))
     action = request.form.get("action", "")
     try:
-        outbox.staff_decide(org.id, message_id, action)
+        outbox.staff_decide(org.id, message_id, action, actor=current_user)
         db.session.commit()
     except ServiceError as exc:
         db.session.rollback()
