@@ -59,6 +59,11 @@ def load_config(app: Flask) -> None:
         MAX_CONTENT_LENGTH=int(env.get("MAX_UPLOAD_BYTES", str(8 * 1024 * 1024))),
         PHOTO_MAX_BYTES=int(env.get("PHOTO_MAX_BYTES", str(5 * 1024 * 1024))),
         REDIS_URL=env.get("REDIS_URL", ""),
+        # Several sites on one Redis: each its own key prefix (ranks, live notices).
+        REDIS_PREFIX=env.get("REDIS_PREFIX", "relais:"),
+        # A live stream ends after this long (EventSource reconnects and resumes),
+        # so that it does not hold a gunicorn thread for ever.
+        LIVE_STREAM_SECONDS=float(env.get("LIVE_STREAM_SECONDS", "300")),
         RATELIMIT_STORAGE_URI=env.get("REDIS_URL") or "memory://",
         RATELIMIT_AUTH=env.get("RATELIMIT_AUTH", "10 per minute"),
         RATELIMIT_HEADERS_ENABLED=True,
@@ -119,6 +124,7 @@ def create_app(config: dict | None = None) -> Flask:
     from campaigns.donation_views import bp as staff_donations_bp
     from campaigns.expense_views import bp as expenses_bp
     from campaigns.giving_views import bp as giving_bp
+    from campaigns.leaderboards import ranks_cli
     from campaigns.live_views import bp as live_bp
     from campaigns.offline_views import bp as offline_bp
     from campaigns.open_data_views import bp as open_data_bp
@@ -175,6 +181,7 @@ def create_app(config: dict | None = None) -> Flask:
         staff_cli,
         tokens_cli,
         totals_cli,
+        ranks_cli,
         stripe_cli,
         scheduler_command,
         worker_command,

@@ -1,14 +1,27 @@
 """Leaderboards: pages and events of a cause ranked by money raised, donor
 count breaking ties (equal on both: equal rank). Closed pages keep their
-place; hidden and draft pages are not ranked."""
+place; hidden and draft pages are not ranked.
+
+Two backends give the same answers: indexed SQL (the embedded default), and
+Redis sorted sets when ``REDIS_URL`` is set (``campaigns.ranks``). A session
+that wrote to a cause and has not committed reads that cause from SQL, which
+sees its own writes; so does any read while Redis cannot answer.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import click
+import redis
+from flask.cli import with_appcontext
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from sqlalchemy import and_, func, select
 
-from campaigns.models import Page, PageKind, PageStatus, Total, TotalScope
+from campaigns import ranks
+from campaigns.cli import cli_locale
+from campaigns.models import Cause, Page, PageKind, PageStatus, Total, TotalScope
 from extensions import db
 
 BOARDS = ("pages", "events")
@@ -86,6 +99,51 @@ def _entry(row) -> Entry:
     )
 
 
+def _redis_for(cause_id: int) -> bool:
+    """Whether this cause's ranks may come from Redis in this session now."""
+    if not ranks.enabled():
+        return False
+    if db.session.new or db.session.dirty:
+        db.session.flush()  # what a SQL read would do first (autoflush)
+    return cause_id not in ranks.uncommitted(db.session)
+
+
+def _metadata(page_ids: list[int]) -> dict[int, tuple]:
+    """slug, title, kind, city and parent of pages ranked in Redis, by id."""
+    out: dict[int, tuple] = {}
+    for start in range(0, len(page_ids), 500):
+        rows = db.session.execute(
+            select(Page.id, Page.slug, Page.title, Page.kind, Page.city, Page.parent_id).where(
+                Page.id.in_(page_ids[start : start + 500])
+            )
+        )
+        out.update({row[0]: tuple(row[1:]) for row in rows})
+    return out
+
+
+def _entries(rows: list[tuple[int, int, int, int]]) -> list[Entry]:
+    meta = _metadata([row[0] for row in rows])
+    return [
+        Entry(
+            rank=rank,
+            page_id=page_id,
+            slug=meta[page_id][0],
+            title=meta[page_id][1],
+            kind=str(meta[page_id][2]),
+            city=meta[page_id][3] or "",
+            parent_id=meta[page_id][4],
+            raised_minor=raised,
+            donor_count=donors,
+        )
+        for page_id, raised, donors, rank in rows
+        if page_id in meta
+    ]
+
+
+def _board_of(page: Page) -> str:
+    return "events" if page.kind in (PageKind.EVENT, PageKind.TEAM) else "pages"
+
+
 def board(
     cause_id: int,
     board: str = "pages",
@@ -95,6 +153,28 @@ def board(
     parent_id: int | None = None,
 ) -> list[Entry]:
     """The top of one board (``parent_id``: the member pages of one event)."""
+    if board not in BOARDS:
+        raise ValueError(f"unknown board {board!r}")
+    # Member boards hold personal pages: an "events" board of an event is empty in SQL.
+    if _redis_for(cause_id) and not (parent_id is not None and board == "events"):
+        try:
+            rows = ranks.board(cause_id, board, limit=limit, offset=offset, parent_id=parent_id)
+        except ranks.Unavailable:
+            pass
+        else:
+            return _entries(rows)
+    return sql_board(cause_id, board, limit=limit, offset=offset, parent_id=parent_id)
+
+
+def sql_board(
+    cause_id: int,
+    board: str = "pages",
+    *,
+    limit: int = 10,
+    offset: int = 0,
+    parent_id: int | None = None,
+) -> list[Entry]:
+    """``board`` from SQL, whatever the configuration."""
     ranked = _ranked(cause_id, board, parent_id)
     rows = db.session.execute(
         select(ranked).order_by(ranked.c.rank, ranked.c.page_id).limit(limit).offset(offset)
@@ -106,18 +186,56 @@ def rank_of(page: Page) -> Entry | None:
     """The page's place in its board (pages or events), or None if unranked."""
     if page.status not in RANKED_STATUSES:
         return None
-    board_name = "events" if page.kind in (PageKind.EVENT, PageKind.TEAM) else "pages"
-    ranked = _ranked(page.cause_id, board_name)
+    if _redis_for(page.cause_id):
+        try:
+            found = ranks.rank(page.cause_id, _board_of(page), page.id)
+        except ranks.Unavailable:
+            pass
+        else:
+            if found is None:
+                return None
+            rank, raised, donors = found
+            return Entry(
+                rank=rank,
+                page_id=page.id,
+                slug=page.slug,
+                title=page.title,
+                kind=str(page.kind),
+                city=page.city or "",
+                parent_id=page.parent_id,
+                raised_minor=raised,
+                donor_count=donors,
+            )
+    return sql_rank_of(page)
+
+
+def sql_rank_of(page: Page) -> Entry | None:
+    """``rank_of`` from SQL, whatever the configuration."""
+    if page.status not in RANKED_STATUSES:
+        return None
+    ranked = _ranked(page.cause_id, _board_of(page))
     row = db.session.execute(select(ranked).where(ranked.c.page_id == page.id)).first()
     return _entry(row) if row else None
 
 
 def neighbour_above(page: Page) -> Entry | None:
     """The nearest page ranked strictly above this one: "the gap to the next rank"."""
-    mine = rank_of(page)
+    if page.status in RANKED_STATUSES and _redis_for(page.cause_id):
+        try:
+            found = ranks.above(page.cause_id, _board_of(page), page.id)
+        except ranks.Unavailable:
+            pass
+        else:
+            return _entries([found])[0] if found else None
+    return sql_neighbour_above(page)
+
+
+def sql_neighbour_above(page: Page) -> Entry | None:
+    """``neighbour_above`` from SQL, whatever the configuration."""
+    mine = sql_rank_of(page)
     if mine is None or mine.rank == 1:
         return None
-    ranked = _ranked(page.cause_id, "events" if page.kind != PageKind.PERSONAL else "pages")
+    ranked = _ranked(page.cause_id, _board_of(page))
     row = db.session.execute(
         select(ranked)
         .where(ranked.c.rank < mine.rank)
@@ -125,3 +243,105 @@ def neighbour_above(page: Page) -> Entry | None:
         .limit(1)
     ).first()
     return _entry(row) if row else None
+
+
+# --- command line ------------------------------------------------------------------
+
+ranks_cli = click.Group("ranks", help="Leaderboards in Redis (REDIS_URL): rebuild or check them.")
+
+
+def _causes(slug: str | None) -> list[Cause]:
+    if not ranks.enabled():
+        raise click.ClickException(
+            _(
+                "Leaderboards come from the database when REDIS_URL is not set: there is "
+                "nothing to do. Set REDIS_URL to keep them in Redis."
+            )
+        )
+    query = select(Cause).order_by(Cause.id)
+    if slug is not None:
+        query = query.where(Cause.slug == slug)
+    causes = list(db.session.scalars(query))
+    if slug is not None and not causes:
+        raise click.ClickException(
+            _(
+                "There is no cause %(slug)s. Check the slug, or leave out --cause to do "
+                "every cause.",
+                slug=slug,
+            )
+        )
+    return causes
+
+
+def _redis_problem(error: Exception) -> click.ClickException:
+    return click.ClickException(
+        _(
+            "Redis could not be used (%(error)s). Check REDIS_URL and run the command again.",
+            error=error,
+        )
+    )
+
+
+CAUSE_OPTION = click.option(
+    "--cause", "slug", default=None, metavar="SLUG", help="Only this cause (its slug)."
+)
+
+
+@ranks_cli.command("rebuild")
+@CAUSE_OPTION
+@with_appcontext
+def rebuild_command(slug: str | None) -> None:
+    """Rebuild the leaderboards in Redis from the database (every cause, or one).
+
+    Run it after `relais totals rebuild` or a Redis outage."""
+    with force_locale(cli_locale()):
+        causes = _causes(slug)
+        try:
+            pages = sum(ranks.rebuild(cause.id) for cause in causes)
+        except (redis.RedisError, ranks.Unavailable) as error:
+            raise _redis_problem(error) from None
+        click.echo(
+            _(
+                "Rebuilt the leaderboards of %(n)s causes in Redis (%(pages)s ranked pages).",
+                n=len(causes),
+                pages=pages,
+            )
+        )
+
+
+@ranks_cli.command("check")
+@CAUSE_OPTION
+@with_appcontext
+def check_command(slug: str | None) -> None:
+    """Compare the leaderboards in Redis with the database's; exit 1 on a difference."""
+    with force_locale(cli_locale()):
+        differ = []
+        try:
+            for cause in _causes(slug):
+                events = db.session.scalars(
+                    select(Page.id).where(
+                        Page.cause_id == cause.id, Page.kind.in_(ranks.EVENT_KINDS)
+                    )
+                ).all()
+                wanted = [(b, None) for b in BOARDS] + [("pages", e) for e in events]
+                for name, parent in wanted:
+                    sql = [
+                        (e.page_id, e.raised_minor, e.donor_count, e.rank)
+                        for e in sql_board(cause.id, name, limit=2**31, parent_id=parent)
+                    ]
+                    if ranks.board(cause.id, name, limit=2**31, parent_id=parent) != sql:
+                        differ.append(cause.slug)
+                        break
+        except (redis.RedisError, ranks.Unavailable) as error:
+            raise _redis_problem(error) from None
+        if differ:
+            click.echo(
+                _(
+                    "The leaderboards in Redis differ from the database for: %(slugs)s. "
+                    "Run `relais ranks rebuild`.",
+                    slugs=", ".join(differ),
+                ),
+                err=True,
+            )
+            raise SystemExit(1)
+        click.echo(_("The leaderboards in Redis match the database."))

@@ -105,6 +105,9 @@ def app_config(database_url: str, directory: Path, smtp_url: str = "") -> dict:
         "SECURITY_PASSWORD_SALT": "test-salt",
         "UPLOAD_FOLDER": str(directory / "uploads"),
         "SERVER_NAME": None,
+        # Redis leaderboards follow commits, and these databases roll back: a test
+        # that wants Redis makes its own app with a private REDIS_PREFIX.
+        "REDIS_URL": "",
     }
 
 

@@ -1,3 +1,5 @@
+import pytest
+
 from campaigns import leaderboards, services
 from campaigns.models import PageStatus
 from tests.factories import CauseFactory, EventPageFactory, PageFactory
@@ -48,3 +50,27 @@ def test_events_rank_with_their_members_money(db):
     assert [e.page_id for e in leaderboards.board(cause.id, "pages", parent_id=lyon.id)] == [
         member.id
     ]
+
+
+def test_a_slice_of_a_board_keeps_shared_ranks_and_member_boards_rank_within_the_event(db):
+    cause = CauseFactory()
+    lyon = EventPageFactory(cause=cause, city="Lyon")
+    top, tie_a, tie_b, last = (PageFactory(cause=cause) for _ in range(4))
+    for page, amount, email in (
+        (top, 9000, "t@x.org"),
+        (tie_a, 3000, "a@x.org"),
+        (tie_b, 3000, "b@x.org"),
+        (last, 100, "l@x.org"),
+    ):
+        give(page, amount, email)
+    # The second page of a tie, seen on its own, still shares the first one's rank.
+    assert [(e.page_id, e.rank) for e in leaderboards.board(cause.id, limit=2, offset=2)] == [
+        (tie_b.id, 2),
+        (last.id, 4),
+    ] and tie_a.id < tie_b.id
+    services.join_event(last.owner, last, lyon)
+    members = leaderboards.board(cause.id, "pages", parent_id=lyon.id)
+    assert [(e.page_id, e.rank) for e in members] == [(last.id, 1)]
+    assert leaderboards.board(cause.id, "events", parent_id=lyon.id) == []
+    with pytest.raises(ValueError):
+        leaderboards.board(cause.id, "cities")
