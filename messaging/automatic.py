@@ -1,6 +1,7 @@
 """Automatic messages: welcome, first gift, 50 % and 100 % of the goal, gifts
-on your page (batched), rank changes, the daily digest of a cause's last days,
-and a nudge for quiet pages.
+on your page (batched), rank changes (to the page that moved up and to the
+page it passed), the daily digest of a cause's last days, and a nudge for
+quiet pages.
 
 Each is a message template with that trigger, toggled per organisation
 (``AutoMessageSetting``, on by default). Signal receivers run inside the
@@ -40,6 +41,7 @@ from extensions import db
 from messaging import fanout
 from messaging.models import (
     AutoMessageSetting,
+    Channel,
     MessageTemplate,
     OutboxMessage,
     RankSnapshot,
@@ -63,6 +65,10 @@ AUTOMATIC: dict[str, dict[str, Any]] = {
         "options": {},
     },
     Trigger.RANK_CHANGE: {"label": _l("Moving up the leaderboard"), "options": {}},
+    Trigger.RANK_PASSED: {
+        "label": _l("Passed on the leaderboard (to the page that was passed)"),
+        "options": {},
+    },
     Trigger.DAILY_DIGEST: {
         "label": _l("Daily digest in a cause's last days"),
         "options": {"days_before_end": (3, 1, 30), "hour": (9, 0, 23)},
@@ -102,6 +108,8 @@ def settings(org: Organisation) -> list[dict[str, Any]]:
             .where(
                 MessageTemplate.organisation_id == org.id,
                 MessageTemplate.is_active.is_(True),
+                # Text to copy is never sent: it does not make a message go out.
+                MessageTemplate.channel != Channel.COPY,
             )
             .distinct()
         )
@@ -356,10 +364,10 @@ def gift_digest(now: datetime | None = None) -> int:
 
 
 def rank_snapshots(now: datetime | None = None) -> int:
-    """Scheduled job: snapshot both leaderboards of every published cause and
-    tell the pages that moved up, naming the page they passed ("Lyon just
-    passed Marseille"). The passed page's hosts are not told yet. A board that
-    did not change gets no new snapshot."""
+    """Scheduled job: snapshot both leaderboards of every published cause, tell
+    the pages that moved up, naming the page they passed ("Lyon just passed
+    Marseille"), and tell the pages that were passed who passed them. A board
+    that did not change gets no new snapshot."""
     now = now or utcnow()
     written = 0
     for cause in _published_causes():
@@ -411,41 +419,76 @@ def _snapshot(cause: Cause, board: str, now: datetime) -> int:
     )
     if not before:
         return 0
+    moved_up, passed = rank_moves(entries, {p: rank for p, (rank, _raised) in before.items()})
+    org = cause.organisation
+    stamp = now.strftime("%Y%m%dT%H%M%S")
+    where = None
+    written = 0
+    # Each trigger its own templates: "you moved up" never reaches a page that was passed.
+    for trigger, told, prefix in (
+        (Trigger.RANK_CHANGE, moved_up, "rank"),
+        (Trigger.RANK_PASSED, passed, "rank_passed"),
+    ):
+        if not told:
+            continue
+        templates, _options = _ready(org, cause.id, trigger)
+        if templates is None:
+            continue
+        where = where or fanout.places(cause.id)
+        written += fanout.fan_out(
+            org,
+            cause,
+            templates,
+            _page_people(told),
+            dedupe=lambda row, channel, prefix=prefix: (
+                f"{prefix}:{board}:page:{row.page_id}:at:{stamp}:agent:{row.agent_id}:{channel}"
+            ),
+            trigger=trigger,
+            now=now,
+            extra=lambda row, told=told: told[row.page_id],
+            where=where,
+        )
+    return written
+
+
+def rank_moves(
+    entries: list[leaderboards.Entry], before: dict[int, int]
+) -> tuple[dict[int, dict], dict[int, dict]]:
+    """Between a board's previous ranks (page id: rank) and its entries now:
+    the pages that moved up, each with the nearest page it passed, and the
+    pages they passed, each with the nearest page that passed it.
+
+    A page passed but higher than before (it passed others more) is only told
+    it moved up."""
     by_id = {e.page_id: e for e in entries}
-    moves: dict[int, dict] = {}
+    moved_up: dict[int, dict] = {}
+    passers: dict[int, list] = defaultdict(list)
     for entry in entries:
-        old = before.get(entry.page_id, (None, 0))[0]
+        old = before.get(entry.page_id)
         if old is None or entry.rank >= old:
             continue
-        # The pages it went past: above it before, below it now; the nearest one is named.
-        passed = [
+        # The pages it went past: above it before, below it now.
+        went_past = [
             by_id[p]
-            for p, (rank, _raised) in before.items()
-            if p != entry.page_id and rank < old and p in after and after[p][0] > entry.rank
+            for p, rank in before.items()
+            if p != entry.page_id and rank < old and p in by_id and by_id[p].rank > entry.rank
         ]
-        nearest = min(passed, key=lambda e: (e.rank, e.page_id)) if passed else None
-        moves[entry.page_id] = {
-            "old_rank": old,
-            "passed": {"title": nearest.title, "city": nearest.city} if nearest else None,
-        }
-    org = cause.organisation
-    templates, _options = _ready(org, cause.id, Trigger.RANK_CHANGE)
-    if templates is None or not moves:
-        return 0
-    stamp = now.strftime("%Y%m%dT%H%M%S")
-    return fanout.fan_out(
-        org,
-        cause,
-        templates,
-        _page_people(moves),
-        dedupe=lambda row, channel: (
-            f"rank:{board}:page:{row.page_id}:at:{stamp}:agent:{row.agent_id}:{channel}"
-        ),
-        trigger=Trigger.RANK_CHANGE,
-        now=now,
-        extra=lambda row: moves[row.page_id],
-        where=fanout.places(cause.id),
-    )
+        for other in went_past:
+            passers[other.page_id].append(entry)
+        nearest = min(went_past, key=lambda e: (e.rank, e.page_id)) if went_past else None
+        moved_up[entry.page_id] = {"old_rank": old, "passed": _named(nearest)}
+    passed = {}
+    for page_id, by in passers.items():
+        if page_id in moved_up:
+            continue
+        # The nearest is the one now just above: the first place to win back.
+        nearest = min(by, key=lambda e: (-e.rank, e.page_id))
+        passed[page_id] = {"old_rank": before[page_id], "passed_by": _named(nearest)}
+    return moved_up, passed
+
+
+def _named(entry: leaderboards.Entry | None) -> dict | None:
+    return {"title": entry.title, "city": entry.city} if entry else None
 
 
 def daily_digest(now: datetime | None = None) -> int:

@@ -37,6 +37,7 @@ from messaging.models import (
     Audience,
     Broadcast,
     BroadcastStatus,
+    Channel,
     MessageTemplate,
     OutboxMessage,
     Trigger,
@@ -163,6 +164,11 @@ def clean_input(org: Organisation, data: dict[str, Any]) -> dict[str, Any]:
     ):
         errors["template_id"] = _(
             "Choose an active broadcast template of your organisation for this cause."
+        )
+    elif template.channel == Channel.COPY:  # saved before copy templates were refused
+        errors["template_id"] = _(
+            "Text to copy is only offered in agents' share kits, never sent: choose an X, "
+            "Facebook or email template."
         )
     else:
         clean["template_id"] = template.id

@@ -1,6 +1,8 @@
 """The demo's message templates, in French and English: suggested posts for the
-share kit (the "10 €" gift), a broadcast per channel, and every automatic
-message by email and as text to copy. Each one passes ``validate_template``."""
+share kit (the "10 €" gift, text to copy included), a broadcast per channel
+that is sent (X, Facebook, email), every automatic message by email, and the
+"you were passed" message by X, Facebook and email. Each one passes
+``validate_template``; text to copy is only ever a suggested post."""
 
 from __future__ import annotations
 
@@ -9,12 +11,26 @@ from sqlalchemy import select
 from campaigns.models import Cause, Organisation
 from extensions import db
 from messaging.models import MessageTemplate
+from messaging.template_services import COPY_TRIGGERS
 from messaging.templates import sample_context, validate_template
 
 # Shared pieces, so the French and English sets read the same way.
 _RANK_FR = "{{ page.rank }}{{ 're' if page.rank == 1 else 'e' }}"
 _RANK_EN = "#{{ page.rank }}"
 _UP = "old_rank and page.rank and page.rank < old_rank"
+_OLD_RANK_FR = "{{ old_rank }}{{ 're' if old_rank == 1 else 'e' }}"
+# Who went past the page: an event by its city ("Lyon just passed Marseille"),
+# a personal page by its title.
+_PASSED_BY_FR = (
+    "{% if page.kind == 'personal' %}« {{ passed_by.title }} » vient de passer devant "
+    "« {{ page.title }} »{% else %}{{ passed_by.city or passed_by.title }} vient de dépasser "
+    "{{ page.city or page.title }}{% endif %}"
+)
+_PASSED_BY_EN = (
+    "{% if page.kind == 'personal' %}“{{ passed_by.title }}” just passed “{{ page.title }}”"
+    "{% else %}{{ passed_by.city or passed_by.title }} just passed "
+    "{{ page.city or page.title }}{% endif %}"
+)
 
 # (trigger, channel, name, subject, body) per locale.
 TEMPLATES: dict[str, list[tuple[str, str, str, str, str]]] = {
@@ -92,14 +108,6 @@ TEMPLATES: dict[str, list[tuple[str, str, str, str, str]]] = {
             "changer : {{ page.share_url }}\n\nL'équipe {{ organisation.name }}",
         ),
         (
-            "broadcast",
-            "copy",
-            "Annonce à relayer",
-            "",
-            "{{ cause.raised }} déjà collectés pour « {{ cause.title }} » ! Aidez-moi à "
-            "atteindre {{ page.goal }} : {{ page.share_url }}",
-        ),
-        (
             "welcome",
             "email",
             "Bienvenue",
@@ -109,14 +117,6 @@ TEMPLATES: dict[str, list[tuple[str, str, str, str, str]]] = {
             "à trois proches aujourd'hui. Les premiers dons entraînent les suivants.\n"
             "{{ page.share_url }}\n\nVotre kit de partage (posts prêts à l'emploi, QR code) "
             "vous attend sur votre page.\n\nL'équipe {{ organisation.name }}",
-        ),
-        (
-            "welcome",
-            "copy",
-            "Bienvenue (à copier)",
-            "",
-            "Ma page pour « {{ cause.title }} » est en ligne ! Objectif {{ page.goal }}, "
-            "10 € font la différence : {{ page.share_url }}",
         ),
         (
             "first_gift",
@@ -129,14 +129,6 @@ TEMPLATES: dict[str, list[tuple[str, str, str, str, str]]] = {
             "L'équipe {{ organisation.name }}",
         ),
         (
-            "first_gift",
-            "copy",
-            "Premier don (à copier)",
-            "",
-            "Premier don reçu sur ma page pour « {{ cause.title }} » ! Qui sera le suivant ? "
-            "{{ page.share_url }}",
-        ),
-        (
             "goal_50",
             "email",
             "Mi-parcours",
@@ -144,14 +136,6 @@ TEMPLATES: dict[str, list[tuple[str, str, str, str, str]]] = {
             "Bonjour {{ agent.first_name }},\n\nVous avez atteint {{ page.percent }} % de votre "
             "objectif : {{ page.raised }} sur {{ page.goal }}. Bravo !\n\nEncore un effort : "
             "{{ page.share_url }}\n\nL'équipe {{ organisation.name }}",
-        ),
-        (
-            "goal_50",
-            "copy",
-            "Mi-parcours (à copier)",
-            "",
-            "Déjà la moitié de mon objectif pour « {{ cause.title }} » ({{ page.raised }}) ! "
-            "Aidez-moi à finir : {{ page.share_url }}",
         ),
         (
             "goal_100",
@@ -162,14 +146,6 @@ TEMPLATES: dict[str, list[tuple[str, str, str, str, str]]] = {
             "{{ page.goal }} : {{ page.raised }} collectés grâce à {{ page.donor_count }} "
             "personnes. Merci !\n\nEt si vous alliez plus loin ? Chaque don compte encore : "
             "{{ page.share_url }}\n\nL'équipe {{ organisation.name }}",
-        ),
-        (
-            "goal_100",
-            "copy",
-            "Objectif atteint (à copier)",
-            "",
-            "Objectif atteint pour « {{ cause.title }} » : {{ page.raised }} ! Merci à vous. "
-            "On continue ? {{ page.share_url }}",
         ),
         (
             "gifts",
@@ -183,14 +159,6 @@ TEMPLATES: dict[str, list[tuple[str, str, str, str, str]]] = {
             "d'arriver.{% endif %} Votre page en est à {{ page.raised }} sur {{ page.goal }}."
             "\n\nPensez à remercier vos donateurs et à relayer : {{ page.share_url }}\n\n"
             "L'équipe {{ organisation.name }}",
-        ),
-        (
-            "gifts",
-            "copy",
-            "Nouveaux dons (à copier)",
-            "",
-            "Merci pour vos dons ! Ma page en est à {{ page.raised }} sur {{ page.goal }} : "
-            "{{ page.share_url }}",
         ),
         (
             "rank_change",
@@ -209,16 +177,39 @@ TEMPLATES: dict[str, list[tuple[str, str, str, str, str]]] = {
             "L'équipe {{ organisation.name }}",
         ),
         (
-            "rank_change",
-            "copy",
-            "Changement de classement (à copier)",
-            "",
-            "{% if passed and event %}{{ event.city or event.title }} vient de dépasser "
-            "{{ passed.city or passed.title }} ! {% elif "
-            + _UP
-            + " %}Je suis passé·e à la "
+            "rank_passed",
+            "email",
+            "Dépassé·e au classement",
+            "{% if passed_by %}" + _PASSED_BY_FR + " !{% else %}Le classement a bougé{% endif %}",
+            "Bonjour {{ agent.first_name }},\n\n{% if passed_by %}" + _PASSED_BY_FR + " !"
+            "{% endif %}{% if page.rank %} Votre page est maintenant "
             + _RANK_FR
-            + " place ! {% endif %}Aidez-moi à grimper encore : {{ page.share_url }}",
+            + " du classement{% if old_rank %} ("
+            + _OLD_RANK_FR
+            + " avant){% endif %}.{% endif %}\n{% if page.gap_to_next %}Plus que "
+            "{{ page.gap_to_next }} pour repasser devant « {{ page.next_title }} ».{% endif %}"
+            "\n\nUn message à vos proches aujourd'hui peut suffire : {{ page.share_url }}\n\n"
+            "L'équipe {{ organisation.name }}",
+        ),
+        (
+            "rank_passed",
+            "x",
+            "Dépassé·e au classement (X)",
+            "",
+            "{% if passed_by %}" + _PASSED_BY_FR + " ! {% endif %}{% if page.gap_to_next %}"
+            "Il ne manque que {{ page.gap_to_next }} pour repasser devant. {% endif %}"
+            "Aidez-nous : {{ page.share_url }} #Twestival",
+        ),
+        (
+            "rank_passed",
+            "facebook",
+            "Dépassé·e au classement (Facebook)",
+            "",
+            "{% if passed_by %}" + _PASSED_BY_FR + " !\n\n{% endif %}{% if page.rank %}"
+            "« {{ page.title }} » est maintenant " + _RANK_FR + " du classement de "
+            "« {{ cause.title }} »{% if page.gap_to_next %}, à {{ page.gap_to_next }} de "
+            "« {{ page.next_title }} »{% endif %}.\n\n{% endif %}Chaque don de 10 € compte "
+            "pour reprendre notre place. Merci de votre soutien !\n\n{{ page.share_url }}",
         ),
         (
             "daily_digest",
@@ -234,15 +225,6 @@ TEMPLATES: dict[str, list[tuple[str, str, str, str, str]]] = {
             "L'équipe {{ organisation.name }}",
         ),
         (
-            "daily_digest",
-            "copy",
-            "Résumé du jour (à copier)",
-            "",
-            "{% if cause.days_left %}Plus que {{ cause.days_left }} jour(s) ! {% endif %}"
-            "J'en suis à {{ page.raised }} sur {{ page.goal }} pour « {{ cause.title }} » : "
-            "{{ page.share_url }}",
-        ),
-        (
             "nudge",
             "email",
             "Relance",
@@ -252,14 +234,6 @@ TEMPLATES: dict[str, list[tuple[str, str, str, str, str]]] = {
             "de partage contient des posts prêts à l'emploi.\n\n{{ page.raised }} sur "
             "{{ page.goal }} pour l'instant. Votre lien : {{ page.share_url }}\n\n"
             "L'équipe {{ organisation.name }}",
-        ),
-        (
-            "nudge",
-            "copy",
-            "Relance (à copier)",
-            "",
-            "Il me manque encore un peu pour atteindre {{ page.goal }} pour « {{ cause.title "
-            "}} ». 10 €, ça change tout : {{ page.share_url }}",
         ),
     ],
     "en": [
@@ -332,14 +306,6 @@ TEMPLATES: dict[str, list[tuple[str, str, str, str, str]]] = {
             "change everything: {{ page.share_url }}\n\nThe {{ organisation.name }} team",
         ),
         (
-            "broadcast",
-            "copy",
-            "Announcement to pass on",
-            "",
-            "{{ cause.raised }} raised for “{{ cause.title }}”! Help me reach "
-            "{{ page.goal }}: {{ page.share_url }}",
-        ),
-        (
             "welcome",
             "email",
             "Welcome",
@@ -351,14 +317,6 @@ TEMPLATES: dict[str, list[tuple[str, str, str, str, str]]] = {
             "The {{ organisation.name }} team",
         ),
         (
-            "welcome",
-            "copy",
-            "Welcome (to copy)",
-            "",
-            "My page for “{{ cause.title }}” is live! Goal {{ page.goal }}, and €10 makes a "
-            "difference: {{ page.share_url }}",
-        ),
-        (
             "first_gift",
             "email",
             "First gift",
@@ -366,13 +324,6 @@ TEMPLATES: dict[str, list[tuple[str, str, str, str, str]]] = {
             "Hello {{ agent.first_name }},\n\nGood news: “{{ page.title }}” received its first "
             "gift. You're at {{ page.raised }} of {{ page.goal }}.\n\nNow is the time to remind "
             "your friends: {{ page.share_url }}\n\nThe {{ organisation.name }} team",
-        ),
-        (
-            "first_gift",
-            "copy",
-            "First gift (to copy)",
-            "",
-            "First gift on my page for “{{ cause.title }}”! Who's next? {{ page.share_url }}",
         ),
         (
             "goal_50",
@@ -384,14 +335,6 @@ TEMPLATES: dict[str, list[tuple[str, str, str, str, str]]] = {
             "{{ page.share_url }}\n\nThe {{ organisation.name }} team",
         ),
         (
-            "goal_50",
-            "copy",
-            "Halfway (to copy)",
-            "",
-            "Halfway to my goal for “{{ cause.title }}” ({{ page.raised }})! Help me finish: "
-            "{{ page.share_url }}",
-        ),
-        (
             "goal_100",
             "email",
             "Goal reached",
@@ -400,14 +343,6 @@ TEMPLATES: dict[str, list[tuple[str, str, str, str, str]]] = {
             "{{ page.raised }} raised from {{ page.donor_count }} people. Thank you!\n\n"
             "Why not go further? Every gift still counts: {{ page.share_url }}\n\n"
             "The {{ organisation.name }} team",
-        ),
-        (
-            "goal_100",
-            "copy",
-            "Goal reached (to copy)",
-            "",
-            "Goal reached for “{{ cause.title }}”: {{ page.raised }}! Thank you. Shall we keep "
-            "going? {{ page.share_url }}",
         ),
         (
             "gifts",
@@ -421,14 +356,6 @@ TEMPLATES: dict[str, list[tuple[str, str, str, str, str]]] = {
             "{% endif %} Your page is at {{ page.raised }} of {{ page.goal }}.\n\n"
             "Thank your donors and keep sharing: {{ page.share_url }}\n\n"
             "The {{ organisation.name }} team",
-        ),
-        (
-            "gifts",
-            "copy",
-            "New gifts (to copy)",
-            "",
-            "Thank you for your gifts! My page is at {{ page.raised }} of {{ page.goal }}: "
-            "{{ page.share_url }}",
         ),
         (
             "rank_change",
@@ -447,16 +374,37 @@ TEMPLATES: dict[str, list[tuple[str, str, str, str, str]]] = {
             "The {{ organisation.name }} team",
         ),
         (
-            "rank_change",
-            "copy",
-            "Rank change (to copy)",
-            "",
-            "{% if passed and event %}{{ event.city or event.title }} just passed "
-            "{{ passed.city or passed.title }}! {% elif "
-            + _UP
-            + " %}I moved up to "
+            "rank_passed",
+            "email",
+            "Passed on the leaderboard",
+            "{% if passed_by %}" + _PASSED_BY_EN + "!{% else %}The leaderboard moved{% endif %}",
+            "Hello {{ agent.first_name }},\n\n{% if passed_by %}" + _PASSED_BY_EN + "!"
+            "{% endif %}{% if page.rank %} Your page is now "
             + _RANK_EN
-            + "! {% endif %}Help me climb higher: {{ page.share_url }}",
+            + " on the leaderboard{% if old_rank %} (#{{ old_rank }} before){% endif %}."
+            "{% endif %}\n{% if page.gap_to_next %}{{ page.gap_to_next }} more to get back "
+            "ahead of “{{ page.next_title }}”.{% endif %}\n\nOne message to your friends "
+            "today can be enough: {{ page.share_url }}\n\nThe {{ organisation.name }} team",
+        ),
+        (
+            "rank_passed",
+            "x",
+            "Passed on the leaderboard (X)",
+            "",
+            "{% if passed_by %}" + _PASSED_BY_EN + "! {% endif %}{% if page.gap_to_next %}"
+            "Only {{ page.gap_to_next }} to get back ahead. {% endif %}Help us: "
+            "{{ page.share_url }} #Twestival",
+        ),
+        (
+            "rank_passed",
+            "facebook",
+            "Passed on the leaderboard (Facebook)",
+            "",
+            "{% if passed_by %}" + _PASSED_BY_EN + "!\n\n{% endif %}{% if page.rank %}"
+            "“{{ page.title }}” is now " + _RANK_EN + " on the “{{ cause.title }}” leaderboard"
+            "{% if page.gap_to_next %}, {{ page.gap_to_next }} behind “{{ page.next_title }}”"
+            "{% endif %}.\n\n{% endif %}Every €10 gift helps us win our place back. Thank you "
+            "for your support!\n\n{{ page.share_url }}",
         ),
         (
             "daily_digest",
@@ -472,15 +420,6 @@ TEMPLATES: dict[str, list[tuple[str, str, str, str, str]]] = {
             "The {{ organisation.name }} team",
         ),
         (
-            "daily_digest",
-            "copy",
-            "Daily digest (to copy)",
-            "",
-            "{% if cause.days_left %}Only {{ cause.days_left }} day(s) left! {% endif %}"
-            "I'm at {{ page.raised }} of {{ page.goal }} for “{{ cause.title }}”: "
-            "{{ page.share_url }}",
-        ),
-        (
             "nudge",
             "email",
             "Nudge",
@@ -489,14 +428,6 @@ TEMPLATES: dict[str, list[tuple[str, str, str, str, str]]] = {
             "message to your friends is often enough to get gifts going again: your share kit "
             "has ready-made posts.\n\n{{ page.raised }} of {{ page.goal }} so far. Your link: "
             "{{ page.share_url }}\n\nThe {{ organisation.name }} team",
-        ),
-        (
-            "nudge",
-            "copy",
-            "Nudge (to copy)",
-            "",
-            "I'm still a little short of {{ page.goal }} for “{{ cause.title }}”. €10 changes "
-            "everything: {{ page.share_url }}",
         ),
     ],
 }
@@ -514,6 +445,10 @@ def seed_templates(organisation: Organisation, cause: Cause) -> None:
     for locale, rows in TEMPLATES.items():
         sample = sample_context(organisation, locale=locale)
         for trigger, channel, name, subject, body in rows:
+            if channel == "copy" and trigger not in COPY_TRIGGERS:
+                raise ValueError(
+                    f"demo template {name!r} is text to copy for {trigger}: never sent"
+                )
             errors = validate_template(channel, locale, subject, body, "", context=sample)
             if errors:
                 raise ValueError(f"demo template {name!r} ({locale}) is invalid: {errors}")

@@ -39,6 +39,8 @@ from messaging.outbox import bulk_insert, enqueue
 log = logging.getLogger(__name__)
 
 CHUNK = 1000
+# The channels a message is delivered on; text to copy is pasted by the agent.
+SENT_CHANNELS = frozenset({Channel.X.value, Channel.FACEBOOK.value, Channel.EMAIL.value})
 EVENT_KINDS = (PageKind.EVENT.value, PageKind.TEAM.value)
 
 
@@ -206,11 +208,14 @@ def standing_of(page: Page) -> Standing:
 
 class TemplateSet:
     """The templates of one message, by channel then locale; an agent gets
-    their own language when a template exists in it, else the organisation's."""
+    their own language when a template exists in it, else the organisation's.
+    Text to copy is left out: only the agent's share kit offers it."""
 
     def __init__(self, templates: Iterable[MessageTemplate], default_locale: str):
         self.by_channel: dict[str, dict[str, MessageTemplate]] = {}
         for template in templates:
+            if str(template.channel) not in SENT_CHANNELS:
+                continue
             self.by_channel.setdefault(str(template.channel), {})[template.locale] = template
         self.default_locale = default_locale
 
@@ -350,6 +355,7 @@ def context(
         else None,
         "old_rank": None,
         "passed": None,
+        "passed_by": None,
         "gifts": None,
     }
 
@@ -469,6 +475,8 @@ def fan_out(
         org, cause, templates, rows, extra=extra, where=where
     ):
         channel = str(template.channel)
+        if channel not in SENT_CHANNELS:
+            continue  # nothing would deliver it (a TemplateSet built by hand)
         if channel == Channel.EMAIL and not row.agent_email:
             continue
         key = dedupe(row, channel)

@@ -42,6 +42,7 @@ class Trigger(StrEnum):
     GOAL_100 = "goal_100"
     GIFTS = "gifts"  # gifts on your page, batched (at most one an hour)
     RANK_CHANGE = "rank_change"
+    RANK_PASSED = "rank_passed"  # a page was passed by one that moved up
     DAILY_DIGEST = "daily_digest"  # the last days of a cause
     NUDGE = "nudge"  # a page inactive for N days
 

@@ -18,6 +18,7 @@ TRIGGER_LABELS = {
     "goal_100": _l("Goal reached"),
     "gifts": _l("New gifts (at most hourly)"),
     "rank_change": _l("Rank change"),
+    "rank_passed": _l("Passed on the leaderboard"),
     "daily_digest": _l("Daily digest (last days)"),
     "nudge": _l("Nudge (inactive page)"),
 }

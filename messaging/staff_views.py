@@ -89,11 +89,13 @@ def index(org_slug: str):
         )
     }
     causes = _causes(org)
+    templates = template_services.list_templates(org, **filters)
     return render_template(
         "messaging/staff/templates.html",
         org=org,
         role=role,
-        templates=template_services.list_templates(org, **filters),
+        templates=templates,
+        never_sent={t.id for t in templates if template_services.is_never_sent(t)},
         filters=filters,
         new_args={key: value for key, value in filters.items() if value},
         causes={c.id: c for c in causes},

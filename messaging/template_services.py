@@ -2,6 +2,8 @@
 
 A template is checked before it is stored (``messaging.templates.validate_template``):
 one that fails is refused with its line and reason, and nothing is saved.
+Text to copy is only for suggested posts: nothing delivers it, the agent
+pastes it from their share kit.
 """
 
 from __future__ import annotations
@@ -18,6 +20,14 @@ from messaging.templates import LOCALES, sample_page, validate_template
 
 NAME_MAX = 120
 SUBJECT_MAX = 300
+# The only use of the "copy" channel: agents paste it from their share kit.
+COPY_TRIGGERS = frozenset({Trigger.SUGGESTED.value})
+
+
+def is_never_sent(template: MessageTemplate) -> bool:
+    """A copy template saved for a broadcast or an automatic message before
+    they were refused: it is never sent, staff should change it."""
+    return str(template.channel) == Channel.COPY and str(template.trigger) not in COPY_TRIGGERS
 
 
 def list_templates(
@@ -121,6 +131,12 @@ def save_template(
             channel, locale, subject, body, body_html, organisation=organisation
         ).items():
             errors.setdefault(key, message)
+    # Not a reason to skip checking the text above: staff see every problem at once.
+    if channel == Channel.COPY and "trigger" not in errors and trigger not in COPY_TRIGGERS:
+        errors["channel"] = _(
+            "Text to copy is only offered to agents in their share kit, never sent: choose "
+            "X, Facebook or email for this message, or make it a suggested post."
+        )
     if errors:
         raise ValidationError(errors)
     if template is None:

@@ -533,9 +533,12 @@ def build_context(agent, page: Page, *, locale: str, share_url: str) -> dict:
         },
         "organisation": {"name": org.name},
         "event": _event_dict(page, locale),
-        # Filled by the messages that have them (rank change, batched gifts).
+        # Filled by the messages that have them (rank changes, batched gifts):
+        # ``passed`` is the page a mover went past, ``passed_by`` the one that
+        # went past a page.
         "old_rank": None,
         "passed": None,
+        "passed_by": None,
         "gifts": None,
     }
 
@@ -548,8 +551,9 @@ def context_for(
     first use, flushed).
 
     ``extra`` adds or replaces keys, e.g. ``{"old_rank": 5, "passed": {"title":
-    "Marseille…", "city": "Marseille"}, "gifts": {"count": 3, "amount": "45 €",
-    "amount_minor": 4500, "donors": ["Léa", "Hugo"]}}``. Amounts are formatted
+    "Marseille…", "city": "Marseille"}, "passed_by": {"title": "Lyon…", "city":
+    "Lyon"}, "gifts": {"count": 3, "amount": "45 €", "amount_minor": 4500,
+    "donors": ["Léa", "Hugo"]}}``. Amounts are formatted
     in ``locale`` (default: the organisation's).
     """
     from messaging import sharing  # sharing renders templates too
@@ -597,6 +601,7 @@ def sample_context(
     rank = context["page"]["rank"] or 3
     context["old_rank"] = rank + 1
     context["passed"] = {"title": "Marseille, une soirée pour les puits", "city": "Marseille"}
+    context["passed_by"] = {"title": "Lyon se mobilise pour l'eau", "city": "Lyon"}
     context["gifts"] = {
         "count": 3,
         "amount": format_money(4500, currency, locale),
@@ -650,6 +655,7 @@ def _made_up_context(organisation: Organisation | None, locale: str, share: str)
         "event": None,
         "old_rank": None,
         "passed": None,
+        "passed_by": None,
         "gifts": None,
     }
 

@@ -5,15 +5,22 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
-from campaigns import services
-from campaigns.models import Donation
+from campaigns import leaderboards, services
+from campaigns.models import Donation, PageHost
 from campaigns.money import format_money
 from extensions import db as _db
 from messaging import automatic
-from messaging.models import AutoMessageSetting, OutboxMessage, Trigger
-from tests.factories import AgentFactory, CauseFactory, MembershipFactory, PageFactory
+from messaging.models import AutoMessageSetting, OutboxMessage, RankSnapshot, Trigger
+from tests.factories import (
+    AgentFactory,
+    CauseFactory,
+    EventPageFactory,
+    MembershipFactory,
+    PageFactory,
+)
 from tests.messaging.test_broadcasts import give, make_template
 
 
@@ -174,3 +181,179 @@ def test_staff_toggle_automatic_messages(client, login_as, db):
     )
     assert bad.status_code == 200 and "Enter a whole number from 1 to 90." in bad.text
     assert Donation  # the ledger is untouched by settings
+
+
+# --- rank changes: the page that moved up and the page it passed --------------------
+
+
+def rank_templates(org):
+    """Rank messages in both languages: the mover's and the passed page's."""
+    for locale, up, down in (
+        ("fr", "Bravo, {{ page.rank }}e", "Dépassé par"),
+        ("en", "Well done, #{{ page.rank }}", "Passed by"),
+    ):
+        make_template(
+            org,
+            trigger=Trigger.RANK_CHANGE,
+            locale=locale,
+            subject=up,
+            body=up + " (#{{ old_rank }}) > {{ passed.city }}",
+        )
+        make_template(
+            org,
+            trigger=Trigger.RANK_PASSED,
+            locale=locale,
+            subject=down + " {{ passed_by.city }}",
+            body=down + " {{ passed_by.city }}: #{{ page.rank }} (#{{ old_rank }}), "
+            "{{ page.gap_to_next }} → {{ page.next_title }}",
+        )
+
+
+@pytest.fixture
+def cities(db):
+    """Two events of one cause, Marseille ahead of Lyon; Lyon's host speaks
+    French, Marseille's host English and its co-host French."""
+    cause = CauseFactory()
+    org = cause.organisation
+    lyon = EventPageFactory(cause=cause, city="Lyon", title="Lyon pour l'eau")
+    marseille = EventPageFactory(cause=cause, city="Marseille", title="Marseille pour l'eau")
+    lyon.owner.locale = "fr"
+    marseille.owner.locale = "en"
+    cohost = AgentFactory(locale="fr")
+    db.session.add(PageHost(page_id=marseille.id, agent_id=cohost.id))
+    rank_templates(org)
+    give(marseille, 50_00)
+    give(lyon, 30_00)
+    db.session.flush()
+    return {"org": org, "cause": cause, "lyon": lyon, "marseille": marseille, "cohost": cohost}
+
+
+T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+
+
+def test_lyon_passing_marseille_tells_both_once_in_their_language(cities, db):
+    lyon, marseille, cohost = cities["lyon"], cities["marseille"], cities["cohost"]
+    assert automatic.rank_snapshots(T0) == 0
+    give(lyon, 30_00, "again@example.org")  # Lyon 60 €, Marseille 50 €
+    assert automatic.rank_snapshots(T0 + timedelta(minutes=5)) == 3
+
+    (up,) = rows(Trigger.RANK_CHANGE)
+    assert (up.agent_id, up.page_id) == (lyon.owner_id, lyon.id)
+    assert up.subject == "Bravo, 1e" and up.body_text == "Bravo, 1e (#2) > Marseille"
+
+    passed = {r.agent_id: r for r in rows(Trigger.RANK_PASSED)}
+    assert set(passed) == {marseille.owner_id, cohost.id}
+    assert {r.page_id for r in passed.values()} == {marseille.id}
+    gap_en, gap_fr = format_money(10_00, "EUR", "en"), format_money(10_00, "EUR", "fr")
+    assert passed[marseille.owner_id].subject == "Passed by Lyon"
+    assert passed[marseille.owner_id].body_text == (
+        f"Passed by Lyon: #2 (#1), {gap_en} → Lyon pour l'eau"
+    )
+    assert passed[cohost.id].body_text == f"Dépassé par Lyon: #2 (#1), {gap_fr} → Lyon pour l'eau"
+    assert passed[marseille.owner_id].dedupe_key.startswith(
+        f"rank_passed:events:page:{marseille.id}:at:"
+    )
+
+    # Run again: nothing moved, nothing new.
+    assert automatic.rank_snapshots(T0 + timedelta(minutes=10)) == 0
+    # The same snapshot taken twice (two runs racing): the dedupe keys hold.
+    db.session.execute(RankSnapshot.__table__.delete().where(RankSnapshot.taken_at > T0))
+    assert automatic.rank_snapshots(T0 + timedelta(minutes=5)) == 0
+    assert len(rows(Trigger.RANK_CHANGE)) == 1 and len(rows(Trigger.RANK_PASSED)) == 2
+
+
+def test_the_passed_message_turned_off_reaches_no_one_at_marseille(cities, client, login_as, db):
+    org, lyon, marseille = cities["org"], cities["lyon"], cities["marseille"]
+    staff = MembershipFactory(organisation=org).agent
+    db.session.commit()
+    login_as(staff)
+    page = client.get(f"/staff/{org.slug}/broadcasts/automatic")
+    assert "Passed on the leaderboard (to the page that was passed)" in page.text
+    form = {f"{t}-enabled": "on" for t in automatic.AUTOMATIC if t != Trigger.RANK_PASSED}
+    form.update({"nudge-inactive_days": "7", "daily_digest-days_before_end": "3"})
+    form["daily_digest-hour"] = "9"
+    assert client.post(f"/staff/{org.slug}/broadcasts/automatic", data=form).status_code == 302
+    assert automatic.setting(org.id, Trigger.RANK_PASSED)[0] is False
+
+    assert automatic.rank_snapshots(T0) == 0
+    give(lyon, 30_00, "again@example.org")
+    assert automatic.rank_snapshots(T0 + timedelta(minutes=5)) == 1
+    assert [r.page_id for r in rows(Trigger.RANK_CHANGE)] == [lyon.id]
+    assert rows(Trigger.RANK_PASSED) == []
+    assert marseille.id not in {r.page_id for r in _db.session.scalars(select(OutboxMessage))}
+
+
+def test_a_page_passed_by_two_hears_once_of_the_nearest(cities, db):
+    cause, lyon, marseille = cities["cause"], cities["lyon"], cities["marseille"]
+    nice = EventPageFactory(cause=cause, city="Nice", title="Nice pour l'eau")
+    nice.owner.locale = "en"
+    give(nice, 20_00)
+    assert automatic.rank_snapshots(T0) == 0  # Marseille 50, Lyon 30, Nice 20
+    give(lyon, 50_00, "lyon@example.org")  # 80: first
+    give(nice, 40_00, "nice@example.org")  # 60: second
+    automatic.rank_snapshots(T0 + timedelta(minutes=5))
+    told = rows(Trigger.RANK_PASSED)
+    assert [(r.page_id, r.agent_id) for r in told if r.agent_id == marseille.owner_id] == [
+        (marseille.id, marseille.owner_id)
+    ]
+    assert {r.page_id for r in told} == {marseille.id}
+    mine = next(r for r in told if r.agent_id == marseille.owner_id)
+    gap = format_money(10_00, "EUR", "en")
+    assert mine.body_text == f"Passed by Nice: #3 (#1), {gap} → Nice pour l'eau"
+    movers = {r.page_id: r.body_text for r in rows(Trigger.RANK_CHANGE)}
+    assert movers == {
+        lyon.id: "Bravo, 1e (#2) > Marseille",
+        nice.id: "Well done, #2 (#3) > Marseille",
+    }
+
+
+def entry(page_id, rank):
+    return leaderboards.Entry(
+        rank=rank,
+        page_id=page_id,
+        slug=f"p{page_id}",
+        title=f"Page {page_id}",
+        kind="event",
+        city=f"City {page_id}",
+        parent_id=None,
+        raised_minor=0,
+        donor_count=0,
+    )
+
+
+def test_rank_moves_name_the_nearest_and_never_tell_a_climber_it_was_passed():
+    # Before: 3 first, 4 second, 1 third, 2 fourth. After: 2, 1, 3, 4.
+    # Each climber names the page it passed that is now just below it.
+    before = {3: 1, 4: 2, 1: 3, 2: 4}
+    after = [entry(2, 1), entry(1, 2), entry(3, 3), entry(4, 4)]
+    moved_up, passed = automatic.rank_moves(after, before)
+    # 1 climbed (3 -> 2) though 2 went past it: it only hears it moved up.
+    assert moved_up == {
+        1: {"old_rank": 3, "passed": {"title": "Page 3", "city": "City 3"}},
+        2: {"old_rank": 4, "passed": {"title": "Page 1", "city": "City 1"}},
+    }
+    # 3 and 4 were passed by 1 and 2: each hears of 1, now just above them.
+    assert passed == {
+        3: {"old_rank": 1, "passed_by": {"title": "Page 1", "city": "City 1"}},
+        4: {"old_rank": 2, "passed_by": {"title": "Page 1", "city": "City 1"}},
+    }
+    assert automatic.rank_moves(after, {2: 1, 1: 2, 3: 3, 4: 4}) == ({}, {})
+
+
+# --- text to copy is never sent ------------------------------------------------------
+
+
+def test_a_copy_template_of_an_automatic_message_writes_no_outbox_row(db):
+    cause = CauseFactory()
+    org = cause.organisation
+    make_template(org, trigger=Trigger.WELCOME, body="Bienvenue {{ agent.name }}")
+    # Saved before such templates were refused at save time.
+    make_template(org, trigger=Trigger.WELCOME, channel="copy", body="À copier")
+    agent = AgentFactory()
+    services.create_page(agent, cause, "personal", {"title": "Ma page", "status": "published"})
+    assert [r.channel for r in rows(Trigger.WELCOME)] == ["email"]
+    assert _db.session.scalar(select(OutboxMessage).where(OutboxMessage.channel == "copy")) is None
+    # And a trigger with only text to copy counts as having no template.
+    make_template(org, trigger=Trigger.NUDGE, channel="copy", body="À copier")
+    shown = {s["trigger"]: s["has_template"] for s in automatic.settings(org)}
+    assert shown["welcome"] is True and shown["nudge"] is False

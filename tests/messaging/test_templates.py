@@ -4,14 +4,19 @@ contexts are plain data formatted per locale."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from flask_babel import force_locale
 from sqlalchemy import func, select
 
 from campaigns import services
+from campaigns.errors import ValidationError
+from messaging import broadcasts
 from messaging import demo as messaging_demo
-from messaging.models import MessageTemplate
+from messaging.models import Broadcast, BroadcastStatus, MessageTemplate, OutboxMessage, ShareLink
 from messaging.share_kit import DEFAULT_POSTS
+from messaging.sharing import share_url
 from messaging.templates import (
     Rendered,
     RenderError,
@@ -64,7 +69,7 @@ def count_templates(db) -> int:
 def form(**fields) -> dict:
     data = {
         "name": "Rally",
-        "trigger": "broadcast",
+        "trigger": "suggested",
         "channel": "copy",
         "locale": "fr",
         "cause": "",
@@ -357,7 +362,9 @@ def test_demo_templates_pass_validation_and_read_well(db, world):
     for locale in ("fr", "en"):
         for channel in ("x", "facebook", "email", "copy"):
             assert ("suggested", channel, locale) in kinds
+        for channel in ("x", "facebook", "email"):
             assert ("broadcast", channel, locale) in kinds
+            assert ("rank_passed", channel, locale) in kinds
         for trigger in (
             "welcome",
             "first_gift",
@@ -368,7 +375,9 @@ def test_demo_templates_pass_validation_and_read_well(db, world):
             "daily_digest",
             "nudge",
         ):
-            assert (trigger, "email", locale) in kinds and (trigger, "copy", locale) in kinds
+            assert (trigger, "email", locale) in kinds
+    # Text to copy is only ever a suggested post: nothing would send it.
+    assert {t.trigger for t in templates if t.channel == "copy"} == {"suggested"}
     for t in templates:
         assert validate_template(t.channel, t.locale, t.subject, t.body, t.body_html) == {}
     messaging_demo.seed_templates(world["org"], world["cause"])  # a second run adds nothing
@@ -385,6 +394,18 @@ def test_demo_templates_pass_validation_and_read_well(db, world):
     context["event"] = {**context["event"], "city": "Lyon"}
     context["passed"] = {"title": "Marseille, une soirée", "city": "Marseille"}
     assert render_message(rank, context).subject == "Lyon vient de dépasser Marseille !"
+    passed = {(t.channel, t.locale): t for t in templates if t.trigger == "rank_passed"}
+    context["old_rank"] = 1
+    context["page"] = {**context["page"], "rank": 2, "kind": "event", "city": "Marseille"}
+    context["page"]["gap_to_next"], context["page"]["next_title"] = "10 €", "Lyon pour l'eau"
+    context["passed_by"] = {"title": "Lyon pour l'eau", "city": "Lyon"}
+    email = render_message(passed[("email", "fr")], context)
+    assert email.subject == "Lyon vient de dépasser Marseille !"
+    assert "Votre page est maintenant 2e du classement (1re avant)." in email.text
+    assert "Plus que 10 € pour repasser devant « Lyon pour l'eau »." in email.text
+    context["page"] = {**context["page"], "kind": "personal", "title": "Camille court"}
+    post = render_message(passed[("x", "en")], context).text
+    assert post.startswith("“Lyon pour l'eau” just passed “Camille court”! Only 10 € to get")
     suggested_x = next(
         t for t in templates if (t.trigger, t.channel, t.locale) == ("suggested", "x", "fr")
     )
@@ -403,3 +424,101 @@ def test_an_unknown_locale_in_the_preview_is_a_message_not_a_500(client, login_a
     )
     assert response.status_code in (200, 422)
     assert "French or English" in response.text
+
+
+# --- text to copy: the share kit only --------------------------------------------------
+
+
+@pytest.mark.parametrize("trigger", ["broadcast", "welcome", "rank_change", "rank_passed"])
+def test_text_to_copy_for_a_sent_message_is_refused_at_save_time(
+    client, login_as, db, world, trigger
+):
+    login_as(world["staff"])
+    response = client.post(
+        "/staff/eau-vive/messages/new", data=form(trigger=trigger, channel="copy")
+    )
+    assert response.status_code == 422
+    assert count_templates(db) == 0
+    html = response.get_data(as_text=True)
+    assert "Nothing was saved" in html
+    assert "Text to copy is only offered to agents in their share kit, never sent" in html
+
+
+def test_an_existing_template_cannot_be_turned_into_text_to_copy(client, login_as, db, world):
+    login_as(world["staff"])
+    created = client.post(
+        "/staff/eau-vive/messages/new", data=form(trigger="broadcast", channel="x")
+    )
+    assert created.status_code == 302
+    template = db.session.scalar(select(MessageTemplate))
+    edited = client.post(
+        f"/staff/eau-vive/messages/{template.id}", data=form(trigger="broadcast", channel="copy")
+    )
+    assert edited.status_code == 422 and "never sent" in edited.get_data(as_text=True)
+    db.session.refresh(template)
+    assert template.channel == "x"
+
+
+def test_text_to_copy_stays_a_suggested_post_in_the_share_kit(client, login_as, db, world):
+    login_as(world["staff"])
+    saved = client.post(
+        "/staff/eau-vive/messages/new",
+        data=form(name="WhatsApp", body="Coucou, aide-moi : {{ page.share_url }}"),
+    )
+    assert saved.status_code == 302
+    template = db.session.scalar(select(MessageTemplate))
+    assert (template.trigger, template.channel) == ("suggested", "copy")
+    login_as(world["page"].owner)  # no language of her own: the organisation's French
+    kit = client.get("/p/camille-runs/share").get_data(as_text=True)
+    link = db.session.scalar(select(ShareLink).where(ShareLink.channel == "copy"))
+    assert f"Coucou, aide-moi : {share_url(link)}" in kit
+
+
+def legacy_copy_broadcast(db, world) -> MessageTemplate:
+    """A copy broadcast template saved before they were refused."""
+    template = MessageTemplate(
+        organisation_id=world["org"].id,
+        name="Old relay",
+        trigger="broadcast",
+        channel="copy",
+        locale="fr",
+        body="Relayez : {{ page.share_url }}",
+    )
+    db.session.add(template)
+    db.session.flush()
+    return template
+
+
+def test_a_copy_broadcast_saved_earlier_is_refused_and_never_fanned_out(
+    client, login_as, db, world
+):
+    template = legacy_copy_broadcast(db, world)
+    staff, cause = world["staff"], world["cause"]
+    with pytest.raises(ValidationError) as refused:
+        broadcasts.create(
+            staff,
+            world["org"],
+            {"cause_id": cause.id, "template_id": template.id, "audience": "all"},
+        )
+    assert (
+        "Text to copy is only offered in agents' share kits" in refused.value.errors["template_id"]
+    )
+    # One already scheduled expands into nothing: no outbox row for text to copy.
+    broadcast = Broadcast(
+        organisation_id=world["org"].id,
+        cause_id=cause.id,
+        template_id=template.id,
+        audience="all",
+        status=BroadcastStatus.SCHEDULED,
+        send_at=datetime.now(UTC) - timedelta(minutes=1),
+    )
+    db.session.add(broadcast)
+    db.session.flush()
+    assert broadcasts.expand_due() == 0
+    assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+    assert broadcast.status == BroadcastStatus.SENT and broadcast.message_count == 0
+
+    db.session.commit()
+    login_as(staff)
+    listing = client.get("/staff/eau-vive/messages/").get_data(as_text=True)
+    assert "Never sent: text to copy is only offered in share kits." in listing
