@@ -8,15 +8,19 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC
 
+from flask import url_for
 from sqlalchemy import func, select
 
-from campaigns import leaderboards, totals
+from campaigns import expenses, leaderboards, totals
 from campaigns.models import (
+    AuditEntry,
     Cause,
     CauseStatus,
     Donation,
+    Expense,
     Organisation,
     Page,
     PageStatus,
@@ -40,6 +44,7 @@ class Dataset:
     title: str
     fields: tuple[tuple[str, str], ...]  # (name, Frictionless type)
     rows: Callable[[], list[dict]]
+    descriptions: dict[str, str] = field(default_factory=dict)  # per field, for the schema
 
 
 def _causes() -> list[Cause]:
@@ -95,6 +100,7 @@ def projects() -> list[dict]:
         select(Project).join(Cause).where(Cause.status.in_(PUBLIC_CAUSES)).order_by(Project.id)
     ).all()
     figures = totals.figures(TotalScope.PROJECT, [p.id for p in rows])
+    money = expenses.cause_money({p.cause_id for p in rows})
     return [
         {
             "slug": p.slug,
@@ -103,6 +109,7 @@ def projects() -> list[dict]:
             "goal_minor": p.goal_minor,
             "raised_minor": figures[p.id].raised_minor,
             "donor_count": figures[p.id].donor_count,
+            "spent_minor": money[p.cause_id].spent.get(p.id, 0) if p.cause_id in money else 0,
         }
         for p in rows
     ]
@@ -185,7 +192,98 @@ def leaderboard_rows() -> list[dict]:
     return out
 
 
+def expense_rows() -> list[dict]:
+    """Published expenses of public causes; never who recorded them."""
+    rows = db.session.execute(
+        select(Expense, Project.slug, Cause.slug)
+        .join(Project, Project.id == Expense.project_id)
+        .join(Cause, Cause.id == Project.cause_id)
+        .where(Cause.status.in_(PUBLIC_CAUSES), Expense.is_published.is_(True))
+        .order_by(Expense.id)
+    ).all()
+    return [
+        {
+            "id": e.id,
+            "cause": cause,
+            "project": project,
+            "title": e.title,
+            "description": e.description,
+            "amount_minor": e.amount_minor,
+            "currency": e.currency,
+            "spent_at": e.spent_at.astimezone(UTC).date().isoformat(),
+            "document_url": url_for(
+                "expenses.document",
+                cause_slug=cause,
+                project_slug=project,
+                expense_id=e.id,
+                _external=True,
+            )
+            if e.document
+            else None,
+        }
+        for e, project, cause in rows
+    ]
+
+
+def fund_use_rows() -> list[dict]:
+    """Each public page's share of each project with published expenses (the
+    rule of ``campaigns.expenses.shares``); amounts null below the k floor."""
+    money = expenses.cause_money(c.id for c in _causes())
+    if not money:
+        return []
+    rows = db.session.scalars(
+        select(Page)
+        .where(Page.cause_id.in_(list(money)), Page.status.in_(PUBLIC_PAGES))
+        .order_by(Page.id)
+    ).all()
+    own = expenses.own_money(rows)
+    donors = {
+        **totals.figures(TotalScope.PAGE, [p.id for p in rows if not p.is_event]),
+        **totals.figures(TotalScope.EVENT, [p.id for p in rows if p.is_event]),
+    }
+    project_ids = {pid for m in money.values() for pid in m.spent}
+    slugs = dict(
+        db.session.execute(
+            select(Project.id, Project.slug).where(Project.id.in_(project_ids))
+        ).all()
+    )
+    out = []
+    for p in rows:
+        # Below k donors, a share would let one gift (and its designation) be read off.
+        shown = donors[p.id].donor_count >= p.cause.organisation.open_data_k_floor
+        for pid, share in expenses.shares(money[p.cause_id], own.get(p.id, {})).items():
+            if share.fraction == 0:
+                continue
+            out.append(
+                {
+                    "cause": p.cause.slug,
+                    "page": p.slug,
+                    "project": slugs[pid],
+                    "contribution_minor": share.contribution_minor if shown else None,
+                    "funded_minor": share.funded_minor if shown else None,
+                    "donor_count": donors[p.id].donor_count,
+                }
+            )
+    return out
+
+
+def newest_change() -> str:
+    """A stamp of the newest timestamped change the datasets are made of:
+    ledger rows, pages, expenses, causes, organisations, staff actions."""
+    columns = (
+        Donation.created_at,
+        Page.updated_at,
+        Expense.updated_at,
+        Cause.created_at,
+        Organisation.created_at,
+        AuditEntry.created_at,
+    )
+    stamps = db.session.execute(select(*(select(func.max(c)).scalar_subquery() for c in columns)))
+    return "|".join(str(s) for s in stamps.one())
+
+
 MONEY = ("raised_minor", "integer")
+FLOOR_NOTE = "Minor units; empty when the page has fewer donors than the organisation's floor."
 DATASETS = {
     d.name: d
     for d in (
@@ -227,8 +325,13 @@ DATASETS = {
                 ("goal_minor", "integer"),
                 MONEY,
                 ("donor_count", "integer"),
+                ("spent_minor", "integer"),
             ),
             projects,
+            {
+                "raised_minor": "Net gifts designated to the project, in minor units.",
+                "spent_minor": "Published expenses of the project, in minor units.",
+            },
         ),
         Dataset(
             "pages",
@@ -246,6 +349,7 @@ DATASETS = {
                 ("donor_count", "integer"),
             ),
             pages,
+            {"raised_minor": FLOOR_NOTE},
         ),
         Dataset(
             "daily",
@@ -265,6 +369,47 @@ DATASETS = {
                 ("donor_count", "integer"),
             ),
             leaderboard_rows,
+            {"raised_minor": FLOOR_NOTE},
+        ),
+        Dataset(
+            "expenses",
+            "Published expenses (fund use)",
+            (
+                ("id", "integer"),
+                ("cause", "string"),
+                ("project", "string"),
+                ("title", "string"),
+                ("description", "string"),
+                ("amount_minor", "integer"),
+                ("currency", "string"),
+                ("spent_at", "date"),
+                ("document_url", "string"),
+            ),
+            expense_rows,
+            {
+                "amount_minor": "Minor units of the currency (cents for EUR).",
+                "spent_at": "The day the money was spent.",
+                "document_url": "The invoice or receipt, when one was published.",
+            },
+        ),
+        Dataset(
+            "fund_use",
+            "What each page's money funded",
+            (
+                ("cause", "string"),
+                ("page", "string"),
+                ("project", "string"),
+                ("contribution_minor", "integer"),
+                ("funded_minor", "integer"),
+                ("donor_count", "integer"),
+            ),
+            fund_use_rows,
+            {
+                "contribution_minor": "The page's gifts designated to the project plus its "
+                "undesignated gifts times the project's share of all spending. " + FLOOR_NOTE,
+                "funded_minor": "The part of the project's published expenses this page paid "
+                "for: contribution / max(project funding, spent) times spent. " + FLOOR_NOTE,
+            },
         ),
     )
 }
@@ -295,7 +440,13 @@ def datapackage(base_url: str) -> dict:
                 "format": "csv",
                 "mediatype": "text/csv",
                 "encoding": "utf-8",
-                "schema": {"fields": [{"name": n, "type": t} for n, t in d.fields]},
+                "schema": {
+                    "fields": [
+                        {"name": n, "type": t}
+                        | ({"description": d.descriptions[n]} if n in d.descriptions else {})
+                        for n, t in d.fields
+                    ]
+                },
             }
             for d in DATASETS.values()
         ],

@@ -1,19 +1,57 @@
 """Open data: every dataset in JSON and CSV, no donor personal data, the
-k-donor floor, a datapackage.json that describes the files, cheap polling."""
+k-donor floor, a datapackage.json that validates (Frictionless), cheap polling
+(ETag, Last-Modified), and 429 with Retry-After."""
 
 import csv
 import io
+import json
+import uuid
+from datetime import UTC, date, datetime, timedelta
 
+import frictionless
 import pytest
 
-from campaigns import services
+from agents.models import MembershipRole
+from campaigns import expenses, open_data_views, services
+from campaigns.models import CauseStatus
 from campaigns.open_data import DATASETS
-from tests.factories import CauseFactory, EventPageFactory, PageFactory
+from extensions import limiter
+from tests.conftest import make_migrated_app
+from tests.factories import (
+    AgentFactory,
+    CauseFactory,
+    EventPageFactory,
+    MembershipFactory,
+    PageFactory,
+    ProjectFactory,
+)
+
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+
+def spend(staffer, project, amount_minor, title, *, publish=True, document=None):
+    org = project.cause.organisation
+    expense = expenses.save_expense(
+        staffer,
+        org,
+        None,
+        {
+            "project": project,
+            "amount_minor": amount_minor,
+            "spent_on": date(2026, 3, 14),
+            "title": title,
+            "description": f"About {title}",
+            "document": document,
+        },
+    )
+    if publish:
+        expenses.publish_expense(staffer, org, expense)
+    return expense
 
 
 @pytest.fixture
 def world(db):
-    cause = CauseFactory()
+    cause = CauseFactory(slug="twestival")
     event = EventPageFactory(cause=cause, city="Lyon")
     crowd, single = PageFactory(cause=cause), PageFactory(cause=cause)
     services.join_event(crowd.owner, crowd, event)
@@ -33,8 +71,24 @@ def world(db):
         donor_name="Lonely Giver",
         donor_email="lonely@x.org",
     )
+    # Expenses: recorded by a staff member whose name and email must never show.
+    staffer = AgentFactory(name="Staffer Secretname", email="staffer-secret@x.org")
+    MembershipFactory(agent=staffer, organisation=cause.organisation, role=MembershipRole.STAFF)
+    well = ProjectFactory(cause=cause, slug="well-34", name="Well #34")
+    pump = spend(staffer, well, 5000, "Pump", document=expenses.Document(PDF, "pdf"))
+    spend(staffer, well, 1234, "Draft plan", publish=False)
+    hidden_cause = CauseFactory(organisation=cause.organisation, status=CauseStatus.DRAFT)
+    spend(staffer, ProjectFactory(cause=hidden_cause), 999, "Not public yet")
     db.session.commit()
-    return {"cause": cause, "event": event, "crowd": crowd, "single": single}
+    return {
+        "cause": cause,
+        "event": event,
+        "crowd": crowd,
+        "single": single,
+        "well": well,
+        "pump": pump,
+        "staffer": staffer,
+    }
 
 
 def test_every_dataset_in_json_and_csv_without_personal_data(client, world):
@@ -43,7 +97,15 @@ def test_every_dataset_in_json_and_csv_without_personal_data(client, world):
             response = client.get(f"/open/{name}.{fmt}")
             assert response.status_code == 200, (name, fmt)
             text = response.text
-            for secret in ("Secret Donor", "secret0@x.org", "private words", "Lonely", "lonely@"):
+            for secret in (
+                "Secret Donor",
+                "secret0@x.org",
+                "private words",
+                "Lonely",
+                "lonely@",
+                "Staffer Secretname",
+                "staffer-secret@",
+            ):
                 assert secret not in text, (name, fmt, secret)
 
 
@@ -76,3 +138,212 @@ def test_pollers_get_304_with_the_etag(client, world):
     assert again.status_code == 304
     assert client.get("/open/nothing.json").status_code == 404
     assert client.get("/open/causes.xml").status_code == 404
+
+
+# --- fund use ---------------------------------------------------------------------
+
+
+def test_expenses_are_published_ones_of_public_causes_without_their_author(client, world):
+    rows = client.get("/open/expenses.json").get_json()["expenses"]
+    assert [r["title"] for r in rows] == ["Pump"]  # no draft, no draft cause
+    pump = rows[0]
+    assert set(pump) == {
+        "id",
+        "cause",
+        "project",
+        "title",
+        "description",
+        "amount_minor",
+        "currency",
+        "spent_at",
+        "document_url",
+    }
+    assert (pump["cause"], pump["project"], pump["amount_minor"]) == ("twestival", "well-34", 5000)
+    assert (pump["currency"], pump["spent_at"]) == ("EUR", "2026-03-14")
+    assert pump["description"] == "About Pump"
+    document = client.get(pump["document_url"].removeprefix("http://localhost"))
+    assert document.status_code == 200 and document.data == PDF
+    staffer = world["staffer"]
+    for value in pump.values():
+        assert str(value) not in (str(staffer.id), staffer.email, staffer.name)
+    row = next(csv.DictReader(io.StringIO(client.get("/open/expenses.csv").text)))
+    assert row["title"] == "Pump" and row["amount_minor"] == "5000"
+    projects = {p["slug"]: p for p in client.get("/open/projects.json").get_json()["projects"]}
+    assert projects["well-34"]["spent_minor"] == 5000  # published only
+
+
+def test_the_k_floor_holds_for_each_pages_share_of_fund_use(client, world):
+    rows = {r["page"]: r for r in client.get("/open/fund_use.json").get_json()["fund_use"]}
+    # One project spent 5,000; the cause's 10,777 are all undesignated. Three
+    # donors gave 3,000 on the crowd page (a member of the event): 3,000 of
+    # 10,777, so 5,000 × 3,000 / 10,777 = 1,391.85 of the spending.
+    crowd, event = rows[world["crowd"].slug], rows[world["event"].slug]
+    assert (crowd["contribution_minor"], crowd["funded_minor"], crowd["donor_count"]) == (
+        3000,
+        1392,
+        3,
+    )
+    assert (event["contribution_minor"], event["funded_minor"]) == (3000, 1392)
+    # One donor: neither the share nor what it funded can be read.
+    single = rows[world["single"].slug]
+    assert (single["contribution_minor"], single["funded_minor"]) == (None, None)
+    assert single["donor_count"] == 1
+    csv_rows = {
+        r["page"]: r for r in csv.DictReader(io.StringIO(client.get("/open/fund_use.csv").text))
+    }
+    assert csv_rows[world["single"].slug]["funded_minor"] == ""
+    assert "7777" not in client.get("/open/fund_use.csv").text
+
+
+# --- the data package validates -----------------------------------------------------
+
+
+def local_package(client, folder) -> dict:
+    """The published package with each file downloaded next to it."""
+    package = client.get("/open/datapackage.json").get_json()
+    for resource in package["resources"]:
+        name = resource["path"].rsplit("/", 1)[1]
+        (folder / name).write_text(client.get(f"/open/{name}").text, encoding="utf-8")
+        resource["path"] = name
+    (folder / "datapackage.json").write_text(json.dumps(package), encoding="utf-8")
+    return package
+
+
+def test_datapackage_validates_against_the_frictionless_schemas(client, world, tmp_path):
+    published = client.get("/open/datapackage.json").get_json()
+    assert [e.message for e in frictionless.Package.metadata_validate(published)] == []
+    package = local_package(client, tmp_path)
+    assert {r["name"] for r in package["resources"]} == set(DATASETS)
+    report = frictionless.validate(str(tmp_path / "datapackage.json"))
+    assert report.valid, report.flatten(["resourceName", "rowNumber", "fieldName", "type", "note"])
+    assert report.stats["tasks"] == len(DATASETS)
+
+
+def test_the_validation_catches_a_wrong_file(client, world, tmp_path):
+    local_package(client, tmp_path)
+    broken = (tmp_path / "expenses.csv").read_text().replace(",5000,", ",five thousand,")
+    (tmp_path / "expenses.csv").write_text(broken)
+    report = frictionless.validate(str(tmp_path / "datapackage.json"))
+    assert not report.valid
+    failed = {task.name: [e.type for e in task.errors] for task in report.tasks if not task.valid}
+    assert failed == {"expenses": ["type-error"]}
+
+
+# --- Last-Modified --------------------------------------------------------------------
+
+
+@pytest.fixture
+def clock(app, monkeypatch):
+    """A controlled clock for the Last-Modified dates, and no versions seen yet."""
+    now = [datetime(2031, 5, 1, 12, 0, 0, 400000, tzinfo=UTC)]
+    monkeypatch.setattr(open_data_views, "_now", lambda: now[0])
+    app.extensions.pop("open_data_versions", None)
+    yield now
+    app.extensions.pop("open_data_versions", None)
+
+
+def test_every_data_response_has_last_modified_and_an_etag(client, world, clock):
+    paths = ["/open/datapackage.json"] + [
+        f"/open/{n}.{f}" for n in DATASETS for f in ("json", "csv")
+    ]
+    for path in paths:
+        response = client.get(path)
+        assert response.headers["Last-Modified"] == "Thu, 01 May 2031 12:00:00 GMT", path
+        assert response.headers["ETag"], path
+        again = client.get(path, headers={"If-Modified-Since": response.headers["Last-Modified"]})
+        assert again.status_code == 304 and again.data == b"", path
+
+
+def test_if_modified_since_sees_every_change(db, client, world, clock):
+    def get(since=None):
+        headers = {"If-Modified-Since": since} if since else {}
+        return client.get("/open/causes.json", headers=headers)
+
+    first = get()
+    clock[0] += timedelta(seconds=30)
+    assert get(first.headers["Last-Modified"]).status_code == 304
+    services.record_gift(page=world["crowd"], cause=world["cause"], amount_minor=500)
+    db.session.commit()
+    gift = get(first.headers["Last-Modified"])
+    assert (
+        gift.status_code == 200 and gift.headers["Last-Modified"] == "Thu, 01 May 2031 12:00:30 GMT"
+    )
+    # Renaming a cause leaves no timestamp in the database: still a change.
+    clock[0] += timedelta(seconds=5)
+    world["cause"].title = "Renamed"
+    db.session.commit()
+    renamed = get(gift.headers["Last-Modified"])
+    assert renamed.status_code == 200 and "Renamed" in renamed.text
+    assert renamed.headers["Last-Modified"] == "Thu, 01 May 2031 12:00:35 GMT"
+    # A second change within the same second cannot get a later date yet: no
+    # Last-Modified (the ETag still works) until the clock passes it.
+    world["cause"].title = "Renamed again"
+    db.session.commit()
+    again = get(renamed.headers["Last-Modified"])
+    assert again.status_code == 200 and "Last-Modified" not in again.headers
+    assert again.headers["ETag"] != renamed.headers["ETag"]
+    clock[0] += timedelta(seconds=1)
+    later = get()
+    assert later.headers["Last-Modified"] == "Thu, 01 May 2031 12:00:36 GMT"
+    assert get(later.headers["Last-Modified"]).status_code == 304
+    # An expense published is a change of the expenses file.
+    expenses_first = client.get("/open/expenses.json")
+    spend(world["staffer"], world["well"], 700, "Rope")
+    db.session.commit()
+    clock[0] += timedelta(seconds=3)
+    changed = client.get(
+        "/open/expenses.json",
+        headers={"If-Modified-Since": expenses_first.headers["Last-Modified"]},
+    )
+    assert changed.status_code == 200 and "Rope" in changed.text
+
+
+# --- rate limit ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def limited(tmp_path):
+    """An app of its own with a tiny open-data limit; the shared limiter restored after."""
+    enabled = limiter.enabled
+    app = make_migrated_app(
+        "sqlite",
+        tmp_path,
+        f"open-{uuid.uuid4().hex[:8]}",
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_STORAGE_URI="memory://",
+        OPEN_DATA_RATE_LIMIT="2 per minute",
+    )
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    yield client
+    limiter.enabled = enabled
+
+
+def test_too_many_requests_get_429_with_retry_after_in_their_format(limited, app):
+    for _ in range(2):
+        assert limited.get("/open/causes.json").status_code == 200
+    as_json = limited.get("/open/causes.json")
+    assert as_json.status_code == 429 and as_json.mimetype == "application/json"
+    # Seconds until the one-minute window ends (61 when it has just begun).
+    retry = int(as_json.headers["Retry-After"])
+    assert 0 < retry <= 61
+    body = as_json.get_json()
+    assert body["status"] == 429 and 0 < body["retry_after"] <= 61
+    assert "Too many requests" in body["error"]
+
+    as_csv = limited.get("/open/pages.csv")
+    assert as_csv.status_code == 429 and as_csv.mimetype == "text/csv"
+    assert int(as_csv.headers["Retry-After"]) > 0
+    rows = list(csv.reader(io.StringIO(as_csv.text)))
+    assert rows[0] == ["error", "status", "retry_after"] and rows[1][1] == "429"
+
+    # Each view has its own count: the listing page is limited the same way.
+    for _ in range(2):
+        assert limited.get("/open/").status_code == 200
+    listing = limited.get("/open/")
+    assert listing.status_code == 429 and "Too many requests" in listing.text
+    assert "Retry-After" in listing.headers
+    # The shared test app (RATELIMIT_ENABLED=False) is not limited by the other app.
+    shared = app.test_client()
+    for _ in range(4):
+        assert shared.get("/open/").status_code == 200
