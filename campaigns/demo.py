@@ -15,7 +15,7 @@ from flask_security.utils import hash_password
 from sqlalchemy import select
 
 from agents.models import Agent
-from campaigns import receipts, services
+from campaigns import expenses, receipts, services
 from campaigns.models import CauseStatus, Organisation, PageKind, PageStatus, utcnow
 from extensions import db
 
@@ -152,6 +152,42 @@ PROJECTS = [
         1_500_000,
     ),
     ("comites-eau", "Formation des comités de l'eau", "Pour que chaque puits dure.", 800_000),
+]
+
+# (project, title, description, amount in cents, days ago, published)
+EXPENSES = [
+    (
+        "puits-burkina",
+        "Puits n° 34, Kaya",
+        "Forage à 60 m, pompe manuelle et margelle.",
+        320_000,
+        20,
+        True,
+    ),
+    (
+        "puits-burkina",
+        "Puits n° 35, Kaya",
+        "Forage et pompe ; finitions en cours.",
+        290_000,
+        6,
+        True,
+    ),
+    (
+        "filtres-ecoles",
+        "40 filtres céramique",
+        "Pour 8 écoles de la région du Centre-Nord.",
+        96_000,
+        12,
+        True,
+    ),
+    (
+        "comites-eau",
+        "Formation de 3 comités",
+        "Deux jours de formation à l'entretien.",
+        45_000,
+        3,
+        False,
+    ),
 ]
 
 
@@ -311,6 +347,23 @@ def seed() -> bool:
             is_anonymous=rng.random() < 0.15,
             created_at=now - timedelta(days=28) + timedelta(minutes=n * 95 + rng.randint(0, 60)),
         )
+    # Fund use: what the money already paid for (published), and one draft.
+    by_slug = {p.slug: p for p in projects}
+    for slug, title, description, amount, days_ago, publish in EXPENSES:
+        expense = expenses.save_expense(
+            staff,
+            org,
+            None,
+            {
+                "project": by_slug[slug],
+                "amount_minor": amount,
+                "spent_on": (now - timedelta(days=days_ago)).date(),
+                "title": title,
+                "description": description,
+            },
+        )
+        if publish:
+            expenses.publish_expense(staff, org, expense)
     receipts.issue_pending(limit=10_000)
     db.session.commit()
     return True

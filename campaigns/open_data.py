@@ -173,6 +173,50 @@ def daily() -> list[dict]:
     ]
 
 
+def daily_pages() -> list[dict]:
+    """Per public page and UTC day: an event counts its members' gifts too.
+
+    A day's amount is null unless that day had at least k distinct donors, and
+    null for a page below the floor: a page's day is where one gift would
+    otherwise be readable."""
+    day = func.date(Donation.created_at)
+    counted = Donation.kind.in_(totals.COUNTED_KINDS)
+    visible = {
+        p.id: p
+        for p in db.session.scalars(
+            select(Page)
+            .join(Cause)
+            .where(Cause.status.in_(PUBLIC_CAUSES), Page.status.in_(PUBLIC_PAGES))
+        )
+    }
+    out = []
+    for column, events in ((Donation.page_id, False), (Donation.event_id, True)):
+        rows = db.session.execute(
+            select(
+                column,
+                day,
+                func.sum(Donation.amount_minor),
+                func.count().filter(counted),
+                func.count(func.distinct(Donation.donor_key)).filter(counted),
+            )
+            .where(column.in_([i for i, p in visible.items() if p.is_event == events]))
+            .group_by(column, day)
+        ).all()
+        for page_id, date, amount, count, donors in rows:
+            page = visible[page_id]
+            floor = page.cause.organisation.open_data_k_floor
+            out.append(
+                {
+                    "page": page.slug,
+                    "cause": page.cause.slug,
+                    "date": str(date),
+                    "raised_minor": int(amount or 0) if donors >= floor else None,
+                    "donation_count": int(count or 0),
+                }
+            )
+    return sorted(out, key=lambda r: (r["cause"], r["page"], r["date"]))
+
+
 def leaderboard_rows() -> list[dict]:
     out = []
     for cause in _causes():
@@ -356,6 +400,22 @@ DATASETS = {
             "Daily series per cause",
             (("cause", "string"), ("date", "date"), MONEY, ("donation_count", "integer")),
             daily,
+        ),
+        Dataset(
+            "daily_pages",
+            "Daily series per page and event",
+            (
+                ("page", "string"),
+                ("cause", "string"),
+                ("date", "date"),
+                MONEY,
+                ("donation_count", "integer"),
+            ),
+            daily_pages,
+            {
+                "raised_minor": "Minor units; empty when fewer than the organisation's floor of "
+                "distinct donors gave to the page that day. An event counts its members' gifts."
+            },
         ),
         Dataset(
             "leaderboards",

@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 from flask_security import auth_required, current_user
 from sqlalchemy import func, select
 
-from campaigns import giving, leaderboards, photos, services
+from campaigns import expenses, giving, leaderboards, photos, services
 from campaigns.errors import Conflict, NotFound, ServiceError, ValidationError
 from campaigns.forms import ConfirmForm, InviteForm, JoinForm, PageForm, choice
 from campaigns.giving_forms import GiveForm
@@ -123,6 +123,7 @@ def cause_detail(slug: str):
         for p in db.session.scalars(select(Page).where(Page.id.in_([e.page_id for e in entries])))
     }
     top = [(by_id[e.page_id], e.raised_minor) for e in entries]
+    money = expenses.cause_money([cause.id]).get(cause.id)
     return render_template(
         "campaigns/cause.html",
         cause=cause,
@@ -130,6 +131,8 @@ def cause_detail(slug: str):
         events=events,
         event_totals=figures(TotalScope.EVENT, [e.id for e in events]),
         top_pages=top,
+        project_totals=figures(TotalScope.PROJECT, [p.id for p in cause.projects]),
+        spent=money.spent if money else {},
     )
 
 

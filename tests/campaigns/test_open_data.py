@@ -195,6 +195,18 @@ def test_the_k_floor_holds_for_each_pages_share_of_fund_use(client, world):
     assert "7777" not in client.get("/open/fund_use.csv").text
 
 
+def test_daily_series_per_page_keep_the_k_floor_per_day(client, world):
+    rows = client.get("/open/daily_pages.json").get_json()["daily_pages"]
+    by_page = {r["page"]: r for r in rows}
+    crowd, event, single = world["crowd"].slug, world["event"].slug, world["single"].slug
+    assert by_page[crowd]["raised_minor"] == 3000  # three donors that day
+    assert by_page[crowd]["donation_count"] == 3
+    assert by_page[event]["raised_minor"] == 3000  # an event counts its members' gifts
+    assert by_page[single]["raised_minor"] is None  # one donor that day: hidden
+    assert by_page[single]["donation_count"] == 1
+    assert "7777" not in client.get("/open/daily_pages.csv").text
+
+
 # --- the data package validates -----------------------------------------------------
 
 
