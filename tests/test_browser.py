@@ -7,9 +7,11 @@ import os
 import re
 import shutil
 import threading
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from tests.conftest import free_port, make_migrated_app
@@ -24,9 +26,27 @@ if not shutil.which(CHROMIUM):
     pytest.skip("Debian's chromium is not installed here", allow_module_level=True)
 
 
+@contextmanager
+def serving(app):
+    """``app`` on a threaded loopback server (each request, and each live
+    stream, on its own thread); yields its base URL."""
+    from campaigns import live
+
+    port = free_port()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        live.hub(app).close()  # no live snapshot is built after this
+
+
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory, smtp_server):
-    """The app with the demo data, served on loopback from its own SQLite file."""
+def live_app(tmp_path_factory, smtp_server):
+    """The app with the demo data on its own SQLite file; tests read the
+    database through it to know what the pages should show."""
     directory = tmp_path_factory.mktemp("live")
     app = make_migrated_app(
         "sqlite", directory, "live", smtp_server.url, WTF_CSRF_ENABLED=True, TESTING=False
@@ -35,12 +55,13 @@ def live_server(tmp_path_factory, smtp_server):
         from campaigns import demo
 
         demo.seed()
-    port = free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}"
-    server.shutdown()
+    return app
+
+
+@pytest.fixture(scope="module")
+def live_server(live_app):
+    with serving(live_app) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
@@ -159,6 +180,25 @@ def test_two_agents_build_an_event_together_in_french(live_server, french, smtp_
     assert_accessible(host)
 
 
+def give_with_test_payment(donor, amount, name, email, message="", check_a11y=False):
+    """On a page's give form (in English), give one of the suggested amounts
+    and pay it with the demo's test payment (there is no Stripe key)."""
+    donor.check(f"input[name=amount][value='{amount}']")
+    donor.fill("textarea[name=message]", message)
+    donor.fill("input[name=donor_name]", name)
+    donor.fill("input[name=donor_email]", email)
+    donor.click("form.give-form [type=submit]")
+    donor.wait_for_load_state()
+    assert "/test-payment" in donor.url
+    assert "no real money moves" in donor.inner_text("main")
+    if check_a11y:
+        assert_accessible(donor)
+    donor.click("form[action$='/test-payment'] [type=submit]")
+    donor.wait_for_load_state()
+    assert donor.url.endswith("/thanks")
+    assert "Your gift is confirmed" in donor.inner_text("main")
+
+
 def raised_euros(page) -> int:
     """The "raised" figure a page shows, in whole euros (the demo's gifts are whole)."""
     return int(re.sub(r"\D", "", page.inner_text(".raised .amount")))
@@ -184,20 +224,9 @@ def test_a_donor_gives_25_euros_in_the_demo_and_every_total_moves(live_server, b
     page_before = raised_euros(donor)
     assert_accessible(donor)
 
-    donor.check("input[name=amount][value='25']")
-    donor.fill("textarea[name=message]", "Pour les puits !")
-    donor.fill("input[name=donor_name]", "Dora Donatrice")
-    donor.fill("input[name=donor_email]", "dora@exemple.fr")
-    donor.click("form.give-form [type=submit]")
-    donor.wait_for_load_state()
-    assert "/test-payment" in donor.url
-    assert "no real money moves" in donor.inner_text("main")
-    assert_accessible(donor)
-
-    donor.click("form[action$='/test-payment'] [type=submit]")
-    donor.wait_for_load_state()
-    assert donor.url.endswith("/thanks")
-    assert "Your gift is confirmed" in donor.inner_text("main")
+    give_with_test_payment(
+        donor, "25", "Dora Donatrice", "dora@exemple.fr", "Pour les puits !", check_a11y=True
+    )
     assert_accessible(donor)
     donor.click("a[href^='/receipts/']")
     donor.wait_for_load_state()
@@ -214,3 +243,104 @@ def test_a_donor_gives_25_euros_in_the_demo_and_every_total_moves(live_server, b
     donor.goto(cause_url)
     assert raised_euros(donor) == cause_before + 25
     context.close()
+
+
+def log_in(page, base, email, password):
+    page.goto(f"{base}/account/login")
+    page.fill("form[name=login_user_form] input[name=email]", email)
+    page.fill("form[name=login_user_form] input[name=password]", password)
+    page.click("form[name=login_user_form] [type=submit]")
+    page.wait_for_load_state()
+    assert "/account/login" not in page.url, page.inner_text("main")
+
+
+def demo_cause_money(app) -> tuple[int, str, int]:
+    """What the database says the demo cause has raised: (minor units, currency,
+    cause id), as the dashboard's headline reads it."""
+    from campaigns import demo, totals
+    from campaigns.models import Cause, TotalScope
+    from extensions import db
+
+    with app.app_context():
+        cause = db.session.scalar(select(Cause).where(Cause.slug == demo.DEMO_CAUSE_SLUG))
+        raised = totals.figures_one(TotalScope.CAUSE, cause.id).raised_minor
+        return raised, cause.organisation.currency, cause.id
+
+
+def test_staff_see_the_chart_and_a_test_payment_move_the_dashboard_total(
+    live_app, live_server, browser, french
+):
+    if os.environ.get("STRIPE_SECRET_KEY"):
+        pytest.skip("the test payment only exists in the demo (no Stripe key)")
+    from campaigns import demo
+    from campaigns.models import Page, PageKind, PageStatus
+    from campaigns.money import format_money
+    from extensions import db
+
+    base = live_server
+    staff = french.new_page()
+    log_in(staff, base, demo.STAFF_EMAIL, demo.DEMO_PASSWORD)
+    staff.goto(f"{base}/staff/{demo.DEMO_ORG_SLUG}/dashboard/")
+    assert staff.url.startswith(f"{base}/staff/{demo.DEMO_ORG_SLUG}/dashboard/")
+    lang = staff.locator("html").get_attribute("lang")
+    assert lang == "fr"
+
+    chart = staff.locator("#gifts-per-day svg[role=img]")
+    assert chart.count() == 1
+    assert chart.get_attribute("aria-labelledby") == "gifts-per-day-title gifts-per-day-desc"
+    bars = chart.locator("rect.bar")
+    assert bars.count() > 1  # one bar a day
+    net = [int(n) for n in bars.evaluate_all("rs => rs.map(r => r.dataset.netMinor)")]
+    assert any(n > 0 for n in net)  # the demo's gifts are drawn
+
+    headline = "[data-live-stream]"  # the headline figures: the dashboard's only stream
+    assert staff.locator(headline).count() == 1
+    raised_selector = f"{headline} [data-live=cause-raised]"
+    before, currency, cause_id = demo_cause_money(live_app)
+    assert staff.inner_text(raised_selector) == format_money(before, currency, lang)
+    # Connected: the stream's first message has filled the headline in.
+    staff.wait_for_selector(f"{headline}[data-live-version]")
+    version = staff.get_attribute(headline, "data-live-version")
+    assert staff.inner_text(raised_selector) == format_money(before, currency, lang)
+    assert_accessible(staff)
+    staff.evaluate("window.relaisSameDocument = true")  # gone if the page reloads
+
+    with live_app.app_context():
+        slug = db.session.scalar(
+            select(Page.slug)
+            .where(
+                Page.cause_id == cause_id,
+                Page.kind == PageKind.PERSONAL,
+                Page.status == PageStatus.PUBLISHED,
+            )
+            .order_by(Page.id)
+            .limit(1)
+        )
+    donor_context = browser.new_context(
+        locale="en-GB", extra_http_headers={"Accept-Language": "en"}
+    )
+    try:
+        donor = donor_context.new_page()
+        donor.goto(f"{base}/p/{slug}")
+        give_with_test_payment(donor, "25", "Tom Témoin", "tom@exemple.fr")
+    finally:
+        donor_context.close()
+
+    after = demo_cause_money(live_app)[0]
+    assert after == before + 2500  # the 25 € gift, now in the ledger and the totals
+    expected = format_money(after, currency, lang)
+    staff.wait_for_function(
+        """([selector, version]) => {
+            const stream = document.querySelector(selector);
+            return stream.getAttribute("data-live-version") !== version;
+        }""",
+        arg=[headline, version],
+    )
+    staff.wait_for_function(
+        """([selector, expected]) =>
+            document.querySelector(selector).textContent.trim() === expected""",
+        arg=[raised_selector, expected],
+    )
+    assert staff.evaluate("window.relaisSameDocument") is True  # no reload
+    assert expected in staff.inner_text(f"{headline} [data-live-region]")  # announced politely
+    assert_accessible(staff)
