@@ -64,6 +64,11 @@ def load_config(app: Flask) -> None:
         # A live stream ends after this long (EventSource reconnects and resumes),
         # so that it does not hold a gunicorn thread for ever.
         LIVE_STREAM_SECONDS=float(env.get("LIVE_STREAM_SECONDS", "300")),
+        # Anonymous GETs of cause pages are served from a per-process cache this
+        # long (their figures move live through SSE); 0 turns it off.
+        PUBLIC_PAGE_CACHE_SECONDS=float(env.get("PUBLIC_PAGE_CACHE_SECONDS", "5")),
+        OPEN_DATA_RATE_LIMIT=env.get("OPEN_DATA_RATE_LIMIT", "120 per minute"),
+        EXPENSE_DOCUMENT_MAX_BYTES=int(env.get("EXPENSE_DOCUMENT_MAX_BYTES", str(5 * 1024 * 1024))),
         RATELIMIT_STORAGE_URI=env.get("REDIS_URL") or "memory://",
         RATELIMIT_AUTH=env.get("RATELIMIT_AUTH", "10 per minute"),
         RATELIMIT_HEADERS_ENABLED=True,

@@ -10,8 +10,10 @@ BENCH_DATABASE_URL (or TEST_DATABASE_URL), dropped at the end:
 ``page``     The demo's public cause page (totals, top 10 pages, events by city)
              served by ``gunicorn -w W -k gthread --threads T 'app:create_app()'``
              against a bare Flask app answering "ok" under the same gunicorn
-             settings, C keep-alive clients for D seconds each, one after the
-             other. Prints requests/s of both and their ratio (goal >= 40 %).
+             settings, C keep-alive clients (anonymous: no cookie) for D
+             seconds each, one after the other. Prints requests/s of both and
+             their ratio (goal >= 40 %), then the same page with the
+             anonymous micro-cache off (PUBLIC_PAGE_CACHE_SECONDS=0).
 ``rank``     100,000 published pages with totals under one cause; the rank of
              1,000 random pages through ``campaigns.leaderboards.rank_of``, from
              indexed SQL and, when REDIS_URL is set, from Redis sorted sets.
@@ -67,8 +69,10 @@ def ok():
 
 
 def make_app(db_url: str, instance: Path, **extra):
+    """The app on ``db_url``; REDIS_URL only when ``extra`` names it."""
     os.environ["RELAIS_INSTANCE"] = str(instance)
     os.environ.pop("RELAIS_ENV", None)
+    extra.setdefault("REDIS_URL", "")
     from app import create_app
 
     return create_app(
@@ -169,13 +173,23 @@ def part_page(args) -> dict:
         env.update(DATABASE_URL=url, RELAIS_INSTANCE=str(instance), SMTP_URL="")
         (instance / "bare_app.py").write_text(BARE_APP)
         results = {}
-        for label, target, path, cwd in [
-            ("bare", "bare_app:app", "/", instance),
-            ("cause", "app:create_app()", f"/c/{slug}", ROOT),
+        for label, target, path, cwd, extra in [
+            ("bare", "bare_app:app", "/", instance, {}),
+            ("cause", "app:create_app()", f"/c/{slug}", ROOT, {}),
+            # The same page rendered for every request (the micro-cache off).
+            (
+                "uncached",
+                "app:create_app()",
+                f"/c/{slug}",
+                ROOT,
+                {"PUBLIC_PAGE_CACHE_SECONDS": "0"},
+            ),
         ]:
             port = free_port()
             with open(instance / f"{label}.log", "w") as log:
-                proc = gunicorn(target, port, env, cwd, args.workers, args.threads, log)
+                proc = gunicorn(
+                    target, port, {**env, **extra}, cwd, args.workers, args.threads, log
+                )
                 try:
                     wait_for(port, path, proc)
                     hammer(port, path, args.clients, 2)  # warm-up: imports, caches, pools
@@ -193,6 +207,12 @@ def part_page(args) -> dict:
             f"(p50 {results['bare']['p50_ms']:.1f} ms), cause page "
             f"{results['cause']['rps']:.0f} req/s (p50 {results['cause']['p50_ms']:.1f} ms, "
             f"p99 {results['cause']['p99_ms']:.1f} ms): ratio {100 * ratio:.1f} % (goal >= 40 %)"
+        )
+        uncached = results["uncached"]
+        print(
+            f"page: without the micro-cache (every request rendered) {uncached['rps']:.0f} req/s "
+            f"(p50 {uncached['p50_ms']:.1f} ms, p99 {uncached['p99_ms']:.1f} ms): ratio "
+            f"{100 * uncached['rps'] / results['bare']['rps']:.1f} %"
         )
         return {**results, "ratio": ratio}
     finally:
@@ -270,7 +290,7 @@ def part_rank(args) -> dict:
     instance = Path(tempfile.mkdtemp(prefix="relais-bench-"))
     results = {}
     try:
-        app = make_app(url, instance)
+        app = make_app(url, instance, REDIS_URL="")  # SQL ranks, whatever the environment
         migrate(app)
         started = time.perf_counter()
         ids = seed_pages(app, args.pages)
@@ -284,10 +304,13 @@ def part_rank(args) -> dict:
             redis_app = make_app(url, instance, REDIS_URL=redis_url, REDIS_PREFIX=prefix)
             try:
                 from campaigns import ranks
+                from campaigns.models import Cause
+                from extensions import db
 
                 with redis_app.app_context():
                     started = time.perf_counter()
-                    ranks.rebuild()
+                    for cause_id in db.session.scalars(db.select(Cause.id)):
+                        ranks.rebuild(cause_id)
                     print(f"rank: Redis sets built in {time.perf_counter() - started:.1f} s")
                 samples, redis_answers = time_ranks(redis_app, sample)
                 results["redis"] = samples
@@ -297,7 +320,9 @@ def part_rank(args) -> dict:
                     results["disagree"] = wrong
             finally:
                 with redis_app.app_context():
-                    ranks.forget_all()
+                    r = ranks.client()
+                    for key in r.scan_iter(f"{prefix}*"):
+                        r.delete(key)
         else:
             print("rank: REDIS_URL is not set (or not loopback): Redis not measured")
         for label, s in results.items():

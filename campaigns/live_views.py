@@ -21,6 +21,7 @@ from flask_babel import gettext as _
 from campaigns import leaderboards, live, services
 from campaigns.errors import NotFound
 from campaigns.models import CauseStatus, TotalScope
+from campaigns.page_cache import cached_for_anonymous
 from campaigns.totals import figures_one
 from campaigns.views import visible_cause
 
@@ -84,6 +85,7 @@ def stream(slug: str):
 
 
 @bp.get("/c/<slug>/leaderboard")
+@cached_for_anonymous
 def leaderboard(slug: str):
     """Every ranked page and the city league of events, each event's members below it."""
     cause = visible_cause(slug)

@@ -20,6 +20,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_security import auth_required, current_user
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from campaigns import expenses, giving, leaderboards, photos, services
 from campaigns.errors import Conflict, NotFound, ServiceError, ValidationError
@@ -35,6 +36,7 @@ from campaigns.models import (
     TotalScope,
 )
 from campaigns.money import parse_major, to_decimal
+from campaigns.page_cache import cached_for_anonymous
 from campaigns.totals import Figures, figures, figures_one
 from extensions import db
 
@@ -105,6 +107,7 @@ def home():
 
 
 @bp.get("/c/<slug>")
+@cached_for_anonymous
 def cause_detail(slug: str):
     cause = visible_cause(slug)
     events = db.session.scalars(
@@ -120,7 +123,11 @@ def cause_detail(slug: str):
     entries = leaderboards.board(cause.id, "pages", limit=TOP_PAGES)
     by_id = {
         p.id: p
-        for p in db.session.scalars(select(Page).where(Page.id.in_([e.page_id for e in entries])))
+        for p in db.session.scalars(
+            select(Page)
+            .where(Page.id.in_([e.page_id for e in entries]))
+            .options(selectinload(Page.owner))
+        )
     }
     top = [(by_id[e.page_id], e.raised_minor) for e in entries]
     money = expenses.cause_money([cause.id]).get(cause.id)

@@ -1,0 +1,74 @@
+"""A few seconds' cache of the busiest public pages, for anonymous visitors.
+
+On a campaign day a cause page is asked for by thousands of people who all
+get the same HTML in their language. Its figures move live through the SSE
+stream, whose first message is the current snapshot, so a page rendered a few
+seconds ago is brought up to date as soon as it opens. Only plain GETs with no
+cookie and no credentials are cached, and only a 200 that did not touch the
+session (no CSRF token, no flash): nothing personal can be served to someone
+else. One small LRU per process; ``PUBLIC_PAGE_CACHE_SECONDS`` = 0 turns it off.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from functools import wraps
+
+from flask import current_app, make_response, request, session
+from flask_babel import get_locale
+
+MAX_ENTRIES = 512
+_entries: OrderedDict[tuple[str, str], tuple[float, bytes, int, list]] = OrderedDict()
+_lock = threading.Lock()
+
+
+def clear() -> None:
+    with _lock:
+        _entries.clear()
+
+
+def _cacheable_request() -> bool:
+    return (
+        request.method == "GET"
+        and not request.cookies
+        and "Authorization" not in request.headers
+        and current_app.config.get("PUBLIC_PAGE_CACHE_SECONDS", 0) > 0
+    )
+
+
+def cached_for_anonymous(view):
+    """Serve ``view``'s page from the cache when the request is anonymous."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if not _cacheable_request():
+            return view(*args, **kwargs)
+        key = (request.full_path, str(get_locale()))
+        now = time.monotonic()
+        with _lock:
+            hit = _entries.get(key)
+            if hit is not None and hit[0] > now:
+                _entries.move_to_end(key)
+                _expires, body, status, headers = hit
+                response = current_app.response_class(body, status=status, headers=headers)
+                response.headers["X-Relais-Cache"] = "hit"
+                return response
+        response = make_response(view(*args, **kwargs))
+        if (
+            response.status_code == 200
+            and not response.direct_passthrough
+            and not session.modified
+            and "Set-Cookie" not in response.headers
+        ):
+            seconds = current_app.config["PUBLIC_PAGE_CACHE_SECONDS"]
+            entry = (now + seconds, response.get_data(), 200, list(response.headers.items()))
+            with _lock:
+                _entries[key] = entry
+                _entries.move_to_end(key)
+                while len(_entries) > MAX_ENTRIES:
+                    _entries.popitem(last=False)
+        return response
+
+    return wrapper

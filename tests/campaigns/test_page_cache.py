@@ -1,0 +1,72 @@
+"""The few-seconds cache of public cause pages serves anonymous visitors only,
+and never anything personal."""
+
+import pytest
+
+from campaigns import page_cache, services
+from tests.factories import AgentFactory, CauseFactory, PageFactory
+
+
+@pytest.fixture
+def cached(app):
+    app.config["PUBLIC_PAGE_CACHE_SECONDS"] = 60
+    page_cache.clear()
+    yield
+    app.config["PUBLIC_PAGE_CACHE_SECONDS"] = 0
+    page_cache.clear()
+
+
+def total_after_a_gift(db, cause, page):
+    services.record_gift(page=page, cause=cause, amount_minor=4200, donor_name="A")
+    db.session.commit()
+
+
+def test_an_anonymous_visitor_gets_the_cached_page(db, client, cached):
+    cause = CauseFactory()
+    page = PageFactory(cause=cause)
+    db.session.commit()
+    first = client.get(f"/c/{cause.slug}")
+    assert first.status_code == 200 and "X-Relais-Cache" not in first.headers
+    total_after_a_gift(db, cause, page)
+    again = client.get(f"/c/{cause.slug}")
+    assert again.headers["X-Relais-Cache"] == "hit"
+    assert again.data == first.data  # a few seconds old; the live stream brings the rest
+    board = client.get(f"/c/{cause.slug}/leaderboard")
+    assert client.get(f"/c/{cause.slug}/leaderboard").headers["X-Relais-Cache"] == "hit"
+    assert board.status_code == 200
+
+
+def test_each_language_has_its_own_copy(db, client, cached):
+    cause = CauseFactory()
+    db.session.commit()
+    english = client.get(f"/c/{cause.slug}", headers={"Accept-Language": "en"})
+    french = client.get(f"/c/{cause.slug}", headers={"Accept-Language": "fr"})
+    assert "X-Relais-Cache" not in french.headers
+    assert b'lang="fr"' in french.data and b'lang="en"' in english.data
+
+
+def test_visitors_with_a_session_are_never_served_from_the_cache(app, db, client, cached, login_as):
+    cause = CauseFactory()
+    page = PageFactory(cause=cause)
+    db.session.commit()
+    client.get(f"/c/{cause.slug}")  # cached for anonymous visitors
+    login_as(AgentFactory(name="Zoé Quelqu'une"))
+    db.session.commit()
+    total_after_a_gift(db, cause, page)
+    mine = client.get(f"/c/{cause.slug}")
+    assert "X-Relais-Cache" not in mine.headers
+    assert "42" in mine.text  # fresh figures for a visitor with a cookie
+    assert b"csrf_token" in mine.data  # the log-out form: personal, so never stored
+    anonymous = app.test_client().get(f"/c/{cause.slug}")  # no cookie
+    assert anonymous.headers["X-Relais-Cache"] == "hit"
+    assert b"csrf_token" not in anonymous.data
+
+
+def test_errors_and_a_zero_setting_are_not_cached(app, db, client, cached):
+    assert client.get("/c/no-such-cause").status_code == 404
+    assert "X-Relais-Cache" not in client.get("/c/no-such-cause").headers
+    cause = CauseFactory()
+    db.session.commit()
+    app.config["PUBLIC_PAGE_CACHE_SECONDS"] = 0
+    client.get(f"/c/{cause.slug}")
+    assert "X-Relais-Cache" not in client.get(f"/c/{cause.slug}").headers
