@@ -9,7 +9,7 @@ from flask_migrate import Migrate
 from flask_security import Security
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
@@ -71,6 +71,23 @@ def begin_write() -> None:
     caller's transaction (a test's, a producer's) there is nothing to start."""
     if not db.session().in_transaction():
         db.session.connection(execution_options={"sqlite_immediate": True})
+
+
+def locked_row(row):
+    """``row`` re-read under a row lock (PostgreSQL) inside a writer transaction
+    (BEGIN IMMEDIATE on SQLite), so two reviewers never both see it as it was.
+
+    The writer transaction can only be asked for before the first read: a view
+    that has already read (the login) ends that transaction and calls
+    ``begin_write`` itself before loading the row."""
+    begin_write()
+    model = type(row)
+    return db.session.scalars(
+        select(model)
+        .where(model.id == row.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
 
 
 # PostgreSQL aborts one of two transactions that wait on each other (deadlock)

@@ -30,10 +30,10 @@ from campaigns.errors import Conflict, ValidationError
 from campaigns.models import AuditEntry, Cause, Donation, DonationKind, Organisation, Page, Project
 from campaigns.money import parse_major
 from campaigns.refund_requests import MAX_REASON, RefundError
-from campaigns.staff import _organisation
+from campaigns.staff import _organisation, _organisation_to_write
 from campaigns.staff_forms import major_text
 from campaigns.templating import money
-from extensions import begin_write, db
+from extensions import db
 
 bp = Blueprint("staff_donations", __name__)
 
@@ -190,11 +190,7 @@ def donation_detail(org_slug: str, donation_id: int):
 @bp.post("/staff/<org_slug>/donations/<int:donation_id>/refund")
 @auth_required()
 def request_refund(org_slug: str, donation_id: int):
-    # End the read-only transaction the login opened: the request is a writer
-    # from its first read, so two clicks are served one after the other.
-    db.session.commit()
-    begin_write()
-    org, role = _organisation(org_slug)
+    org, role = _organisation_to_write(org_slug)
     gift = _donation(org, donation_id)
     form = RefundForm()
     if not form.validate():

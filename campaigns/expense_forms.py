@@ -7,7 +7,6 @@ the data ``campaigns.expenses`` expects; the service validates the rest.
 from __future__ import annotations
 
 import io
-import warnings
 from datetime import date
 from typing import Any
 
@@ -15,13 +14,13 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ImageOps
 from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.widgets import DateInput
 
 from campaigns.expenses import Document
 from campaigns.models import Expense, Project
-from campaigns.photos import MAX_PIXELS  # the same decompression-bomb guard as photos
+from campaigns.photos import open_image  # the same decompression-bomb guard as photos
 from campaigns.staff_forms import StaffForm, major_text, parse_amount
 
 # Under the request limit (MAX_UPLOAD_BYTES, 8 MB by default), so the form can say it;
@@ -36,22 +35,14 @@ class DocumentError(ValueError):
 def _clean_image(data: bytes, kind: str) -> bytes:
     """Re-encode an image from its pixels only: EXIF (GPS, camera) and text
     chunks of a phone photo of a receipt are dropped."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            if image.format != kind:
-                raise DocumentError(_("Choose a PDF, PNG or JPEG file."))
-            width, height = image.size
-            if width * height > MAX_PIXELS:
-                raise DocumentError(_("The image has too many pixels: choose a smaller one."))
-            image.load()
-    except DocumentError:
-        raise
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Warning) as exc:
-        raise DocumentError(
-            _("This image cannot be read. Choose a PDF, PNG or JPEG file.")
-        ) from exc
+    image = open_image(
+        data,
+        {kind},
+        DocumentError,
+        wrong_format=_("Choose a PDF, PNG or JPEG file."),
+        too_many_pixels=_("The image has too many pixels: choose a smaller one."),
+        unreadable=_("This image cannot be read. Choose a PDF, PNG or JPEG file."),
+    )
     image = ImageOps.exif_transpose(image)
     clean = image.convert("RGBA" if kind == "PNG" else "RGB")
     # Pixels only: Pillow would copy a JPEG comment over from the original.

@@ -32,11 +32,11 @@ from campaigns.errors import NotFound, ValidationError
 from campaigns.expense_forms import ExpenseForm
 from campaigns.models import Cause, Expense, Organisation, Project, TotalScope
 from campaigns.offline import today
-from campaigns.staff import _organisation, _save
+from campaigns.staff import _organisation, _organisation_to_write, _save
 from campaigns.staff_forms import ConfirmForm
 from campaigns.totals import figures
 from campaigns.views import agent, visible_cause
-from extensions import begin_write, db
+from extensions import db
 
 bp = Blueprint("expenses", __name__)
 
@@ -270,11 +270,8 @@ def edit(org_slug: str, expense_id: int):
 
 
 def _act(org_slug: str, expense_id: int, action, done: str):
-    # End the read the login opened and write from the start (BEGIN IMMEDIATE on
-    # SQLite): the service re-reads the expense before changing it.
-    db.session.commit()
-    begin_write()
-    org, _role = _organisation(org_slug)
+    # The service re-reads the expense before changing it.
+    org, _role = _organisation_to_write(org_slug)
     expense = _expense(org, expense_id)
     title, project_id = expense.title, expense.project_id
     form = ConfirmForm()

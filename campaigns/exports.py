@@ -62,6 +62,15 @@ class Filters:
             conditions.append(column < midnight(self.until + timedelta(days=1), zone))
         return conditions
 
+    def where(self, organisation, organisation_id: int, cause, day) -> list:
+        """Conditions for one file: the organisation's rows (``organisation`` is
+        the column naming it), of the chosen cause (``cause``) if any, with
+        ``day`` within the chosen days."""
+        conditions = [organisation == organisation_id]
+        if self.cause_id:
+            conditions.append(cause == self.cause_id)
+        return [*conditions, *self.window(day)]
+
     def describe(self) -> dict:
         return {
             "cause": self.cause_slug,
@@ -186,9 +195,9 @@ def donation_rows(organisation_id: int, filters: Filters) -> Iterator[tuple]:
     """Every ledger row, oldest first; refunds and disputes carry their gift's
     donor and share channel."""
     gift, page, event = aliased(Donation), aliased(Page), aliased(Page)
-    conditions = [Donation.organisation_id == organisation_id]
-    if filters.cause_id:
-        conditions.append(Donation.cause_id == filters.cause_id)
+    conditions = filters.where(
+        Donation.organisation_id, organisation_id, Donation.cause_id, Donation.created_at
+    )
     statement = (
         select(
             Donation.id,
@@ -223,7 +232,7 @@ def donation_rows(organisation_id: int, filters: Filters) -> Iterator[tuple]:
         .outerjoin(
             ShareLink, ShareLink.id == func.coalesce(Donation.share_link_id, gift.share_link_id)
         )
-        .where(*conditions, *filters.window(Donation.created_at))
+        .where(*conditions)
         .order_by(Donation.id)
     )
     for row in _stream(statement):
@@ -251,9 +260,9 @@ def page_rows(organisation_id: int, filters: Filters) -> Iterator[tuple]:
         )
 
     parent = aliased(Page)
-    conditions = [Cause.organisation_id == organisation_id]
-    if filters.cause_id:
-        conditions.append(Page.cause_id == filters.cause_id)
+    conditions = filters.where(
+        Cause.organisation_id, organisation_id, Page.cause_id, Page.created_at
+    )
     statement = (
         select(
             Page.slug,
@@ -280,7 +289,7 @@ def page_rows(organisation_id: int, filters: Filters) -> Iterator[tuple]:
         .outerjoin(parent, parent.id == Page.parent_id)
         .outerjoin(own, own.c.page_id == Page.id)
         .outerjoin(whole_event, whole_event.c.page_id == Page.id)
-        .where(*conditions, *filters.window(Page.created_at))
+        .where(*conditions)
         .order_by(Page.id)
     )
     currency = _currency(organisation_id)
@@ -304,9 +313,9 @@ def agent_rows(organisation_id: int, filters: Filters) -> Iterator[tuple]:
     """Agents owning pages in the organisation's causes, with the money raised
     on their own pages (an event's member pages count for their owners)."""
     own = page_figures(TotalScope.PAGE, _org_pages(organisation_id))
-    conditions = [Cause.organisation_id == organisation_id]
-    if filters.cause_id:
-        conditions.append(Page.cause_id == filters.cause_id)
+    conditions = filters.where(
+        Cause.organisation_id, organisation_id, Page.cause_id, Page.created_at
+    )
     statement = (
         select(
             Agent.name,
@@ -320,7 +329,7 @@ def agent_rows(organisation_id: int, filters: Filters) -> Iterator[tuple]:
         .join(Cause, Cause.id == Page.cause_id)
         .join(Agent, Agent.id == Page.owner_id)
         .outerjoin(own, own.c.page_id == Page.id)
-        .where(*conditions, *filters.window(Page.created_at))
+        .where(*conditions)
         .group_by(Agent.id, Agent.name, Agent.email)
         .order_by(Agent.id)
     )
@@ -339,9 +348,9 @@ OFFLINE_HEADER = _columns(
 def offline_rows(organisation_id: int, filters: Filters) -> Iterator[tuple]:
     """Every cash or cheque gift agents recorded, whatever its review."""
     recorder, reviewer = aliased(Agent), aliased(Agent)
-    conditions = [Cause.organisation_id == organisation_id]
-    if filters.cause_id:
-        conditions.append(Page.cause_id == filters.cause_id)
+    conditions = filters.where(
+        Cause.organisation_id, organisation_id, Page.cause_id, OfflineGift.collected_on
+    )
     statement = (
         select(
             OfflineGift.id,
@@ -366,7 +375,7 @@ def offline_rows(organisation_id: int, filters: Filters) -> Iterator[tuple]:
         .join(Cause, Cause.id == Page.cause_id)
         .outerjoin(recorder, recorder.id == OfflineGift.recorded_by_id)
         .outerjoin(reviewer, reviewer.id == OfflineGift.reviewed_by_id)
-        .where(*conditions, *filters.window(OfflineGift.collected_on))
+        .where(*conditions)
         .order_by(OfflineGift.id)
     )
     zone = wall_clock()

@@ -85,18 +85,26 @@ def _ranked(cause_id: int, board: str, parent_id: int | None = None):
     return query.subquery()
 
 
-def _entry(row) -> Entry:
+def _entry_of(rank, page_id: int, page: tuple, raised, donors) -> Entry:
+    """An entry from its figures and the page's slug, title, kind, city and parent."""
+    slug, title, kind, city, parent_id = page
     return Entry(
-        rank=int(row.rank),
-        page_id=row.page_id,
-        slug=row.slug,
-        title=row.title,
-        kind=str(row.kind),
-        city=row.city or "",
-        parent_id=row.parent_id,
-        raised_minor=int(row.raised),
-        donor_count=int(row.donors),
+        rank=int(rank),
+        page_id=page_id,
+        slug=slug,
+        title=title,
+        kind=str(kind),
+        city=city or "",
+        parent_id=parent_id,
+        raised_minor=int(raised),
+        donor_count=int(donors),
     )
+
+
+def _entry(row) -> Entry:
+    """An entry from a row of ``_ranked``."""
+    page = (row.slug, row.title, row.kind, row.city, row.parent_id)
+    return _entry_of(row.rank, row.page_id, page, row.raised, row.donors)
 
 
 def _redis_for(cause_id: int) -> bool:
@@ -124,17 +132,7 @@ def _metadata(page_ids: list[int]) -> dict[int, tuple]:
 def _entries(rows: list[tuple[int, int, int, int]]) -> list[Entry]:
     meta = _metadata([row[0] for row in rows])
     return [
-        Entry(
-            rank=rank,
-            page_id=page_id,
-            slug=meta[page_id][0],
-            title=meta[page_id][1],
-            kind=str(meta[page_id][2]),
-            city=meta[page_id][3] or "",
-            parent_id=meta[page_id][4],
-            raised_minor=raised,
-            donor_count=donors,
-        )
+        _entry_of(rank, page_id, meta[page_id], raised, donors)
         for page_id, raised, donors, rank in rows
         if page_id in meta
     ]
@@ -195,17 +193,8 @@ def rank_of(page: Page) -> Entry | None:
             if found is None:
                 return None
             rank, raised, donors = found
-            return Entry(
-                rank=rank,
-                page_id=page.id,
-                slug=page.slug,
-                title=page.title,
-                kind=str(page.kind),
-                city=page.city or "",
-                parent_id=page.parent_id,
-                raised_minor=raised,
-                donor_count=donors,
-            )
+            meta = (page.slug, page.title, page.kind, page.city, page.parent_id)
+            return _entry_of(rank, page.id, meta, raised, donors)
     return sql_rank_of(page)
 
 

@@ -35,7 +35,7 @@ from campaigns.models import (
     utcnow,
 )
 from campaigns.money import format_money, parse_major
-from extensions import begin_write, db
+from extensions import db, locked_row
 
 METHODS = ("cash", "cheque")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -191,21 +191,25 @@ def record_offline_gift(agent: Agent, page: Page, data: dict) -> OfflineGift:
 # --- staff -------------------------------------------------------------------
 
 
-def _locked(gift: OfflineGift) -> OfflineGift:
-    """The gift re-read under a row lock (PostgreSQL) inside a writer transaction
-    (BEGIN IMMEDIATE on SQLite), so two reviewers never both see it pending.
-
-    The writer transaction can only be asked for before the first read: a view
-    that has already read (the login) ends that transaction and calls
-    ``begin_write`` itself before loading the gift."""
-    if not db.session().in_transaction():
-        begin_write()
-    return db.session.scalars(
-        select(OfflineGift)
-        .where(OfflineGift.id == gift.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
+def _log_review(staff: Agent, gift: OfflineGift, action: str, outcome: str, **details) -> None:
+    """The audit entry of a review; ``outcome`` ends its English summary."""
+    page = gift.page
+    audit.record(
+        page.cause.organisation_id,
+        staff,
+        action,
+        f"Offline gift #{gift.id} of {format_money(gift.amount_minor, gift.currency, 'en')} "
+        f"{outcome}",
+        subject=gift,
+        amount_minor=gift.amount_minor,
+        currency=gift.currency,
+        details={
+            **details,
+            "method": gift.method,
+            "page_title": page.title,
+            "page_slug": page.slug,
+        },
+    )
 
 
 def confirm_offline_gift(staff: Agent, gift: OfflineGift) -> Donation:
@@ -216,7 +220,7 @@ def confirm_offline_gift(staff: Agent, gift: OfflineGift) -> Donation:
     """
     page = gift.page
     services.require_staff(staff, page.cause.organisation_id)
-    gift = _locked(gift)
+    gift = locked_row(gift)  # two reviewers never both see it pending
     existing = db.session.scalar(select(Donation).where(Donation.offline_gift_id == gift.id))
     if gift.status == OfflineGiftStatus.CONFIRMED and existing is not None:
         return existing
@@ -249,21 +253,8 @@ def confirm_offline_gift(staff: Agent, gift: OfflineGift) -> Donation:
     gift.reviewed_by_id = staff.id
     gift.reviewed_at = utcnow()
     db.session.flush()
-    audit.record(
-        cause.organisation_id,
-        staff,
-        "offline.confirm",
-        f"Offline gift #{gift.id} of {format_money(gift.amount_minor, gift.currency, 'en')} "
-        f"confirmed ({gift.method})",
-        subject=gift,
-        amount_minor=gift.amount_minor,
-        currency=gift.currency,
-        details={
-            "donation_id": donation.id,
-            "method": gift.method,
-            "page_title": page.title,
-            "page_slug": page.slug,
-        },
+    _log_review(
+        staff, gift, "offline.confirm", f"confirmed ({gift.method})", donation_id=donation.id
     )
     return donation
 
@@ -276,7 +267,7 @@ def reject_offline_gift(staff: Agent, gift: OfflineGift, reason: str) -> Offline
         raise ValidationError({"reason": _("Say why the gift is rejected: the agent sees it.")})
     if len(reason) > 2000:
         raise ValidationError({"reason": _("Keep this under %(n)s characters.", n=2000)})
-    gift = _locked(gift)
+    gift = locked_row(gift)  # two reviewers never both see it pending
     if gift.status == OfflineGiftStatus.CONFIRMED:
         raise Conflict(_("This gift is confirmed and counted; it cannot be rejected."))
     was_rejected = gift.status == OfflineGiftStatus.REJECTED
@@ -287,22 +278,7 @@ def reject_offline_gift(staff: Agent, gift: OfflineGift, reason: str) -> Offline
     gift.reviewed_at = utcnow()
     db.session.flush()
     if not (was_rejected and previous_reason == reason):
-        audit.record(
-            gift.page.cause.organisation_id,
-            staff,
-            "offline.reject",
-            f"Offline gift #{gift.id} of {format_money(gift.amount_minor, gift.currency, 'en')} "
-            f"rejected: {reason}",
-            subject=gift,
-            amount_minor=gift.amount_minor,
-            currency=gift.currency,
-            details={
-                "reason": reason,
-                "method": gift.method,
-                "page_title": gift.page.title,
-                "page_slug": gift.page.slug,
-            },
-        )
+        _log_review(staff, gift, "offline.reject", f"rejected: {reason}", reason=reason)
     return gift
 
 

@@ -34,9 +34,9 @@ from campaigns.errors import Conflict, ValidationError
 from campaigns.forms import ConfirmForm, choice
 from campaigns.models import OfflineGift, OfflineGiftStatus
 from campaigns.photos import NAME_RE
-from campaigns.staff import _organisation
+from campaigns.staff import _organisation, _organisation_to_write
 from campaigns.templating import money
-from extensions import begin_write, db
+from extensions import db
 
 bp = Blueprint("offline", __name__)
 
@@ -106,13 +106,6 @@ def _helpers() -> dict:
         "offline_status": lambda status: str(STATUS_LABELS.get(status, status)),
         "offline_method": lambda method: str(METHOD_LABELS.get(method, method)),
     }
-
-
-def _start_writing() -> None:
-    """End the read-only transaction the login opened, and start the review as a
-    writer (BEGIN IMMEDIATE on SQLite; row locks do the rest on PostgreSQL)."""
-    db.session.commit()
-    begin_write()
 
 
 # --- agents ------------------------------------------------------------------
@@ -215,8 +208,7 @@ def _gift(org, gift_id: int) -> OfflineGift:
 @bp.post("/staff/<org_slug>/offline/<int:gift_id>/confirm")
 @auth_required()
 def confirm(org_slug: str, gift_id: int):
-    _start_writing()
-    org, _role = _organisation(org_slug)
+    org, _role = _organisation_to_write(org_slug)
     gift = _gift(org, gift_id)
     form = ConfirmForm()
     if not form.validate():
@@ -242,8 +234,7 @@ def confirm(org_slug: str, gift_id: int):
 @bp.post("/staff/<org_slug>/offline/<int:gift_id>/reject")
 @auth_required()
 def reject(org_slug: str, gift_id: int):
-    _start_writing()
-    org, role = _organisation(org_slug)
+    org, role = _organisation_to_write(org_slug)
     gift = _gift(org, gift_id)
     form = RejectForm()
     if not form.validate():

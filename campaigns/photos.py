@@ -24,6 +24,34 @@ class PhotoError(ValueError):
     """A photo we will not keep; the message says what to do."""
 
 
+def open_image(
+    data: bytes,
+    formats: set[str],
+    error: type[ValueError],
+    *,
+    wrong_format: str,
+    too_many_pixels: str,
+    unreadable: str,
+) -> Image.Image:
+    """The image in ``data``, fully decoded, if it is in one of ``formats`` and
+    is no decompression bomb; ``error`` with the matching message otherwise."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            if image.format not in formats:
+                raise error(wrong_format)
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                raise error(too_many_pixels)
+            image.load()
+    except error:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Warning) as exc:
+        raise error(unreadable) from exc
+    return image
+
+
 def process(upload) -> bytes:
     """Check an uploaded file and return a clean JPEG: no EXIF, at most 1200px."""
     limit = current_app.config["PHOTO_MAX_BYTES"]
@@ -34,22 +62,14 @@ def process(upload) -> bytes:
         raise PhotoError(
             _("The photo is too large: keep it under %(mb)s MB.", mb=max(1, limit // 1_000_000))
         )
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            if image.format not in ALLOWED_FORMATS:
-                raise PhotoError(_("Choose a JPEG, PNG or WebP photo."))
-            width, height = image.size
-            if width * height > MAX_PIXELS:
-                raise PhotoError(_("The photo has too many pixels: choose a smaller one."))
-            image.load()
-    except PhotoError:
-        raise
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Warning) as exc:
-        raise PhotoError(
-            _("This file is not a photo we can read. Choose a JPEG, PNG or WebP.")
-        ) from exc
+    image = open_image(
+        data,
+        ALLOWED_FORMATS,
+        PhotoError,
+        wrong_format=_("Choose a JPEG, PNG or WebP photo."),
+        too_many_pixels=_("The photo has too many pixels: choose a smaller one."),
+        unreadable=_("This file is not a photo we can read. Choose a JPEG, PNG or WebP."),
+    )
     # Apply the camera's rotation before the EXIF block (GPS, device) is dropped.
     image = ImageOps.exif_transpose(image)
     image.thumbnail((MAX_SIDE, MAX_SIDE))

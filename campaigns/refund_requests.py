@@ -43,7 +43,7 @@ from campaigns.models import AuditEntry, Donation, DonationKind, OfflineGift
 from campaigns.money import format_money
 from campaigns.payments import STRIPE_MAX_AMOUNT, process_event
 from campaigns.refunds import remaining
-from extensions import begin_write, db
+from extensions import db, locked_row
 
 ACTION = "refund.request"
 MAX_REASON = 1000
@@ -192,18 +192,6 @@ def _money(amount_minor: int, currency: str) -> str:
     return format_money(amount_minor, currency, str(get_locale() or "en"))
 
 
-def _locked(gift: Donation) -> Donation:
-    """The gift re-read under a row lock inside a writer transaction (see offline._locked)."""
-    if not db.session().in_transaction():
-        begin_write()
-    return db.session.scalars(
-        select(Donation)
-        .where(Donation.id == gift.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
-
-
 def reason_problem(reason: str) -> str | None:
     """What is wrong with a refund's reason (stripped), or None."""
     if not reason:
@@ -277,7 +265,7 @@ def request_refund(
                 "set STRIPE_SECRET_KEY. Nothing was refunded."
             )
         )
-    gift = _locked(donation)
+    gift = locked_row(donation)
     state = refund_state(gift)
     if seen is not None and seen != state.token:
         repeat = _repeat_of(gift, state, seen, amount_minor)

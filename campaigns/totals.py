@@ -202,7 +202,6 @@ def rebuild() -> int:
     else:
         db.session.execute(delete(Total))
         db.session.execute(delete(TotalDonor))
-    scopes = 0
     counted = Donation.kind.in_(COUNTED_KINDS)
     for scope, column in SCOPE_COLUMNS.items():
         db.session.execute(
@@ -215,7 +214,7 @@ def rebuild() -> int:
         )
         # Donor counts come from the donor sets below: a hash aggregate here,
         # not a COUNT(DISTINCT …) sort of the whole ledger per scope.
-        scopes += db.session.execute(
+        db.session.execute(
             dialect_insert(Total).from_select(
                 ["scope", "scope_id", "slot", "raised_minor", "donation_count", "donor_count"],
                 select(
@@ -229,7 +228,7 @@ def rebuild() -> int:
                 .where(column.is_not(None))
                 .group_by(column),
             )
-        ).rowcount
+        )
     if postgresql:
         db.session.execute(
             text(
@@ -244,4 +243,5 @@ def rebuild() -> int:
             .scalar_subquery()
         )
     )
-    return scopes
+    # (psycopg reports no row count for INSERT … SELECT: count what is there.)
+    return db.session.scalar(select(func.count()).select_from(Total))

@@ -7,18 +7,28 @@ import os
 import socket
 import threading
 import uuid
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from pathlib import Path
 
 import flask_migrate
 import psycopg
 import pytest
+import redis
+import responses
+import stripe
 from aiosmtpd.controller import Controller
 from flask import g
 from flask_sqlalchemy.session import Session as FlaskSession
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from werkzeug.serving import make_server
 
+from agents.models import MembershipRole
 from app import create_app
+from extensions import begin_write
 from extensions import db as _db
+from tests.factories import CauseFactory, MembershipFactory, OrganisationFactory, PageFactory
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite"] + (["postgresql"] if TEST_DATABASE_URL else [])
@@ -108,6 +118,8 @@ def app_config(database_url: str, directory: Path, smtp_url: str = "") -> dict:
         # Redis leaderboards follow commits, and these databases roll back: a test
         # that wants Redis makes its own app with a private REDIS_PREFIX.
         "REDIS_URL": "",
+        # Tests read pages right after changing them: no micro-cache of public pages.
+        "PUBLIC_PAGE_CACHE_SECONDS": 0,
     }
 
 
@@ -119,6 +131,13 @@ def make_migrated_app(backend, directory, name, smtp_url="", **extra):
     return app
 
 
+def drop_app(app, backend: str, name: str) -> None:
+    """Close the app's connections and drop its database."""
+    with app.app_context():
+        _db.engine.dispose()
+    drop_database(backend, name)
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def app(request, tmp_path_factory, smtp_server, worker_id):
     directory = tmp_path_factory.mktemp(f"app-{request.param}")
@@ -126,9 +145,71 @@ def app(request, tmp_path_factory, smtp_server, worker_id):
     name = f"relais_test_{worker_id}_{os.getpid()}"
     app = make_migrated_app(request.param, directory, name, smtp_server.url)
     yield app
-    with app.app_context():
-        _db.engine.dispose()
-    drop_database(request.param, name)
+    drop_app(app, request.param, name)
+
+
+@contextmanager
+def own_database(app, tmp_path, label: str, smtp_url: str = "", **extra):
+    """An app on a new database of ``app``'s backend, with real commits (no
+    outer transaction): for tests of concurrent writers."""
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    backend = "postgresql" if uri.startswith("postgresql") else "sqlite"
+    name = f"relais_{label}_{uuid.uuid4().hex[:8]}_{os.getpid()}"
+    own = make_migrated_app(backend, tmp_path, name, smtp_url, **extra)
+    try:
+        yield own
+    finally:
+        drop_app(own, backend, name)
+
+
+def race(context: Callable, work: Callable[..., str], args: Iterable) -> list[str]:
+    """``work(arg)`` in one thread per arg, all released at once, each in its own
+    ``context()`` as a writer (as the views begin) and committing: what each
+    ended with, ``work``'s answer or the class name of what it raised."""
+    args = list(args)
+    barrier = threading.Barrier(len(args))
+    outcomes: list[str] = []
+
+    def run(arg) -> None:
+        with context():
+            barrier.wait()
+            try:
+                begin_write()  # as the views do, before their first read
+                outcome = work(arg)
+                _db.session.commit()
+                outcomes.append(outcome)
+            except Exception as exc:  # a loser may see a lock timeout or unique error
+                _db.session.rollback()
+                outcomes.append(type(exc).__name__)
+            finally:
+                _db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(arg,)) for arg in args]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return outcomes
+
+
+@contextmanager
+def serving(app):
+    """``app`` on a threaded loopback server; yields its base URL."""
+    port = free_port()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+
+
+def drop_redis_keys(url: str, prefix: str) -> None:
+    """Remove the keys an app with this private ``REDIS_PREFIX`` wrote."""
+    server = redis.Redis.from_url(url)
+    keys = list(server.scan_iter(match=prefix + "*"))
+    if keys:
+        server.delete(*keys)
 
 
 class BoundSession(FlaskSession):
@@ -208,3 +289,81 @@ def login_as(client):
 def backend(db) -> str:
     """'sqlite' or 'postgresql': the database this test runs on."""
     return db.engine.dialect.name
+
+
+@pytest.fixture
+def as_agent(db, client, login_as):
+    """Commit the fixtures, log in, and ask for English pages."""
+
+    def login(agent):
+        db.session.commit()
+        login_as(agent)
+        client.get("/lang/en")
+        return agent
+
+    return login
+
+
+# --- an organisation with its staff: Eau Vive, its cause Twestival, a page -------
+# A test file with other needs defines its own fixture of the same name.
+
+
+@pytest.fixture
+def org(db):
+    return OrganisationFactory(slug="eau-vive", name="Eau Vive")
+
+
+@pytest.fixture
+def cause(db, org):
+    return CauseFactory(organisation=org, slug="twestival", title="Twestival")
+
+
+@pytest.fixture
+def page(db, cause):
+    return PageFactory(cause=cause, slug="lyon-runs", title="Lyon runs")
+
+
+@pytest.fixture
+def admin(db, org):
+    return MembershipFactory(organisation=org, role=MembershipRole.ADMIN).agent
+
+
+@pytest.fixture
+def staffer(db, org):
+    return MembershipFactory(organisation=org, role=MembershipRole.STAFF).agent
+
+
+@pytest.fixture
+def outsider(db):
+    """Staff of another organisation (slug "autre"): a member, but not of Eau Vive."""
+    return MembershipFactory(organisation=OrganisationFactory(slug="autre")).agent
+
+
+@contextmanager
+def count_queries(db, starting: str = ""):
+    """Statements run inside the block (only those starting with ``starting``, such
+    as "SELECT", if given), from an empty session as a real request would (the
+    test's own objects must not hide lazy loads)."""
+    db.session.expunge_all()
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith(starting):
+            statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+
+
+@pytest.fixture
+def stripe_api(app, monkeypatch):
+    """Stripe configured; the real stripe library talks HTTP through requests,
+    which ``responses`` intercepts. Yields the mock."""
+    monkeypatch.setitem(app.config, "STRIPE_SECRET_KEY", "sk_test_relais")
+    monkeypatch.setattr(stripe, "default_http_client", stripe.RequestsClient())
+    monkeypatch.setattr(stripe, "max_network_retries", 0)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock

@@ -9,7 +9,20 @@ import factory
 from flask_security.utils import hash_password
 
 from agents.models import Agent, Membership, MembershipRole
-from campaigns.models import Cause, CauseStatus, Organisation, Page, PageKind, PageStatus, Project
+from campaigns import expenses, totals
+from campaigns.models import (
+    Cause,
+    CauseStatus,
+    Donation,
+    DonationKind,
+    Expense,
+    Organisation,
+    Page,
+    PageKind,
+    PageStatus,
+    Project,
+)
+from campaigns.offline import today
 from extensions import db
 
 PASSWORD = "correct horse battery"
@@ -107,3 +120,47 @@ class MembershipFactory(Base):
     agent = factory.SubFactory(AgentFactory)
     organisation = factory.SubFactory(OrganisationFactory)
     role = MembershipRole.ADMIN
+
+
+def refund_row(gift: Donation, amount_minor: int, at: datetime) -> Donation:
+    """A refund ledger row of ``gift`` (as campaigns.refunds writes one), counted
+    in the totals."""
+    row = Donation(
+        kind=DonationKind.REFUND,
+        organisation_id=gift.organisation_id,
+        cause_id=gift.cause_id,
+        project_id=gift.project_id,
+        page_id=gift.page_id,
+        event_id=gift.event_id,
+        amount_minor=-amount_minor,
+        currency=gift.currency,
+        donor_key=gift.donor_key,
+        is_unattributed=gift.is_unattributed,
+        original_id=gift.id,
+        created_at=at,
+    )
+    db.session.add(row)
+    db.session.flush()
+    totals.apply(row)
+    return row
+
+
+def spend(staffer, project, amount_minor, title, *, publish=True, **data) -> Expense:
+    """An expense ``staffer`` records through the service (spent three days ago
+    unless ``spent_on`` says otherwise), published unless ``publish`` is False."""
+    org = project.cause.organisation
+    expense = expenses.save_expense(
+        staffer,
+        org,
+        None,
+        {
+            "project": project,
+            "amount_minor": amount_minor,
+            "spent_on": data.pop("spent_on", today() - timedelta(days=3)),
+            "title": title,
+            **data,
+        },
+    )
+    if publish:
+        expenses.publish_expense(staffer, org, expense)
+    return expense

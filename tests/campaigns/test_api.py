@@ -7,15 +7,15 @@ tests can check that a refusal wrote nothing.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from agents.services import create_token, revoke_token
 from campaigns.models import CauseStatus, Page, PageHost, PageKind, PageStatus
 from campaigns.services import record_gift
+from tests.conftest import count_queries
 from tests.factories import (
     AgentFactory,
     CauseFactory,
@@ -58,24 +58,6 @@ def other_token(db):
 @pytest.fixture
 def cause(db):
     return CauseFactory(organisation=OrganisationFactory(slug="eau-vive"), slug="twestival")
-
-
-@contextmanager
-def count_queries(db):
-    """SELECTs run inside the block, starting from an empty session as a real
-    request would (the test's own objects must not hide lazy loads)."""
-    db.session.expunge_all()
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        if statement.lstrip().upper().startswith("SELECT"):
-            statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
 
 
 def page_count(db) -> int:
@@ -124,7 +106,7 @@ def test_causes_list_the_public_causes_with_totals_and_page_counts(client, db, c
 
 def test_cause_list_queries_do_not_grow_with_the_causes(client, db):
     def queries_for_listing():
-        with count_queries(db) as statements:
+        with count_queries(db, "SELECT") as statements:
             assert client.get("/api/v1/causes").status_code == 200
         return len(statements)
 
@@ -238,7 +220,7 @@ def test_bad_pagination_is_a_400_that_says_why(client, db, cause, query):
 
 def test_cause_pages_queries_do_not_grow_with_the_pages(client, db, cause):
     def queries_for_second_page():
-        with count_queries(db) as statements:
+        with count_queries(db, "SELECT") as statements:
             response = client.get("/api/v1/causes/twestival/pages?per_page=10&page=2")
             assert response.status_code == 200
         return len(statements), len(response.get_json()["pages"])

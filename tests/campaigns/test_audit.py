@@ -5,6 +5,7 @@ writes none; commands and jobs (no actor) are logged too."""
 from __future__ import annotations
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import func, select
 
 from agents.models import MembershipRole
@@ -23,7 +24,6 @@ from messaging import outbox
 from messaging.models import OutboxMessage, OutboxStatus
 from tests.factories import (
     AgentFactory,
-    CauseFactory,
     MembershipFactory,
     OrganisationFactory,
     PageFactory,
@@ -31,36 +31,8 @@ from tests.factories import (
 
 
 @pytest.fixture
-def org(db):
-    return OrganisationFactory(slug="eau-vive", name="Eau Vive")
-
-
-@pytest.fixture
-def cause(db, org):
-    return CauseFactory(organisation=org, slug="twestival", title="Twestival")
-
-
-@pytest.fixture
-def page(db, cause):
-    return PageFactory(cause=cause, slug="lyon-runs", title="Lyon runs")
-
-
-@pytest.fixture
 def staffer(db, org):
     return MembershipFactory(organisation=org, role=MembershipRole.STAFF, agent__name="Inès").agent
-
-
-@pytest.fixture
-def as_agent(db, client, login_as):
-    """Commit the fixtures, log in, and ask for English pages."""
-
-    def login(agent):
-        db.session.commit()
-        login_as(agent)
-        client.get("/lang/en")
-        return agent
-
-    return login
 
 
 def entries(db, action: str | None = None) -> list[AuditEntry]:
@@ -196,7 +168,8 @@ def test_cause_status_changes_are_logged_and_other_edits_are_not(db, org, staffe
     assert {(e.actor_id, e.subject_type, e.subject_id) for e in changes} == {
         (staffer.id, "causes", cause.id)
     }
-    assert describe(changes[1]) == "Changed the cause “Wells 2027” from published to closed"
+    with force_locale("en"):
+        assert describe(changes[1]) == "Changed the cause “Wells 2027” from published to closed"
 
     with pytest.raises(ValidationError):
         services.save_cause(staffer, org, cause, {"status": "deleted"})

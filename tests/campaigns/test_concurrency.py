@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import os
 import random
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
 import requests
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
 from campaigns import receipts, totals
 from campaigns.jobs import issue_receipts
@@ -21,7 +19,7 @@ from campaigns.models import Donation, DonationKind, StripeEvent, TotalScope
 from campaigns.services import donor_key_for
 from extensions import db
 from tests import stripe_objects as so
-from tests.conftest import BACKENDS, drop_database, free_port, make_migrated_app
+from tests.conftest import BACKENDS, drop_app, make_migrated_app, serving
 from tests.factories import CauseFactory, EventPageFactory, OrganisationFactory, PageFactory
 
 pytestmark = pytest.mark.slow
@@ -35,17 +33,11 @@ def live(request, tmp_path):
     """An app on its own database, served on loopback by a threaded server."""
     name = f"relais_concurrency_{os.getpid()}_{request.param}"
     app = make_migrated_app(request.param, tmp_path, name, STRIPE_WEBHOOK_SECRET=SECRET)
-    port = free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield app, f"http://127.0.0.1:{port}/webhooks/stripe"
+        with serving(app) as base:
+            yield app, f"{base}/webhooks/stripe"
     finally:
-        server.shutdown()
-        with app.app_context():
-            db.engine.dispose()
-        drop_database(request.param, name)
+        drop_app(app, request.param, name)
 
 
 def build_events(pages, cause, rng: random.Random):

@@ -10,21 +10,17 @@ from __future__ import annotations
 
 import html as html_lib
 import re
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event as sa_event
 
-from agents.models import Agent, MembershipRole
-from campaigns import audit, charts, totals
+from agents.models import Agent
+from campaigns import audit, charts
 from campaigns.models import (
     Cause,
     CauseStatus,
-    Donation,
-    DonationKind,
     OfflineGift,
     Organisation,
     PageStatus,
@@ -32,49 +28,20 @@ from campaigns.models import (
     utcnow,
 )
 from campaigns.services import record_gift
-from extensions import db as _db
 from messaging import sharing
 from messaging.models import OutboxMessage
+from tests.conftest import count_queries
 from tests.factories import (
     AgentFactory,
     CauseFactory,
     EventPageFactory,
-    MembershipFactory,
-    OrganisationFactory,
     PageFactory,
     ProjectFactory,
+    refund_row,
 )
 
 PARIS = ZoneInfo("Europe/Paris")
 DASHBOARD = "/staff/eau-vive/dashboard/"
-
-
-@pytest.fixture
-def org(db):
-    return OrganisationFactory(slug="eau-vive", name="Eau Vive")
-
-
-@pytest.fixture
-def cause(db, org):
-    return CauseFactory(organisation=org, slug="twestival", title="Twestival", goal_minor=10_000_00)
-
-
-@pytest.fixture
-def staffer(db, org):
-    return MembershipFactory(organisation=org, role=MembershipRole.STAFF).agent
-
-
-@pytest.fixture
-def as_agent(db, client, login_as):
-    """Commit the fixtures, log in, and ask for English pages."""
-
-    def login(agent):
-        db.session.commit()
-        login_as(agent)
-        client.get("/lang/en")
-        return agent
-
-    return login
 
 
 class _Finder(HTMLParser):
@@ -125,34 +92,10 @@ def page_text(response) -> str:
     return re.sub(r"\s+", " ", html_lib.unescape(response.get_data(as_text=True)))
 
 
-def refund(gift: Donation, amount_minor: int, at: datetime) -> Donation:
-    """A refund ledger row of ``gift`` (as campaigns.refunds writes one)."""
-    row = Donation(
-        kind=DonationKind.REFUND,
-        organisation_id=gift.organisation_id,
-        cause_id=gift.cause_id,
-        project_id=gift.project_id,
-        page_id=gift.page_id,
-        event_id=gift.event_id,
-        amount_minor=-amount_minor,
-        currency=gift.currency,
-        donor_key=gift.donor_key,
-        is_unattributed=gift.is_unattributed,
-        original_id=gift.id,
-        created_at=at,
-    )
-    _db.session.add(row)
-    _db.session.flush()
-    totals.apply(row)
-    return row
-
-
 # --- who gets in ----------------------------------------------------------------
 
 
-def test_an_agent_who_is_not_staff_gets_403(db, client, as_agent, cause):
-    outsider = AgentFactory()
-    MembershipFactory(agent=outsider, organisation=OrganisationFactory())
+def test_an_agent_who_is_not_staff_gets_403(db, client, as_agent, cause, outsider):
     as_agent(outsider)
     for url in (DASHBOARD, f"{DASHBOARD}?cause=twestival"):
         assert client.get(url).status_code == 403, url
@@ -419,7 +362,7 @@ def event_day(db, cause):
     gift = record_gift(page=page, cause=cause, amount_minor=2500, created_at=at["evening"])
     record_gift(page=lyon, cause=cause, amount_minor=500, created_at=at["evening2"])
     record_gift(page=page, cause=cause, amount_minor=4000, created_at=at["late"])
-    refund(gift, 500, _utc(2026, 6, 21, 18, 20))
+    refund_row(gift, 500, _utc(2026, 6, 21, 18, 20))
     return lyon
 
 
@@ -504,22 +447,6 @@ def test_charts_scale_and_describe_themselves(app):
 
 
 # --- speed ----------------------------------------------------------------------
-
-
-@contextmanager
-def count_queries(db):
-    """Statements run inside the block, from an empty session as in a real request."""
-    db.session.expunge_all()
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    sa_event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        sa_event.remove(db.engine, "before_cursor_execute", record)
 
 
 def _grow(db, org_id: int, cause_id: int, staffer_id: int, n: int) -> None:

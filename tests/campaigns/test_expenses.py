@@ -24,13 +24,13 @@ from campaigns.expense_views import percent_text
 from campaigns.models import AuditEntry, CauseStatus, DonationKind, Expense
 from campaigns.offline import today
 from tests.factories import (
-    AgentFactory,
     CauseFactory,
     EventPageFactory,
     MembershipFactory,
     OrganisationFactory,
     PageFactory,
     ProjectFactory,
+    spend,
 )
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
@@ -101,51 +101,6 @@ def test_percentages_are_whole_and_small_shares_say_under_one(app):
 
 
 # --- a cause with events, projects, refunds --------------------------------------
-
-
-@pytest.fixture
-def org(db):
-    return OrganisationFactory(slug="eau-vive", name="Eau Vive")
-
-
-@pytest.fixture
-def cause(db, org):
-    return CauseFactory(organisation=org, slug="twestival", title="Twestival")
-
-
-@pytest.fixture
-def staffer(db, org):
-    return MembershipFactory(organisation=org, role=MembershipRole.STAFF).agent
-
-
-@pytest.fixture
-def as_agent(db, client, login_as):
-    def login(agent):
-        db.session.commit()
-        login_as(agent)
-        client.get("/lang/en")
-        return agent
-
-    return login
-
-
-def spend(staffer, project, amount_minor, title, *, publish=True, **data) -> Expense:
-    org = project.cause.organisation
-    expense = expenses.save_expense(
-        staffer,
-        org,
-        None,
-        {
-            "project": project,
-            "amount_minor": amount_minor,
-            "spent_on": data.pop("spent_on", today() - timedelta(days=3)),
-            "title": title,
-            **data,
-        },
-    )
-    if publish:
-        expenses.publish_expense(staffer, org, expense)
-    return expense
 
 
 @pytest.fixture
@@ -342,9 +297,7 @@ def staff_urls(expense_id: int) -> list[tuple[str, str]]:
     ]
 
 
-def test_agents_who_are_not_members_get_403(db, client, as_agent, world):
-    outsider = AgentFactory()
-    MembershipFactory(agent=outsider, organisation=OrganisationFactory())
+def test_agents_who_are_not_members_get_403(db, client, as_agent, world, outsider):
     draft = db.session.scalar(select(Expense).where(Expense.title == "Not yet"))
     as_agent(outsider)
     for method, url in staff_urls(draft.id):

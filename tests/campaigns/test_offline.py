@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import html as html_lib
 import io
-import os
-import threading
-import uuid
 from datetime import timedelta
 
 import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from agents.models import Agent, MembershipRole
+from agents.models import Agent
 from campaigns import offline, receipts, totals
 from campaigns.errors import Conflict, PermissionDenied, ValidationError
 from campaigns.models import (
@@ -29,9 +26,8 @@ from campaigns.models import (
     PageHost,
     TotalScope,
 )
-from extensions import begin_write
 from extensions import db as _db
-from tests.conftest import drop_database, make_migrated_app
+from tests.conftest import own_database, race
 from tests.factories import (
     AgentFactory,
     CauseFactory,
@@ -40,16 +36,6 @@ from tests.factories import (
     OrganisationFactory,
     PageFactory,
 )
-
-
-@pytest.fixture
-def org(db):
-    return OrganisationFactory(slug="eau-vive", name="Eau Vive")
-
-
-@pytest.fixture
-def cause(db, org):
-    return CauseFactory(organisation=org, slug="twestival", title="Twestival")
 
 
 @pytest.fixture
@@ -66,24 +52,6 @@ def page(db, cause, event):
 @pytest.fixture
 def agent(db, page):
     return page.owner
-
-
-@pytest.fixture
-def staffer(db, org):
-    return MembershipFactory(organisation=org, role=MembershipRole.STAFF).agent
-
-
-@pytest.fixture
-def as_agent(db, client, login_as):
-    """Commit the fixtures, log in, and ask for English pages."""
-
-    def login(agent):
-        db.session.commit()
-        login_as(agent)
-        client.get("/lang/en")
-        return agent
-
-    return login
 
 
 def text(response) -> str:
@@ -340,10 +308,9 @@ def test_non_staff_cannot_confirm(client, db, page, agent, as_agent):
     assert db.session.scalar(select(func.count(Donation.id))) == 0
 
 
-def test_staff_of_another_organisation_cannot_confirm(client, db, page, agent, as_agent):
+def test_staff_of_another_organisation_cannot_confirm(client, db, page, agent, as_agent, outsider):
     gift = pending_gift(db, page, agent)
-    elsewhere = MembershipFactory(organisation=OrganisationFactory(slug="autre")).agent
-    as_agent(elsewhere)
+    as_agent(outsider)
     assert client.post(f"/staff/autre/offline/{gift.id}/confirm").status_code == 404
     assert client.post(f"/staff/eau-vive/offline/{gift.id}/confirm").status_code == 403
     assert db.session.scalar(select(func.count(Donation.id))) == 0
@@ -398,11 +365,7 @@ def test_confirmed_gift_cannot_be_rejected(client, db, page, agent, staffer, as_
 
 @pytest.mark.slow
 def test_concurrent_confirmations_record_once(app, tmp_path, smtp_server):
-    uri = app.config["SQLALCHEMY_DATABASE_URI"]
-    backend = "postgresql" if uri.startswith("postgresql") else "sqlite"
-    name = f"relais_offline_{uuid.uuid4().hex[:8]}_{os.getpid()}"
-    own = make_migrated_app(backend, tmp_path, name, smtp_server.url)
-    try:
+    with own_database(app, tmp_path, "offline", smtp_server.url) as own:
         with own.app_context():
             org = OrganisationFactory()
             cause = CauseFactory(organisation=org)
@@ -412,30 +375,13 @@ def test_concurrent_confirmations_record_once(app, tmp_path, smtp_server):
             gift_id, page_id = gift.id, page.id
             _db.session.commit()
 
-        barrier = threading.Barrier(len(staff_ids))
-        outcomes: list[str] = []
+        def review(staff_id: int) -> str:
+            staff = _db.session.get(Agent, staff_id)
+            target = _db.session.get(OfflineGift, gift_id)
+            offline.confirm_offline_gift(staff, target)
+            return "ok"
 
-        def review(staff_id: int) -> None:
-            with own.app_context():
-                barrier.wait()
-                try:
-                    begin_write()  # as the confirm view does, before its first read
-                    staff = _db.session.get(Agent, staff_id)
-                    target = _db.session.get(OfflineGift, gift_id)
-                    offline.confirm_offline_gift(staff, target)
-                    _db.session.commit()
-                    outcomes.append("ok")
-                except Exception as exc:  # the loser may see a lock or unique error
-                    _db.session.rollback()
-                    outcomes.append(type(exc).__name__)
-                finally:
-                    _db.session.remove()
-
-        threads = [threading.Thread(target=review, args=(i,)) for i in staff_ids]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
+        outcomes = race(own.app_context, review, staff_ids)
 
         with own.app_context():
             rows = _db.session.scalars(
@@ -445,10 +391,6 @@ def test_concurrent_confirmations_record_once(app, tmp_path, smtp_server):
             assert totals.figures_one(TotalScope.PAGE, page_id).raised_minor == 1234
             assert totals.drift() == []
             assert "ok" in outcomes
-            _db.session.remove()
-            _db.engine.dispose()
-    finally:
-        drop_database(backend, name)
 
 
 def test_cash_confirmed_after_the_event_closed_stays_on_the_event(db):

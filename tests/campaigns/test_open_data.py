@@ -16,6 +16,7 @@ from campaigns import expenses, open_data_views, services
 from campaigns.models import CauseStatus
 from campaigns.open_data import DATASETS
 from extensions import limiter
+from tests import factories
 from tests.conftest import make_migrated_app
 from tests.factories import (
     AgentFactory,
@@ -30,23 +31,17 @@ PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 
 def spend(staffer, project, amount_minor, title, *, publish=True, document=None):
-    org = project.cause.organisation
-    expense = expenses.save_expense(
+    """An expense of 14 March 2026 with a description and, if given, a document."""
+    return factories.spend(
         staffer,
-        org,
-        None,
-        {
-            "project": project,
-            "amount_minor": amount_minor,
-            "spent_on": date(2026, 3, 14),
-            "title": title,
-            "description": f"About {title}",
-            "document": document,
-        },
+        project,
+        amount_minor,
+        title,
+        publish=publish,
+        spent_on=date(2026, 3, 14),
+        description=f"About {title}",
+        document=document,
     )
-    if publish:
-        expenses.publish_expense(staffer, org, expense)
-    return expense
 
 
 @pytest.fixture

@@ -7,8 +7,6 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-import responses
-import stripe
 from sqlalchemy import select, update
 
 from campaigns import totals
@@ -85,16 +83,6 @@ def test_totals_check_reports_drift_and_rebuild_repairs_it(db, runner, page):
 
 def stripe_list(url: str, objects: list[dict], has_more: bool = False) -> dict:
     return {"object": "list", "url": url, "has_more": has_more, "data": objects}
-
-
-@pytest.fixture
-def stripe_api(app, monkeypatch):
-    """Stripe's API on `responses`, with a key configured; yields the mock."""
-    monkeypatch.setitem(app.config, "STRIPE_SECRET_KEY", "sk_test_relais")
-    monkeypatch.setattr(stripe, "default_http_client", stripe.RequestsClient())
-    monkeypatch.setattr(stripe, "max_network_retries", 0)
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 def test_reconcile_records_what_the_webhooks_missed_once(db, runner, page, stripe_api):

@@ -9,7 +9,6 @@ import os
 import uuid
 
 import pytest
-import redis
 from sqlalchemy import select
 
 from campaigns import leaderboards, ranks, services
@@ -17,7 +16,7 @@ from campaigns.models import Page, PageKind, PageStatus
 from campaigns.payments import process_event
 from extensions import db, run_transaction
 from tests import stripe_objects as so
-from tests.conftest import BACKENDS, drop_database, make_migrated_app
+from tests.conftest import BACKENDS, drop_app, drop_redis_keys, make_migrated_app
 from tests.factories import (
     CauseFactory,
     EventPageFactory,
@@ -48,13 +47,8 @@ def redis_app(request, tmp_path):
             yield app
             db.session.remove()
     finally:
-        server = redis.Redis.from_url(REDIS_URL)
-        keys = list(server.scan_iter(match=prefix + "*"))
-        if keys:
-            server.delete(*keys)
-        with app.app_context():
-            db.engine.dispose()
-        drop_database(request.param, database)
+        drop_redis_keys(REDIS_URL, prefix)
+        drop_app(app, request.param, database)
 
 
 def give(page: Page, amount: int, email: str) -> dict:
@@ -275,9 +269,7 @@ def test_without_redis_reachable_leaderboards_come_from_sql_and_commits_stand(ba
             assert cause.id in app.extensions["relais.ranks"]["stale"]
             db.session.remove()
     finally:
-        with app.app_context():
-            db.engine.dispose()
-        drop_database(backend, database)
+        drop_app(app, backend, database)
 
 
 def test_ranks_commands_without_redis_say_what_to_do(runner):

@@ -9,16 +9,13 @@ demo builds that event and runs it through the same code at once.
 from __future__ import annotations
 
 import html as html_lib
-import os
 import re
-import threading
-import uuid
 from urllib.parse import parse_qs
 
 import pytest
 import requests
 import responses
-import stripe
+from flask_babel import force_locale
 from sqlalchemy import func, select
 
 from agents.models import Agent, MembershipRole
@@ -27,10 +24,9 @@ from campaigns.checkout import completed_event
 from campaigns.errors import Conflict, PermissionDenied, ValidationError
 from campaigns.models import AuditEntry, Donation, DonationKind, OfflineGift, TotalScope
 from campaigns.payments import process_event
-from extensions import begin_write
 from extensions import db as _db
 from tests import stripe_objects as so
-from tests.conftest import drop_database, make_migrated_app
+from tests.conftest import own_database, race
 from tests.factories import (
     CauseFactory,
     EventPageFactory,
@@ -40,11 +36,6 @@ from tests.factories import (
 )
 
 REFUNDS = "https://api.stripe.com/v1/refunds"
-
-
-@pytest.fixture
-def org(db):
-    return OrganisationFactory(slug="eau-vive", name="Eau Vive")
 
 
 @pytest.fixture
@@ -61,30 +52,6 @@ def staffer(db, org):
 @pytest.fixture
 def demo(app, monkeypatch):
     monkeypatch.setitem(app.config, "STRIPE_SECRET_KEY", "")
-
-
-@pytest.fixture
-def stripe_api(app, monkeypatch):
-    """Stripe configured; the real stripe library talks HTTP through requests,
-    which ``responses`` intercepts."""
-    monkeypatch.setitem(app.config, "STRIPE_SECRET_KEY", "sk_test_relais")
-    monkeypatch.setattr(stripe, "default_http_client", stripe.RequestsClient())
-    monkeypatch.setattr(stripe, "max_network_retries", 0)
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
-@pytest.fixture
-def as_agent(db, client, login_as):
-    """Commit the fixtures, log in, and ask for English pages."""
-
-    def login(agent):
-        db.session.commit()
-        login_as(agent)
-        client.get("/lang/en")
-        return agent
-
-    return login
 
 
 def text(response) -> str:
@@ -184,11 +151,10 @@ def test_agents_who_are_not_staff_get_403_and_refund_nothing(db, client, as_agen
 
 
 def test_staff_of_another_organisation_cannot_see_or_refund_the_gift(
-    db, client, as_agent, page, demo
+    db, client, as_agent, page, demo, outsider
 ):
     gift = paid_gift(db, page)
-    elsewhere = MembershipFactory(organisation=OrganisationFactory(slug="autre")).agent
-    as_agent(elsewhere)
+    as_agent(outsider)
     assert client.get(url(gift)).status_code == 403
     assert client.get(url(gift, "autre")).status_code == 404
     response = client.post(
@@ -378,7 +344,7 @@ def test_a_dispute_lowers_what_can_be_refunded(db, staffer, page, demo):
     )
     assert process_event(so.event(dispute, "charge.dispute.created")) == "recorded"
     assert refund_requests.refund_state(gift).refundable_minor == 500
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(ValidationError) as refused, force_locale("en"):
         refund_requests.request_refund(staffer, gift, 600, "Asked")
     assert "at most 5" in refused.value.errors["amount"].replace("€", "")
     refund_requests.request_refund(staffer, gift, 500, "Asked")
@@ -549,7 +515,7 @@ def test_stripe_errors_are_sentences_and_record_nothing(
 def test_a_refund_stripe_reports_failed_is_not_logged(db, staffer, page, stripe_api, app):
     gift = paid_gift(db, page, "25")
     stripe_api.add(responses.POST, REFUNDS, json=stripe_refund(gift, 1000, "failed"))
-    with pytest.raises(refund_requests.RefundError) as refused:
+    with pytest.raises(refund_requests.RefundError) as refused, force_locale("en"):
         refund_requests.request_refund(staffer, gift, 1000, "Asked")
     assert "status: failed" in refused.value.message
     assert requests_logged(db) == []
@@ -571,11 +537,7 @@ def test_bad_input_never_reaches_stripe(db, staffer, page, stripe_api):
 
 @pytest.mark.slow
 def test_concurrent_double_clicks_refund_once(app, tmp_path, smtp_server):
-    uri = app.config["SQLALCHEMY_DATABASE_URI"]
-    backend = "postgresql" if uri.startswith("postgresql") else "sqlite"
-    name = f"relais_refund_{uuid.uuid4().hex[:8]}_{os.getpid()}"
-    own = make_migrated_app(backend, tmp_path, name, smtp_server.url, STRIPE_SECRET_KEY="")
-    try:
+    with own_database(app, tmp_path, "refund", smtp_server.url, STRIPE_SECRET_KEY="") as own:
         with own.app_context():
             org = OrganisationFactory()
             page = PageFactory(cause=CauseFactory(organisation=org))
@@ -585,33 +547,13 @@ def test_concurrent_double_clicks_refund_once(app, tmp_path, smtp_server):
             seen = refund_requests.refund_state(gift).token
             _db.session.commit()
 
-        clicks = 4
-        barrier = threading.Barrier(clicks)
-        outcomes: list[str] = []
+        def click(_) -> str:
+            staff = _db.session.get(Agent, staff_id)
+            target = _db.session.get(Donation, gift_id)
+            result = refund_requests.request_refund(staff, target, 1500, "Double click", seen=seen)
+            return "repeat" if result.is_repeat else "refunded"
 
-        def click() -> None:
-            with own.test_request_context():
-                barrier.wait()
-                try:
-                    begin_write()  # as the refund view does, before its first read
-                    staff = _db.session.get(Agent, staff_id)
-                    target = _db.session.get(Donation, gift_id)
-                    result = refund_requests.request_refund(
-                        staff, target, 1500, "Double click", seen=seen
-                    )
-                    _db.session.commit()
-                    outcomes.append("repeat" if result.is_repeat else "refunded")
-                except Exception as exc:  # a loser may see a lock timeout
-                    _db.session.rollback()
-                    outcomes.append(type(exc).__name__)
-                finally:
-                    _db.session.remove()
-
-        threads = [threading.Thread(target=click) for _ in range(clicks)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
+        outcomes = race(own.test_request_context, click, range(4))
 
         with own.app_context():
             rows = _db.session.scalars(
@@ -627,7 +569,3 @@ def test_concurrent_double_clicks_refund_once(app, tmp_path, smtp_server):
             )
             assert totals.figures_one(TotalScope.PAGE, page_id).raised_minor == 2500
             assert totals.drift() == []
-            _db.session.remove()
-            _db.engine.dispose()
-    finally:
-        drop_database(backend, name)

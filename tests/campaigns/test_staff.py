@@ -17,48 +17,8 @@ from campaigns.models import Cause, CauseStatus, Organisation, Page, PageStatus,
 from tests.factories import (
     AgentFactory,
     CauseFactory,
-    MembershipFactory,
-    OrganisationFactory,
     PageFactory,
 )
-
-
-@pytest.fixture
-def org(db):
-    return OrganisationFactory(slug="eau-vive", name="Eau Vive")
-
-
-@pytest.fixture
-def cause(db, org):
-    return CauseFactory(organisation=org, slug="twestival", title="Twestival")
-
-
-@pytest.fixture
-def page(db, cause):
-    return PageFactory(cause=cause, slug="lyon-runs", title="Lyon runs")
-
-
-@pytest.fixture
-def admin(db, org):
-    return MembershipFactory(organisation=org, role=MembershipRole.ADMIN).agent
-
-
-@pytest.fixture
-def staffer(db, org):
-    return MembershipFactory(organisation=org, role=MembershipRole.STAFF).agent
-
-
-@pytest.fixture
-def as_agent(db, client, login_as):
-    """Commit the fixtures, log in, and ask for English pages."""
-
-    def login(agent):
-        db.session.commit()
-        login_as(agent)
-        client.get("/lang/en")
-        return agent
-
-    return login
 
 
 def count(db, model) -> int:
@@ -102,10 +62,8 @@ def staff_urls(org_slug="eau-vive", cause_slug="twestival", page_slug="lyon-runs
     ]
 
 
-def test_an_agent_who_is_not_staff_gets_403_everywhere(db, client, as_agent, page, admin):
-    outsider = AgentFactory()
+def test_an_agent_who_is_not_staff_gets_403_everywhere(db, client, as_agent, page, admin, outsider):
     # Staff of another organisation is no better.
-    MembershipFactory(agent=outsider, organisation=OrganisationFactory())
     membership = db.session.scalar(select(Membership).where(Membership.agent_id == admin.id))
     as_agent(outsider)
     urls = [u for u in staff_urls() if u[1] != "/staff/"]
