@@ -56,7 +56,9 @@ def test_a_deadlocked_transaction_is_run_again_and_both_commit(tmp_path):
         for thread in threads:
             thread.join(60)
         assert errors == []
-        assert sorted(attempts.values()) == [1, 2]  # PostgreSQL aborted one, it ran again
+        # PostgreSQL aborted one of them (a retry can deadlock once more, so
+        # either may have run twice); each committed exactly once.
+        assert max(attempts.values()) >= 2
         with app.app_context():
             rows = db.session.execute(text("SELECT id, n FROM probe ORDER BY id")).all()
             assert [tuple(r) for r in rows] == [(1, 2), (2, 2)]
