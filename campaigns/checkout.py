@@ -20,6 +20,10 @@ from campaigns.models import Cause, Donation, Page, PendingGift, Project
 from extensions import db
 
 STRIPE_LOCALES = ("fr", "en")
+# Stripe is called while a request waits (and, for a refund, while the gift's
+# row is locked): fail in seconds, not the library's 80 s. Retries are safe,
+# every call carries an idempotency key.
+stripe.default_http_client = stripe.RequestsClient(timeout=(4, 10))
 
 
 class CheckoutError(Exception):

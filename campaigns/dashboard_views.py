@@ -8,6 +8,7 @@ before the first byte of the file is sent.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from flask import (
@@ -79,7 +80,7 @@ def _id_arg(name: str) -> int | None:
     text = request.args.get(name, "").strip()
     if not text:
         return None
-    if not text.isdigit() or len(text) > 12:
+    if not re.fullmatch(r"[0-9]{1,12}", text):  # not isdigit(): "²" is a digit to it
         raise ServiceError(_("This link to older entries is broken. Go back to the dashboard."))
     return int(text)
 

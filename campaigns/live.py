@@ -272,10 +272,13 @@ class Hub:
                     self._pending.setdefault(cause_id, set()).update(page_ids)
             self._lock.notify_all()
 
-    def subscribe(self, cause_id: int) -> Stream:
+    def subscribe(self, cause_id: int, limit: int | None = None) -> Stream | None:
+        """A new stream, or None when this process already serves ``limit``."""
         self._start()
         stream = Stream(cause_id)
         with self._lock:
+            if limit is not None and sum(map(len, self._streams.values())) >= limit:
+                return None
             self._streams.setdefault(cause_id, set()).add(stream)
         return stream
 

@@ -14,7 +14,7 @@ import json
 import re
 import time
 
-from flask import Blueprint, Response, current_app, render_template, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
 from flask_babel import get_translations
 from flask_babel import gettext as _
 
@@ -24,6 +24,7 @@ from campaigns.models import CauseStatus, TotalScope
 from campaigns.page_cache import cached_for_anonymous
 from campaigns.totals import figures_one
 from campaigns.views import visible_cause
+from extensions import limiter
 
 bp = Blueprint("live", __name__)
 
@@ -46,6 +47,7 @@ def last_event_id() -> int | None:
 
 
 @bp.get("/api/v1/causes/<slug>/stream")
+@limiter.limit(lambda: current_app.config.get("LIVE_RATE_LIMIT", "60 per minute"))
 def stream(slug: str):
     cause = services.get_cause(slug)
     if cause.status not in PUBLIC_CAUSE:
@@ -56,7 +58,19 @@ def stream(slug: str):
     seen = last_event_id()
     hub = live.hub()
     # Subscribed before the snapshot is read: a change in between is sent, not lost.
-    mailbox = hub.subscribe(cause.id)
+    # Each stream holds a thread: past the per-process cap, the browser is told
+    # to come back later (EventSource retries) instead of starving page views.
+    mailbox = hub.subscribe(cause.id, limit=int(config.get("LIVE_MAX_STREAMS", 200)))
+    if mailbox is None:
+        response = jsonify(
+            {
+                "error": _("Too many live connections right now: the page retries by itself."),
+                "status": 503,
+            }
+        )
+        response.status_code = 503
+        response.headers["Retry-After"] = "30"
+        return response
     try:
         current = hub.current(cause.id)
     except BaseException:

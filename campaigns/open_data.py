@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC
@@ -176,11 +177,15 @@ def daily() -> list[dict]:
 def daily_pages() -> list[dict]:
     """Per public page and UTC day: an event counts its members' gifts too.
 
-    A day's amount is null unless that day had at least k distinct donors, and
-    null for a page below the floor: a page's day is where one gift would
-    otherwise be readable."""
+    The k floor must survive subtraction, so a page shows its day amounts only
+    if every one of its days had at least k distinct donors (all or nothing:
+    the page's published total minus the shown days then reveals nothing), and
+    an event only if the same holds for each page whose gifts it counts,
+    itself included (the event's day minus its members' days is then never a
+    day of fewer than k donors). Counts of gifts are always shown."""
     day = func.date(Donation.created_at)
     counted = Donation.kind.in_(totals.COUNTED_KINDS)
+    public = select(Cause.id).where(Cause.status.in_(PUBLIC_CAUSES))
     visible = {
         p.id: p
         for p in db.session.scalars(
@@ -189,9 +194,10 @@ def daily_pages() -> list[dict]:
             .where(Cause.status.in_(PUBLIC_CAUSES), Page.status.in_(PUBLIC_PAGES))
         )
     }
-    out = []
-    for column, events in ((Donation.page_id, False), (Donation.event_id, True)):
-        rows = db.session.execute(
+
+    def per_day(column):
+        by_id: dict[int, list[tuple]] = defaultdict(list)
+        for scope_id, date, amount, count, donors in db.session.execute(
             select(
                 column,
                 day,
@@ -199,21 +205,46 @@ def daily_pages() -> list[dict]:
                 func.count().filter(counted),
                 func.count(func.distinct(Donation.donor_key)).filter(counted),
             )
-            .where(column.in_([i for i, p in visible.items() if p.is_event == events]))
+            .where(column.is_not(None), Donation.cause_id.in_(public))
             .group_by(column, day)
-        ).all()
-        for page_id, date, amount, count, donors in rows:
-            page = visible[page_id]
-            floor = page.cause.organisation.open_data_k_floor
-            out.append(
-                {
-                    "page": page.slug,
-                    "cause": page.cause.slug,
-                    "date": str(date),
-                    "raised_minor": int(amount or 0) if donors >= floor else None,
-                    "donation_count": int(count or 0),
-                }
+        ):
+            by_id[scope_id].append((str(date), int(amount or 0), int(count or 0), int(donors)))
+        return by_id
+
+    pages_days, events_days = per_day(Donation.page_id), per_day(Donation.event_id)
+    contributors: dict[int, set[int]] = defaultdict(set)
+    for event_id, page_id in db.session.execute(
+        select(Donation.event_id, Donation.page_id)
+        .where(Donation.event_id.is_not(None), Donation.page_id.is_not(None))
+        .distinct()
+    ):
+        contributors[event_id].add(page_id)
+
+    def every_day_reaches(days: list[tuple], floor: int) -> bool:
+        return all(donors >= floor for *_rest, donors in days)
+
+    out = []
+    for page_id, page in visible.items():
+        floor = page.cause.organisation.open_data_k_floor
+        if page.is_event:
+            days = events_days.get(page_id, [])
+            shown = every_day_reaches(days, floor) and all(
+                every_day_reaches(pages_days.get(member, []), floor)
+                for member in contributors[page_id]
             )
+        else:
+            days = pages_days.get(page_id, [])
+            shown = every_day_reaches(days, floor)
+        out.extend(
+            {
+                "page": page.slug,
+                "cause": page.cause.slug,
+                "date": date,
+                "raised_minor": amount if shown else None,
+                "donation_count": count,
+            }
+            for date, amount, count, _donors in days
+        )
     return sorted(out, key=lambda r: (r["cause"], r["page"], r["date"]))
 
 

@@ -17,7 +17,6 @@ from collections import OrderedDict
 from functools import wraps
 
 from flask import current_app, make_response, request, session
-from flask_babel import get_locale
 
 MAX_ENTRIES = 512
 _entries: OrderedDict[tuple[str, str], tuple[float, bytes, int, list]] = OrderedDict()
@@ -45,7 +44,11 @@ def cached_for_anonymous(view):
     def wrapper(*args, **kwargs):
         if not _cacheable_request():
             return view(*args, **kwargs)
-        key = (request.full_path, str(get_locale()))
+        # Not get_locale(): it would be fixed for the whole request before the
+        # view tells Babel the organisation's language. Without a cookie the
+        # language is the browser's choice, else the organisation's ("-").
+        languages = current_app.config.get("LANGUAGES", ("fr", "en"))
+        key = (request.full_path, request.accept_languages.best_match(languages) or "-")
         now = time.monotonic()
         with _lock:
             hit = _entries.get(key)

@@ -8,7 +8,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from campaigns import totals
 from campaigns.cli import cli_locale, cli_transaction
@@ -67,6 +67,13 @@ def rebuild_command() -> None:
             db.session.execute(text("LOCK TABLE totals, total_donors IN EXCLUSIVE MODE"))
         count = totals.rebuild()
         click.echo(_("Rebuilt the totals of %(n)s scopes from the ledger.", n=count))
+    # Redis leaderboards follow commits of ledger rows, not this bulk rewrite.
+    from campaigns import ranks
+    from campaigns.models import Cause
+
+    if ranks.enabled():
+        for cause_id in db.session.scalars(select(Cause.id)):
+            ranks.rebuild(cause_id)
 
 
 @stripe_cli.command("reconcile")

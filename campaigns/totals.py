@@ -190,18 +190,13 @@ def rebuild() -> int:
     Set-based (INSERT … SELECT per scope): a million-row ledger is grouped by
     the database, never loaded into Python. ``totals.drift()`` checks the
     result with another computation (COUNT DISTINCT over the ledger)."""
-    postgresql = db.session.get_bind().dialect.name == "postgresql"
-    if postgresql:
-        # Sort in memory, and build the donor-set index once after the insert
-        # rather than row by row (both tables are locked until commit anyway).
+    if db.session.get_bind().dialect.name == "postgresql":
+        # Grouping and de-duplicating millions of rows: sort in memory, not on disk.
         db.session.execute(text("SET LOCAL work_mem = '256MB'"))
-        db.session.execute(text("SET LOCAL maintenance_work_mem = '512MB'"))
-        db.session.execute(text("LOCK TABLE totals, total_donors IN ACCESS EXCLUSIVE MODE"))
-        db.session.execute(text("TRUNCATE totals, total_donors"))
-        db.session.execute(text("ALTER TABLE total_donors DROP CONSTRAINT pk_total_donors"))
-    else:
-        db.session.execute(delete(Total))
-        db.session.execute(delete(TotalDonor))
+    # DELETE, not TRUNCATE: readers keep seeing the old totals until the commit
+    # (the caller locks out writers only).
+    db.session.execute(delete(Total))
+    db.session.execute(delete(TotalDonor))
     counted = Donation.kind.in_(COUNTED_KINDS)
     for scope, column in SCOPE_COLUMNS.items():
         db.session.execute(
@@ -209,7 +204,9 @@ def rebuild() -> int:
                 ["scope", "scope_id", "donor_key"],
                 select(db.literal(scope.value), column, Donation.donor_key)
                 .where(column.is_not(None), counted, Donation.donor_key != "")
-                .distinct(),
+                .distinct()
+                # In key order: the primary-key index grows at its right edge.
+                .order_by(column, Donation.donor_key),
             )
         )
         # Donor counts come from the donor sets below: a hash aggregate here,
@@ -227,13 +224,6 @@ def rebuild() -> int:
                 )
                 .where(column.is_not(None))
                 .group_by(column),
-            )
-        )
-    if postgresql:
-        db.session.execute(
-            text(
-                "ALTER TABLE total_donors ADD CONSTRAINT pk_total_donors "
-                "PRIMARY KEY (scope, scope_id, donor_key)"
             )
         )
     db.session.execute(

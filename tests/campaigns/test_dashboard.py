@@ -323,9 +323,10 @@ def test_bad_input_is_a_clear_4xx(db, client, as_agent, staffer, cause):
         response = client.get(DASHBOARD + query)
         assert response.status_code == 400, query
         assert "YYYY-MM-DD" in response.text
-    response = client.get(f"{DASHBOARD}?audit_before=abc")
-    assert response.status_code == 400
-    assert "older entries" in response.text
+    for value in ("abc", "%C2%B2", "1" * 13):  # "²" passes str.isdigit()
+        response = client.get(f"{DASHBOARD}?audit_before={value}")
+        assert response.status_code == 400, value
+        assert "older entries" in response.text
     for slug in ("nope", other.slug):
         response = client.get(f"{DASHBOARD}?cause={slug}")
         assert response.status_code == 404

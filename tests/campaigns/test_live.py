@@ -221,6 +221,16 @@ def test_the_stream_of_an_unknown_or_unpublished_cause_is_a_json_404(client, db)
         assert response.is_json and "no cause" in response.json["error"]
 
 
+def test_past_the_per_process_cap_a_stream_is_told_to_come_back(app, client, db, monkeypatch):
+    cause = CauseFactory(status=CauseStatus.PUBLISHED)
+    db.session.commit()
+    monkeypatch.setitem(app.config, "LIVE_MAX_STREAMS", 0)
+    response = client.get(f"/api/v1/causes/{cause.slug}/stream")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "30"
+    assert response.is_json and "retries by itself" in response.json["error"]
+
+
 # --- notices after commit -----------------------------------------------------------------
 
 

@@ -202,6 +202,28 @@ def test_daily_series_per_page_keep_the_k_floor_per_day(client, world):
     assert "7777" not in client.get("/open/daily_pages.csv").text
 
 
+def test_a_hidden_day_cannot_be_read_by_subtraction(db, client, world):
+    """Three donors today and one, two days ago: showing today's 3,000 next to
+    the page's published total would give the lone gift away."""
+    crowd, cause = world["crowd"], world["cause"]
+    services.record_gift(
+        page=crowd,
+        cause=cause,
+        amount_minor=4321,
+        donor_name="Early Bird",
+        donor_email="early@x.org",
+        created_at=datetime.now(UTC) - timedelta(days=2),
+    )
+    db.session.commit()
+    rows = client.get("/open/daily_pages.json").get_json()["daily_pages"]
+    mine = [r for r in rows if r["page"] == crowd.slug]
+    assert sorted(r["donation_count"] for r in mine) == [1, 3]
+    assert all(r["raised_minor"] is None for r in mine)  # all or nothing for the page
+    event = [r for r in rows if r["page"] == world["event"].slug]
+    assert event and all(r["raised_minor"] is None for r in event)  # event minus members
+    assert "4321" not in client.get("/open/daily_pages.csv").text
+
+
 # --- the data package validates -----------------------------------------------------
 
 

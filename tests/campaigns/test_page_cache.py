@@ -4,7 +4,7 @@ and never anything personal."""
 import pytest
 
 from campaigns import page_cache, services
-from tests.factories import AgentFactory, CauseFactory, PageFactory
+from tests.factories import AgentFactory, CauseFactory, OrganisationFactory, PageFactory
 
 
 @pytest.fixture
@@ -45,6 +45,16 @@ def test_each_language_has_its_own_copy(db, client, cached):
     assert b'lang="fr"' in french.data and b'lang="en"' in english.data
 
 
+def test_without_a_language_the_organisations_own_is_cached(db, client, cached):
+    english = CauseFactory(organisation=OrganisationFactory(locale="en"))
+    db.session.commit()
+    client.environ_base.pop("HTTP_ACCEPT_LANGUAGE")  # a link preview, curl
+    first = client.get(f"/c/{english.slug}")
+    again = client.get(f"/c/{english.slug}")
+    assert again.headers["X-Relais-Cache"] == "hit"
+    assert b'lang="en"' in first.data and b'lang="en"' in again.data
+
+
 def test_visitors_with_a_session_are_never_served_from_the_cache(app, db, client, cached, login_as):
     cause = CauseFactory()
     page = PageFactory(cause=cause)
@@ -57,7 +67,8 @@ def test_visitors_with_a_session_are_never_served_from_the_cache(app, db, client
     assert "X-Relais-Cache" not in mine.headers
     assert "42" in mine.text  # fresh figures for a visitor with a cookie
     assert b"csrf_token" in mine.data  # the log-out form: personal, so never stored
-    anonymous = app.test_client().get(f"/c/{cause.slug}")  # no cookie
+    # A new browser, without a cookie, in the same language.
+    anonymous = app.test_client().get(f"/c/{cause.slug}", headers={"Accept-Language": "en"})
     assert anonymous.headers["X-Relais-Cache"] == "hit"
     assert b"csrf_token" not in anonymous.data
 
