@@ -22,6 +22,7 @@ from flask_security import auth_required, current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from agents.models import Agent
 from campaigns import expenses, giving, leaderboards, photos, services
 from campaigns.errors import Conflict, NotFound, ServiceError, ValidationError
 from campaigns.forms import ConfirmForm, InviteForm, JoinForm, PageForm, choice
@@ -179,6 +180,10 @@ def render_page(
     if can_edit and page.is_event:
         # Hosts also see their members' drafts, so they know who is getting ready.
         members = [m for m in page.members if m.status != PageStatus.HIDDEN]
+    # The template names the page's owner and each member's: one query for all;
+    # the lazy loads find them in the session while this list keeps them alive.
+    owner_ids = {page.owner_id, *(m.owner_id for m in members)}
+    owners = db.session.scalars(select(Agent).where(Agent.id.in_(owner_ids))).all()
     candidates = joinable_pages(who, page)
     if join_form is None:
         join_form = JoinForm()
@@ -203,6 +208,7 @@ def render_page(
         give_errors=give_errors or {},
         give_refusal=giving.refusal(page),
         donor_wall=giving.donor_wall(page),
+        owners=owners,
     )
     return response, status
 
