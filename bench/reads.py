@@ -346,7 +346,8 @@ def part_rank(args) -> dict:
 
 
 def seed_ledger(app, rows: int) -> None:
-    """Pages under 20 events, and ``rows`` ledger rows: gifts from ~rows/3 donors,
+    """Pages under 20 events, and ``rows`` ledger rows: gifts from ~rows/3 donors
+    (keys are sha256 hex of an email, as ``services.donor_key_for`` makes them),
     one refund in 50, spread over pages, events, projects."""
     from sqlalchemy import text
 
@@ -394,7 +395,9 @@ def seed_ledger(app, rows: int) -> None:
                          ELSE (SELECT min(id) FROM projects) + g % 3 END,
                     pg.id, pg.parent_id,
                     CASE WHEN g % 50 = 0 THEN -500 ELSE 1000 + (g % 7) * 500 END, 'EUR',
-                    'd' || (g % (:rows / 3 + 1)), '', '', '', false, false, 'card',
+                    encode(sha256(convert_to(
+                        'donor' || (g % (:rows / 3 + 1)) || '@example.org', 'UTF8')), 'hex'),
+                    '', '', '', false, false, 'card',
                     now() - (g % 1000) * interval '1 hour'
                 FROM generate_series(1, :rows) g
                 JOIN pages pg ON pg.id = (SELECT min(id) FROM pages) + g % 2000
