@@ -116,6 +116,34 @@ def projects() -> list[dict]:
     ]
 
 
+def events_hiding_a_page() -> set[int]:
+    """Events whose amount would give a small page's gifts away by subtraction.
+
+    An event's total is its own gifts plus its members'; minus the members'
+    published totals it leaves the rest. So an event's amounts are shown only
+    if every page it counts gifts from (itself included) brought them from no
+    donor or from at least k donors."""
+    counted = Donation.kind.in_(totals.COUNTED_KINDS)
+    floors = dict(
+        db.session.execute(
+            select(Cause.id, Organisation.open_data_k_floor).join(Organisation)
+        ).all()
+    )
+    hiding = set()
+    for event_id, cause_id, donors in db.session.execute(
+        select(
+            Donation.event_id,
+            Donation.cause_id,
+            func.count(func.distinct(Donation.donor_key)).filter(counted),
+        )
+        .where(Donation.event_id.is_not(None), Donation.page_id.is_not(None))
+        .group_by(Donation.event_id, Donation.page_id, Donation.cause_id)
+    ):
+        if 0 < donors < floors.get(cause_id, 3):
+            hiding.add(event_id)
+    return hiding
+
+
 def pages() -> list[dict]:
     rows = db.session.scalars(
         select(Page)
@@ -126,10 +154,12 @@ def pages() -> list[dict]:
     own = totals.figures(TotalScope.PAGE, [p.id for p in rows if not p.is_event])
     events = totals.figures(TotalScope.EVENT, [p.id for p in rows if p.is_event])
     slugs = {p.id: p.slug for p in rows}
+    hiding = events_hiding_a_page()
     out = []
     for p in rows:
         fig = events[p.id] if p.is_event else own[p.id]
         floor = p.cause.organisation.open_data_k_floor
+        shown = fig.donor_count >= floor and p.id not in hiding
         out.append(
             {
                 "slug": p.slug,
@@ -141,7 +171,7 @@ def pages() -> list[dict]:
                 "status": str(p.status),
                 "goal_minor": p.goal_minor,
                 # Below k donors the amount stays hidden: one gift must not be readable.
-                "raised_minor": fig.raised_minor if fig.donor_count >= floor else None,
+                "raised_minor": fig.raised_minor if shown else None,
                 "donor_count": fig.donor_count,
             }
         )
@@ -250,6 +280,7 @@ def daily_pages() -> list[dict]:
 
 def leaderboard_rows() -> list[dict]:
     out = []
+    hiding = events_hiding_a_page()
     for cause in _causes():
         for board in leaderboards.BOARDS:
             for e in leaderboards.board(cause.id, board, limit=100):
@@ -260,7 +291,9 @@ def leaderboard_rows() -> list[dict]:
                         "board": board,
                         "rank": e.rank,
                         "page": e.slug,
-                        "raised_minor": e.raised_minor if e.donor_count >= floor else None,
+                        "raised_minor": e.raised_minor
+                        if e.donor_count >= floor and e.page_id not in hiding
+                        else None,
                         "donor_count": e.donor_count,
                     }
                 )
@@ -322,10 +355,14 @@ def fund_use_rows() -> list[dict]:
             select(Project.id, Project.slug).where(Project.id.in_(project_ids))
         ).all()
     )
+    hiding = events_hiding_a_page()
     out = []
     for p in rows:
         # Below k donors, a share would let one gift (and its designation) be read off.
-        shown = donors[p.id].donor_count >= p.cause.organisation.open_data_k_floor
+        shown = (
+            donors[p.id].donor_count >= p.cause.organisation.open_data_k_floor
+            and p.id not in hiding
+        )
         for pid, share in expenses.shares(money[p.cause_id], own.get(p.id, {})).items():
             if share.fraction == 0:
                 continue

@@ -58,6 +58,13 @@ def world(db):
             donor_name=f"Secret Donor {n}",
             donor_email=f"secret{n}@x.org",
             message="private words",
+            # The reçu fiscal's postal address: personal data, never open.
+            extra={
+                "donor_address_line": f"{n} impasse Cachee",
+                "donor_postal_code": "99123",
+                "donor_city": "Villecachee",
+                "donor_country": "FR",
+            },
         )
     services.record_gift(
         page=single,
@@ -100,6 +107,9 @@ def test_every_dataset_in_json_and_csv_without_personal_data(client, world):
                 "lonely@",
                 "Staffer Secretname",
                 "staffer-secret@",
+                "impasse Cachee",
+                "99123",
+                "Villecachee",
             ):
                 assert secret not in text, (name, fmt, secret)
 
@@ -376,3 +386,22 @@ def test_too_many_requests_get_429_with_retry_after_in_their_format(limited, app
     shared = app.test_client()
     for _ in range(4):
         assert shared.get("/open/").status_code == 200
+
+
+def test_an_event_total_cannot_give_a_small_members_gifts_away(db, client, world):
+    """Event minus its members' published totals must not leave one donor's gift."""
+    cause, event = world["cause"], world["event"]
+    lone = PageFactory(cause=cause)
+    services.join_event(lone.owner, lone, event)
+    services.record_gift(
+        page=lone, cause=cause, amount_minor=5555, donor_name="Lone", donor_email="lone@x.org"
+    )
+    db.session.commit()
+    pages = {r["slug"]: r for r in client.get("/open/pages.json").get_json()["pages"]}
+    assert pages[world["crowd"].slug]["raised_minor"] == 3000  # three donors: shown
+    assert pages[event.slug]["raised_minor"] is None  # 8,555 - 3,000 would be the lone gift
+    assert pages[event.slug]["donor_count"] == 4
+    boards = client.get("/open/leaderboards.json").get_json()["leaderboards"]
+    assert [r["raised_minor"] for r in boards if r["page"] == event.slug] == [None]
+    for name in ("pages", "leaderboards", "fund_use", "daily_pages"):
+        assert "8555" not in client.get(f"/open/{name}.csv").text, name
