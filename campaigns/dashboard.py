@@ -264,6 +264,27 @@ def unattributed(organisation_id: int, limit: int = 20) -> tuple[int, int, list]
     return int(amount or 0), int(count or 0), rows
 
 
+def latest_gifts(cause_id: int, limit: int = 20) -> list:
+    """The cause's newest gifts (card and confirmed cash), for staff to open one
+    (its ledger rows, audit trail and refund form)."""
+    return db.session.execute(
+        select(
+            Donation.id,
+            Donation.created_at,
+            Donation.kind,
+            Donation.amount_minor,
+            Donation.currency,
+            Donation.donor_name,
+            Donation.is_anonymous,
+            Page.title.label("page_title"),
+        )
+        .outerjoin(Page, Page.id == Donation.page_id)
+        .where(Donation.cause_id == cause_id, Donation.kind.in_(totals.COUNTED_KINDS))
+        .order_by(Donation.id.desc())
+        .limit(limit)
+    ).all()
+
+
 def anomalies(organisation_id: int, limit: int = 20) -> tuple[int, list[StripeEvent]]:
     """Stripe events with paid money nobody could record as-is, still open."""
     condition = (

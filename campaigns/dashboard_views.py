@@ -126,6 +126,7 @@ def index(org_slug: str):
             page_counts=dashboard.page_counts(cause.id),
             cities=dashboard.top_cities(cause.id),
             funnel=dashboard.share_funnel(cause),
+            latest=dashboard.latest_gifts(cause.id),
             event_days=days,
             day=day,
             daily_chart=charts.daily_chart(

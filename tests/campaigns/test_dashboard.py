@@ -15,12 +15,14 @@ from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import func, select
 
 from agents.models import Agent
 from campaigns import audit, charts
 from campaigns.models import (
     Cause,
     CauseStatus,
+    Donation,
     OfflineGift,
     Organisation,
     PageStatus,
@@ -256,6 +258,22 @@ def test_what_needs_a_person(db, client, as_agent, staffer, campaign):
         assert expected in outbox
     assert "To review: 1" in outbox
     assert 'href="/staff/eau-vive/outbox/"' in response.text
+
+
+def test_latest_gifts_open_the_gift_page_where_staff_can_refund(
+    db, client, as_agent, staffer, campaign
+):
+    as_agent(staffer)
+    response = client.get(DASHBOARD)
+    latest = text_of(response, "latest-gifts")
+    for page_title in ("Ana runs", "Lyon night", "Bob swims"):
+        assert page_title in latest
+    newest = db.session.scalar(select(func.max(Donation.id)))
+    link = f'href="/staff/eau-vive/donations/{newest}"'
+    assert link in response.text
+    assert client.get(f"/staff/eau-vive/donations/{newest}").status_code == 200
+    unattributed = db.session.scalar(select(Donation.id).where(Donation.is_unattributed.is_(True)))
+    assert f'href="/staff/eau-vive/donations/{unattributed}"' in response.text
 
 
 def test_moderation_queue_links_to_hide_and_unhide(db, client, as_agent, staffer, campaign):
