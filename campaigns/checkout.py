@@ -16,7 +16,7 @@ from flask import current_app, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from campaigns.models import Cause, Donation, Page, PendingGift, Project
+from campaigns.models import Cause, Donation, Organisation, Page, PendingGift, Project
 from extensions import db
 
 STRIPE_LOCALES = ("fr", "en")
@@ -95,6 +95,10 @@ class StripeCheckout:
         }
         if pending.donor_email:
             params["customer_email"] = pending.donor_email
+        organisation = db.session.get(Organisation, pending.organisation_id)
+        if organisation.issues_tax_receipts:
+            # The reçu fiscal names the donor's postal address: Stripe asks for it.
+            params["billing_address_collection"] = "required"
         try:
             session = stripe.checkout.Session.create(
                 api_key=self.secret_key,
@@ -143,6 +147,21 @@ def gateway(config) -> Checkout:
     return StripeCheckout(key) if key else DemoCheckout()
 
 
+def pending_address(pending: PendingGift) -> dict | None:
+    """The address the donor typed on the demo's give form, shaped like
+    Stripe's ``customer_details.address`` (None when they typed none)."""
+    if not (pending.donor_address_line or pending.donor_postal_code or pending.donor_city):
+        return None
+    return {
+        "city": pending.donor_city or None,
+        "country": pending.donor_country or None,
+        "line1": pending.donor_address_line or None,
+        "line2": None,
+        "postal_code": pending.donor_postal_code or None,
+        "state": None,
+    }
+
+
 def completed_event(pending: PendingGift, *, created: int | None = None) -> dict:
     """A ``checkout.session.completed`` event for a paid pending gift, shaped
     like the one Stripe sends (the demo's test payment and the tests use it).
@@ -172,7 +191,7 @@ def completed_event(pending: PendingGift, *, created: int | None = None) -> dict
                 "customer": None,
                 "customer_creation": "if_required",
                 "customer_details": {
-                    "address": None,
+                    "address": pending_address(pending),
                     "email": pending.donor_email or None,
                     "name": pending.donor_name or None,
                     "phone": None,

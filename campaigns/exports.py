@@ -184,7 +184,8 @@ def _columns(names: str) -> tuple[str, ...]:
 
 
 DONATION_HEADER = _columns(
-    "id created_at kind amount amount_minor currency donor_name donor_email is_anonymous "
+    "id created_at kind amount amount_minor currency donor_name donor_email "
+    "donor_address_line donor_postal_code donor_city donor_country is_anonymous "
     "message payment_method cause project page event is_unattributed share_channel "
     "refund_of receipt_number stripe_checkout_session_id stripe_payment_intent_id "
     "stripe_charge_id stripe_event_id stripe_dispute_id"
@@ -207,6 +208,11 @@ def donation_rows(organisation_id: int, filters: Filters) -> Iterator[tuple]:
             Donation.currency,
             func.coalesce(func.nullif(Donation.donor_name, ""), gift.donor_name),
             func.coalesce(func.nullif(Donation.donor_email, ""), gift.donor_email),
+            # The reçu fiscal's address (personal data, like the name and email).
+            func.coalesce(func.nullif(Donation.donor_address_line, ""), gift.donor_address_line),
+            func.coalesce(func.nullif(Donation.donor_postal_code, ""), gift.donor_postal_code),
+            func.coalesce(func.nullif(Donation.donor_city, ""), gift.donor_city),
+            func.coalesce(func.nullif(Donation.donor_country, ""), gift.donor_country),
             Donation.is_anonymous,
             Donation.message,
             Donation.payment_method,

@@ -13,6 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from babel import Locale, UnknownLocaleError
 from babel.numbers import get_currency_name
 from flask_babel import gettext as _
 from sqlalchemy import func, select
@@ -42,6 +43,14 @@ OTHER = "other"
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 SHARE_CODE_RE = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
 TRUE_VALUES = {"y", "yes", "on", "1", "true"}
+# The donor's postal address (reçu fiscal): field to its longest length.
+ADDRESS_MAX = {
+    "donor_address_line": 200,
+    "donor_postal_code": 20,
+    "donor_city": 100,
+    "donor_country": 2,
+}
+COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
 
 
 # --- what the give form offers --------------------------------------------------
@@ -156,6 +165,30 @@ def _project(data: dict, page: Page, errors: dict) -> Project | None:
     return project
 
 
+def _address(data: dict, organisation: Organisation, errors: dict) -> dict[str, str]:
+    """The optional postal address for the reçu fiscal (only asked when the
+    organisation issues tax receipts; Stripe collects it otherwise)."""
+    if not organisation.issues_tax_receipts:
+        return {}
+    return read_address(data, errors)
+
+
+def read_address(data: dict, errors: dict) -> dict[str, str]:
+    """The four address fields of a form (any may be empty), each checked:
+    ``errors`` gets a sentence per bad field (the give form, offline gifts)."""
+    address = {name: _text(data, name) for name in ADDRESS_MAX}
+    address["donor_country"] = address["donor_country"].upper()
+    for name, length in ADDRESS_MAX.items():
+        if len(address[name]) > length:
+            errors[name] = _("Keep this under %(n)s characters.", n=length)
+    country = address["donor_country"]
+    if country and not COUNTRY_RE.match(country):
+        errors["donor_country"] = _(
+            "Enter the country as a two-letter code such as FR or BE, or leave it empty."
+        )
+    return address
+
+
 def start_gift(page: Page, data: dict) -> PendingGift:
     """Check what a donor asked for and keep it as a pending gift (flushed, not
     committed); raise ValidationError with a sentence per field.
@@ -163,7 +196,8 @@ def start_gift(page: Page, data: dict) -> PendingGift:
     ``data``: amount (a suggested amount in major units, or "other"),
     other_amount (major units as typed), message, donor_name, donor_email,
     is_anonymous, is_amount_hidden, project (slug, empty for "where it's most
-    needed"), locale, share (the share link's code).
+    needed"), locale, share (the share link's code), and the optional address
+    (donor_address_line, donor_postal_code, donor_city, donor_country).
     """
     problem = refusal(page)
     if problem:
@@ -188,6 +222,7 @@ def start_gift(page: Page, data: dict) -> PendingGift:
             "Enter an email address like name@example.org, or leave it empty."
         )
     project = _project(data, page, errors)
+    address = _address(data, page.cause.organisation, errors)
     if errors:
         raise ValidationError(errors)
     share = _text(data, "share")
@@ -206,6 +241,7 @@ def start_gift(page: Page, data: dict) -> PendingGift:
         is_amount_hidden=_flag(data.get("is_amount_hidden")),
         locale=locale if locale in ("fr", "en") else page.cause.organisation.locale,
         share_code=share if SHARE_CODE_RE.match(share) else None,
+        **address,
     )
     db.session.add(pending)
     db.session.flush()
@@ -305,6 +341,7 @@ class Receipt:
     address: str
     donor_name: str
     donor_email: str
+    donor_address: str  # lines joined by "\n"; empty when the donor gave none
     amount_minor: int
     refunded_minor: int
     currency: str
@@ -322,6 +359,22 @@ def payment_method_label(method: str) -> str:
         "transfer": _("Bank transfer"),
     }
     return labels.get(method, method)
+
+
+def postal_address(gift: Donation, locale: str) -> str:
+    """The donor's address as printed under their name: street, then postal
+    code and city, then the country's name in ``locale`` (empty if none)."""
+    town = " ".join(part for part in (gift.donor_postal_code, gift.donor_city) if part)
+    country = ""
+    if gift.donor_country:
+        try:
+            names = Locale.parse(str(locale or "fr").replace("-", "_")).territories
+        except (ValueError, UnknownLocaleError):
+            names = {}
+        country = names.get(gift.donor_country, gift.donor_country)
+    if not (gift.donor_address_line or town):
+        return ""  # a country alone is no address
+    return "\n".join(line for line in (gift.donor_address_line, town, country) if line)
 
 
 def receipt_for(gift: Donation, locale: str) -> Receipt:
@@ -346,6 +399,7 @@ def receipt_for(gift: Donation, locale: str) -> Receipt:
         address=org.address,
         donor_name=gift.donor_name,
         donor_email=gift.donor_email,
+        donor_address=postal_address(gift, locale),
         amount_minor=gift.amount_minor,
         refunded_minor=-int(refunded or 0),
         currency=gift.currency,

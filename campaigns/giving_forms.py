@@ -45,6 +45,23 @@ class GiveForm(FlaskForm):
         description=_l("For your receipt. The payment page asks for it otherwise."),
         render_kw={"autocomplete": "email"},
     )
+    # The reçu fiscal names the donor's address (shown when the organisation
+    # issues tax receipts); Stripe's payment page asks for it otherwise.
+    donor_address_line = StringField(
+        _l("Street address (optional)"),
+        render_kw={"autocomplete": "street-address", "maxlength": 200},
+    )
+    donor_postal_code = StringField(
+        _l("Postal code"), render_kw={"autocomplete": "postal-code", "size": 10, "maxlength": 20}
+    )
+    donor_city = StringField(
+        _l("City"), render_kw={"autocomplete": "address-level2", "maxlength": 100}
+    )
+    donor_country = StringField(
+        _l("Country"),
+        description=_l("Two-letter code, such as FR."),
+        render_kw={"autocomplete": "country", "size": 4, "maxlength": 2},
+    )
     is_anonymous = BooleanField(_l("Give anonymously (your name is not shown on the page)"))
     is_amount_hidden = BooleanField(_l("Hide the amount on the page"))
     share = HiddenField()

@@ -248,6 +248,13 @@ class Donation(db.Model):
     message: Mapped[str] = mapped_column(String(500), default="")
     is_anonymous: Mapped[bool] = mapped_column(default=False)
     is_unattributed: Mapped[bool] = mapped_column(default=False)
+    # The donor's postal address, for the reçu fiscal (Cerfa 11580 names it):
+    # Stripe's billing address, or what the donor typed. Personal data: staff
+    # exports only, never open data. Country is ISO 3166 alpha-2.
+    donor_address_line: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    donor_postal_code: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    donor_city: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    donor_country: Mapped[str] = mapped_column(String(2), default="", server_default="")
     # The gift a refund or dispute row belongs to.
     original_id: Mapped[int | None] = mapped_column(ForeignKey("donations.id"), index=True)
     # How the money came: card (Stripe), cash, cheque, transfer.
@@ -306,6 +313,12 @@ class PendingGift(db.Model):
     is_anonymous: Mapped[bool] = mapped_column(default=False)
     is_amount_hidden: Mapped[bool] = mapped_column(default=False)
     locale: Mapped[str] = mapped_column(String(10), default="fr")
+    # The donor's postal address, for the reçu fiscal (Cerfa 11580 names it):
+    # Typed on the demo's give form (Stripe collects it otherwise). ISO country.
+    donor_address_line: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    donor_postal_code: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    donor_city: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    donor_country: Mapped[str] = mapped_column(String(2), default="", server_default="")
     share_code: Mapped[str | None] = mapped_column(String(20))
     status: Mapped[PendingGiftStatus] = mapped_column(String(20), default=PendingGiftStatus.PENDING)
     stripe_checkout_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
@@ -372,6 +385,11 @@ class OfflineGift(db.Model):
     method: Mapped[str] = mapped_column(String(20), default="cash")  # cash | cheque
     donor_name: Mapped[str] = mapped_column(String(200), default="")
     donor_email: Mapped[str] = mapped_column(String(255), default="")
+    # For the reçu fiscal, like a gift's (optional). ISO country.
+    donor_address_line: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    donor_postal_code: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    donor_city: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    donor_country: Mapped[str] = mapped_column(String(2), default="", server_default="")
     note: Mapped[str] = mapped_column(String(500), default="")
     photo: Mapped[str | None] = mapped_column(String(120))
     collected_on: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -23,7 +23,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from agents.models import Agent
-from campaigns import audit, photos, services
+from campaigns import audit, giving, photos, services
 from campaigns.errors import Conflict, ValidationError
 from campaigns.models import (
     Cause,
@@ -139,8 +139,10 @@ def record_offline_gift(agent: Agent, page: Page, data: dict) -> OfflineGift:
     stays pending until staff confirm it.
 
     ``data``: ``amount`` (major units as typed), ``method`` (cash | cheque),
-    ``donor_name``, ``donor_email``, ``note``, ``collected_on`` (a date or
-    'YYYY-MM-DD', today when empty) and ``photo`` (an uploaded file, optional).
+    ``donor_name``, ``donor_email``, the optional postal address
+    (``donor_address_line``, ``donor_postal_code``, ``donor_city``,
+    ``donor_country``), ``note``, ``collected_on`` (a date or 'YYYY-MM-DD',
+    today when empty) and ``photo`` (an uploaded file, optional).
     """
     services.require_editor(agent, page)
     if not page.accepts_gifts:
@@ -156,6 +158,7 @@ def record_offline_gift(agent: Agent, page: Page, data: dict) -> OfflineGift:
     donor_email = _text(data, "donor_email", errors, 255).lower()
     if donor_email and not EMAIL_RE.match(donor_email) and "donor_email" not in errors:
         errors["donor_email"] = _("Enter a valid email address, or leave it empty.")
+    address = giving.read_address({name: data.get(name) for name in giving.ADDRESS_MAX}, errors)
     note = _text(data, "note", errors, 500)
     collected_on = _collected_on(data.get("collected_on"), errors)
     jpeg = b""
@@ -175,6 +178,7 @@ def record_offline_gift(agent: Agent, page: Page, data: dict) -> OfflineGift:
         method=method,
         donor_name=donor_name,
         donor_email=donor_email,
+        **address,
         note=note,
         collected_on=collected_on,
         status=OfflineGiftStatus.PENDING,
@@ -246,7 +250,10 @@ def confirm_offline_gift(staff: Agent, gift: OfflineGift) -> Donation:
         donor_email=gift.donor_email,
         kind=DonationKind.OFFLINE,
         payment_method=gift.method,
-        extra={"offline_gift_id": gift.id},
+        extra={
+            "offline_gift_id": gift.id,
+            **{name: getattr(gift, name) for name in giving.ADDRESS_MAX},
+        },
         collected_earlier=True,
     )
     gift.status = OfflineGiftStatus.CONFIRMED

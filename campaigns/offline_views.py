@@ -40,7 +40,19 @@ from extensions import db
 
 bp = Blueprint("offline", __name__)
 
-FIELDS = ("amount", "method", "donor_name", "donor_email", "collected_on", "note", "photo")
+FIELDS = (
+    "amount",
+    "method",
+    "donor_name",
+    "donor_email",
+    "donor_address_line",
+    "donor_postal_code",
+    "donor_city",
+    "donor_country",
+    "collected_on",
+    "note",
+    "photo",
+)
 
 
 class OfflineGiftForm(FlaskForm):
@@ -61,6 +73,22 @@ class OfflineGiftForm(FlaskForm):
         _l("Donor's email"),
         description=_l("Optional. The donor's receipt is sent there once the gift is confirmed."),
         render_kw={"autocomplete": "off", "maxlength": 255},
+    )
+    # The reçu fiscal names the donor's address (asked when the organisation
+    # issues tax receipts).
+    donor_address_line = StringField(
+        _l("Donor's street address"),
+        description=_l("Optional, printed on the tax receipt."),
+        render_kw={"autocomplete": "off", "maxlength": 200},
+    )
+    donor_postal_code = StringField(
+        _l("Postal code"), render_kw={"autocomplete": "off", "size": 10, "maxlength": 20}
+    )
+    donor_city = StringField(_l("City"), render_kw={"autocomplete": "off", "maxlength": 100})
+    donor_country = StringField(
+        _l("Country"),
+        description=_l("Two-letter code, such as FR."),
+        render_kw={"autocomplete": "off", "size": 4, "maxlength": 2},
     )
     collected_on = StringField(_l("Day collected"), render_kw={"type": "date", "required": True})
     note = TextAreaField(

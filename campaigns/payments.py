@@ -12,6 +12,7 @@ commits once.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from flask_babel import gettext as _
@@ -59,6 +60,39 @@ def _text(value, length: int) -> str:
 
 def _id(value) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def donor_address(details: dict, pending: PendingGift | None) -> dict[str, str]:
+    """The donor's postal address for the receipt: Stripe's billing address
+    (``customer_details.address``), else what they typed on the give form.
+    Any field may be missing, null or not a string: it is then left empty."""
+    address = details.get("address")
+    address = address if isinstance(address, dict) else {}
+    lines = [_text(address.get("line1"), 200), _text(address.get("line2"), 200)]
+    fields = {
+        "donor_address_line": ", ".join(line for line in lines if line)[:200],
+        "donor_postal_code": _text(address.get("postal_code"), 20),
+        "donor_city": _text(address.get("city"), 100),
+        "donor_country": _country(address.get("country")),
+    }
+    # A country alone (Stripe sends one even without billing address
+    # collection) is no address: the typed one is better.
+    if pending is not None and not _has_street(fields):
+        typed = {name: getattr(pending, name) for name in fields}
+        if _has_street(typed):
+            return typed
+    return fields
+
+
+def _has_street(fields: dict) -> bool:
+    return any(
+        fields.get(name) for name in ("donor_address_line", "donor_postal_code", "donor_city")
+    )
+
+
+def _country(value) -> str:
+    code = _text(value, 2).upper()
+    return code if re.fullmatch(r"[A-Z]{2}", code) and len(str(value).strip()) == 2 else ""
 
 
 def _created_at(event: dict) -> datetime | None:
@@ -252,6 +286,7 @@ def record_checkout(event: dict, session: dict) -> Result:
             "stripe_payment_intent_id": payment_intent,
             "pending_gift_id": link.id if link else None,
             "share_link_id": share_link_id,
+            **donor_address(details, pending),
         },
     )
     if link:

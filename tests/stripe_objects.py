@@ -62,8 +62,11 @@ def checkout_session(
     session_id: str | None = None,
     payment_intent: str | None = None,
     created: int | None = None,
+    address: dict | None = None,
 ) -> dict:
-    """A completed Checkout Session in payment mode."""
+    """A completed Checkout Session in payment mode. ``address`` fills
+    ``customer_details.address`` (Stripe's fields: line1, line2, postal_code,
+    city, state, country); only its country is set otherwise."""
     session_id = session_id or stripe_id("cs_test")
     return {
         "id": session_id,
@@ -99,7 +102,7 @@ def checkout_session(
         "customer_account": None,
         "customer_creation": "if_required",
         "customer_details": {
-            "address": {**_address(), "country": "FR"},
+            "address": {**_address(), "country": "FR", **(address or {})},
             "email": email,
             "name": name,
             "phone": None,

@@ -65,7 +65,14 @@ def ledger(db, org, cause):
         message=HYPERLINK,
         project=wells,
         created_at=datetime(2026, 6, 21, 18, 0, tzinfo=UTC),
-        extra={"share_link_id": link.id, "stripe_payment_intent_id": "pi_123"},
+        extra={
+            "share_link_id": link.id,
+            "stripe_payment_intent_id": "pi_123",
+            "donor_address_line": "8 rue des Lilas, Bât. B",
+            "donor_postal_code": "69003",
+            "donor_city": "Lyon",
+            "donor_country": "FR",
+        },
     )
     gift.receipt_number = "EV-2026-000001"
     refund = refund_row(gift, 1000, datetime(2026, 6, 25, 9, 0, tzinfo=UTC))
@@ -139,6 +146,13 @@ def test_donations_are_streamed_with_donor_details_and_headers(
     assert gift["kind"] == "gift"
     assert (gift["amount"], gift["amount_minor"], gift["currency"]) == ("25.50", "2550", "EUR")
     assert gift["donor_email"] == "zoe@example.org"
+    address = ("donor_address_line", "donor_postal_code", "donor_city", "donor_country")
+    assert [gift[column] for column in address] == [
+        "8 rue des Lilas, Bât. B",
+        "69003",
+        "Lyon",
+        "FR",
+    ]
     assert (gift["cause"], gift["project"], gift["page"], gift["event"]) == (
         "twestival",
         "wells",
@@ -157,6 +171,8 @@ def test_donations_are_streamed_with_donor_details_and_headers(
     )
     assert refund["refund_of"] == gift["id"]
     assert refund["donor_email"] == "zoe@example.org"
+    assert [refund[column] for column in address] == [gift[column] for column in address]
+    assert rows[2]["donor_address_line"] == ""  # a gift with no address
     assert refund["share_channel"] == "facebook"
     assert rows[3]["is_unattributed"] == "true"
     assert rows[3]["cause"] == "winter"
