@@ -48,7 +48,10 @@ def cached_for_anonymous(view):
         # view tells Babel the organisation's language. Without a cookie the
         # language is the browser's choice, else the organisation's ("-").
         languages = current_app.config.get("LANGUAGES", ("fr", "en"))
-        key = (request.full_path, request.accept_languages.best_match(languages) or "-")
+        key = (
+            request.host + request.script_root + request.full_path,  # absolute links differ
+            request.accept_languages.best_match(languages) or "-",
+        )
         now = time.monotonic()
         with _lock:
             hit = _entries.get(key)
