@@ -276,6 +276,25 @@ def form_errors(form) -> dict[str, str]:
     return {name: messages[0] for name, messages in form.errors.items() if messages}
 
 
+def save_page(save, errors: dict[str, str], jpeg: bytes) -> tuple[Page | None, dict]:
+    """Run ``save()`` (the service call), then store the photo and commit.
+
+    The service checks its fields even when the form already has errors, so
+    every message shows at once; any error rolls back. Returns the saved page
+    (None when refused) and all the errors."""
+    try:
+        page = save()
+        if errors:
+            raise ValidationError(errors)
+        if jpeg:
+            page.photo = photos.save(jpeg)
+        db.session.commit()
+    except ValidationError as exc:
+        db.session.rollback()
+        return None, {**exc.errors, **errors}
+    return page, errors
+
+
 @bp.route("/c/<slug>/pages/new", methods=["GET", "POST"])
 @auth_required()
 def new_page(slug: str):
@@ -290,17 +309,10 @@ def new_page(slug: str):
         kind = form.kind.data if form.kind.data in (PageKind.PERSONAL, PageKind.EVENT) else None
         data, own_errors, jpeg = read_page_form(form, cause.currency, is_event=kind == "event")
         errors.update(own_errors)
-        try:
-            page = services.create_page(agent(), cause, kind or "", data)
-            if errors:
-                raise ValidationError(errors)
-            if jpeg:
-                page.photo = photos.save(jpeg)
-            db.session.commit()
-        except ValidationError as exc:
-            db.session.rollback()
-            errors = {**exc.errors, **errors}
-        else:
+        page, errors = save_page(
+            lambda: services.create_page(agent(), cause, kind or "", data), errors, jpeg
+        )
+        if page is not None:
             flash(_("Your page is saved as a draft. Publish it when you are ready."), "success")
             return redirect(url_for("campaigns.page_detail", slug=page.slug))
         if not form.slug.data and form.title.data and "slug" not in errors:
@@ -348,17 +360,8 @@ def edit_page(slug: str):
             data.pop("starts_at")
         if not data["slug"]:
             data.pop("slug")
-        try:
-            services.update_page(agent(), page, data)
-            if errors:
-                raise ValidationError(errors)
-            if jpeg:
-                page.photo = photos.save(jpeg)
-            db.session.commit()
-        except ValidationError as exc:
-            db.session.rollback()
-            errors = {**exc.errors, **errors}
-        else:
+        saved, errors = save_page(lambda: services.update_page(agent(), page, data), errors, jpeg)
+        if saved is not None:
             flash(_("Your changes are saved."), "success")
             return redirect(url_for("campaigns.page_detail", slug=page.slug))
     fields, general = split_errors(errors)
