@@ -245,28 +245,13 @@ def unattributed(organisation_id: int, limit: int = 20) -> tuple[int, int, list]
             func.count().filter(Donation.kind.in_(totals.COUNTED_KINDS)),
         ).where(*condition)
     ).one()
-    rows = db.session.execute(
-        select(
-            Donation.id,
-            Donation.created_at,
-            Donation.kind,
-            Donation.amount_minor,
-            Donation.currency,
-            Donation.donor_name,
-            Donation.payment_method,
-            Cause.title.label("cause_title"),
-        )
-        .outerjoin(Cause, Cause.id == Donation.cause_id)
-        .where(*condition)
-        .order_by(Donation.id.desc())
-        .limit(limit)
-    ).all()
+    rows = newest_ledger_rows(*condition, limit=limit)
     return int(amount or 0), int(count or 0), rows
 
 
-def latest_gifts(cause_id: int, limit: int = 20) -> list:
-    """The cause's newest gifts (card and confirmed cash), for staff to open one
-    (its ledger rows, audit trail and refund form)."""
+def newest_ledger_rows(*conditions, limit: int) -> list:
+    """Ledger rows matching ``conditions``, newest first, with what a staff list
+    shows (cause and page titles); each links to its staff gift page."""
     return db.session.execute(
         select(
             Donation.id,
@@ -276,13 +261,24 @@ def latest_gifts(cause_id: int, limit: int = 20) -> list:
             Donation.currency,
             Donation.donor_name,
             Donation.is_anonymous,
+            Donation.payment_method,
+            Cause.title.label("cause_title"),
             Page.title.label("page_title"),
         )
+        .outerjoin(Cause, Cause.id == Donation.cause_id)
         .outerjoin(Page, Page.id == Donation.page_id)
-        .where(Donation.cause_id == cause_id, Donation.kind.in_(totals.COUNTED_KINDS))
+        .where(*conditions)
         .order_by(Donation.id.desc())
         .limit(limit)
     ).all()
+
+
+def latest_gifts(cause_id: int, limit: int = 20) -> list:
+    """The cause's newest gifts (card and confirmed cash), for staff to open one
+    (its ledger rows, audit trail and refund form)."""
+    return newest_ledger_rows(
+        Donation.cause_id == cause_id, Donation.kind.in_(totals.COUNTED_KINDS), limit=limit
+    )
 
 
 def anomalies(organisation_id: int, limit: int = 20) -> tuple[int, list[StripeEvent]]:
