@@ -205,18 +205,23 @@ def _place(metadata: dict, pending: PendingGift | None):
     return page, cause, project
 
 
+def _metadata_and_pending(session: dict) -> tuple[dict, PendingGift | None]:
+    """A Checkout Session's metadata and the pending gift it pays, if any."""
+    metadata = session.get("metadata") if isinstance(session.get("metadata"), dict) else {}
+    reference = _id(session.get("client_reference_id")) or _id(metadata.get("pending"))
+    if not reference:
+        return metadata, None
+    return metadata, db.session.scalars(
+        select(PendingGift).where(PendingGift.reference == reference)
+    ).first()
+
+
 def record_checkout(event: dict, session: dict) -> Result:
     """A paid Checkout Session: one gift, however many events say so."""
     session_id = _id(session.get("id"))
     payment_intent = _id(session.get("payment_intent"))
     amount, currency = session.get("amount_total"), session.get("currency")
-    metadata = session.get("metadata") if isinstance(session.get("metadata"), dict) else {}
-    reference = _id(session.get("client_reference_id")) or _id(metadata.get("pending"))
-    pending = None
-    if reference:
-        pending = db.session.scalars(
-            select(PendingGift).where(PendingGift.reference == reference)
-        ).first()
+    metadata, pending = _metadata_and_pending(session)
     if session_id is None:
         return _anomaly(_("The Checkout Session has no id."), amount, currency)
     lock_payment(payment_intent or session_id)
@@ -305,13 +310,7 @@ def record_checkout(event: dict, session: dict) -> Result:
 
 def expire_pending(session: dict) -> Result:
     """The donor never paid: their pending gift stops showing as in progress."""
-    metadata = session.get("metadata") if isinstance(session.get("metadata"), dict) else {}
-    reference = _id(session.get("client_reference_id")) or _id(metadata.get("pending"))
-    pending = None
-    if reference:
-        pending = db.session.scalars(
-            select(PendingGift).where(PendingGift.reference == reference)
-        ).first()
+    _metadata, pending = _metadata_and_pending(session)
     if pending is None or pending.status != PendingGiftStatus.PENDING:
         return Result(StripeEventOutcome.IGNORED)
     pending.status = PendingGiftStatus.EXPIRED
