@@ -139,7 +139,7 @@ def _entries(rows: list[tuple[int, int, int, int]]) -> list[Entry]:
 
 
 def _board_of(page: Page) -> str:
-    return "events" if page.kind in (PageKind.EVENT, PageKind.TEAM) else "pages"
+    return "events" if page.is_event else "pages"
 
 
 def board(
