@@ -192,6 +192,17 @@ DONATION_HEADER = _columns(
 )
 
 
+# A refund or dispute row shows its gift's donor when it has none of its own.
+DONOR_FIELDS = (
+    "donor_name",
+    "donor_email",
+    "donor_address_line",
+    "donor_postal_code",
+    "donor_city",
+    "donor_country",
+)
+
+
 def donation_rows(organisation_id: int, filters: Filters) -> Iterator[tuple]:
     """Every ledger row, oldest first; refunds and disputes carry their gift's
     donor and share channel."""
@@ -206,13 +217,11 @@ def donation_rows(organisation_id: int, filters: Filters) -> Iterator[tuple]:
             Donation.kind,
             Donation.amount_minor,
             Donation.currency,
-            func.coalesce(func.nullif(Donation.donor_name, ""), gift.donor_name),
-            func.coalesce(func.nullif(Donation.donor_email, ""), gift.donor_email),
-            # The reçu fiscal's address (personal data, like the name and email).
-            func.coalesce(func.nullif(Donation.donor_address_line, ""), gift.donor_address_line),
-            func.coalesce(func.nullif(Donation.donor_postal_code, ""), gift.donor_postal_code),
-            func.coalesce(func.nullif(Donation.donor_city, ""), gift.donor_city),
-            func.coalesce(func.nullif(Donation.donor_country, ""), gift.donor_country),
+            *(
+                # The reçu fiscal's address is personal data, like the name and email.
+                func.coalesce(func.nullif(getattr(Donation, name), ""), getattr(gift, name))
+                for name in DONOR_FIELDS
+            ),
             Donation.is_anonymous,
             Donation.message,
             Donation.payment_method,
