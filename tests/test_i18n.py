@@ -1,9 +1,8 @@
 """The French catalog is complete and its compiled .mo matches the .po."""
 
-from io import BytesIO
 from pathlib import Path
 
-from babel.messages.mofile import write_mo
+from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -11,12 +10,47 @@ PO = ROOT / "translations/fr/LC_MESSAGES/messages.po"
 MO = PO.with_suffix(".mo")
 
 
+def _entries(catalog, *, skip_fuzzy):
+    """What gettext will answer from a catalog: (context, id) -> translation(s).
+
+    Compared as content, not bytes: the .mo's header names the Babel version that
+    wrote it, so a byte comparison fails whenever a fresh install resolves another
+    Babel release, although the translations are the same.
+    """
+    entries = {}
+    for message in catalog:
+        if not message.id or (skip_fuzzy and message.fuzzy) or not message.string:
+            continue
+        entries[(message.context, _plain(message.id))] = _plain(message.string)
+    return entries
+
+
+def _plain(value):
+    # Plural ids and strings come back as tuples from the .po, lists from the .mo.
+    return tuple(value) if isinstance(value, list | tuple) else value
+
+
 def test_compiled_catalog_is_up_to_date():
     with PO.open("rb") as f:
-        catalog = read_po(f)
-    out = BytesIO()
-    write_mo(out, catalog)
-    assert MO.read_bytes() == out.getvalue(), "run: pybabel compile -d translations"
+        source = read_po(f)
+    with MO.open("rb") as f:
+        compiled = read_mo(f)
+    # pybabel compile leaves fuzzy entries out of the .mo.
+    assert _entries(compiled, skip_fuzzy=False) == _entries(source, skip_fuzzy=True), (
+        "run: pybabel compile -d translations"
+    )
+    assert compiled.plural_forms == source.plural_forms, "run: pybabel compile -d translations"
+
+
+def test_catalog_check_notices_a_stale_mo(tmp_path):
+    """The comparison above fails when a translation changes in the .po only."""
+    with PO.open("rb") as f:
+        source = read_po(f)
+    with MO.open("rb") as f:
+        compiled = read_mo(f)
+    message = next(m for m in source if m.id and isinstance(m.string, str) and m.string)
+    message.string += " (changed)"
+    assert _entries(compiled, skip_fuzzy=False) != _entries(source, skip_fuzzy=True)
 
 
 def test_every_message_is_translated():
