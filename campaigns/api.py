@@ -22,6 +22,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
+from werkzeug.exceptions import BadRequest as MalformedBody
 from werkzeug.exceptions import Unauthorized
 from werkzeug.routing import BuildError
 
@@ -117,7 +118,11 @@ def require_agent() -> Agent:
 
 
 def json_body() -> dict:
-    body = request.get_json(force=True, silent=True)
+    try:
+        # Not silent: a body over MAX_CONTENT_LENGTH stays a 413.
+        body = request.get_json(force=True)
+    except MalformedBody:
+        body = None
     if not isinstance(body, dict):
         raise BadRequest({"body": _('Send a JSON object, for example {"title": "My page"}.')})
     return body

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Flask, abort, jsonify, render_template, request
+import re
+
+from flask import Flask, Request, abort, jsonify, render_template, request
+from flask.json.provider import DefaultJSONProvider
 from flask_babel import gettext as _
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 
 
@@ -55,6 +58,66 @@ def has_nul(request) -> bool:
     return request.is_json and b"\\u0000" in request.get_data().lower()
 
 
+SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _surrogate_path(value, path: str = "") -> str | None:
+    """Where a lone surrogate sits in parsed JSON (``goal.note.1``), if anywhere.
+
+    JSON may spell one (``"\\ud800"``) although no UTF-8 text can hold it: the
+    database driver would fail on it later, mid-transaction."""
+    if isinstance(value, str):
+        return (path or "body") if SURROGATE.search(value) else None
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        here = f"{path}.{key}" if path else str(key)
+        if isinstance(key, str) and SURROGATE.search(key):
+            return here
+        found = _surrogate_path(item, here)
+        if found:
+            return found
+    return None
+
+
+class RequestJSON(DefaultJSONProvider):
+    """Flask's JSON, with nesting too deep for Python's parser made a
+    ``ValueError`` (so a 400, not a RecursionError and a 500)."""
+
+    def loads(self, s, **kwargs):
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError as exc:
+            raise ValueError("JSON nested too deeply") from exc
+
+
+class RelaisRequest(Request):
+    """Request bodies that no view can use are refused where they are read.
+
+    Code that only peeks at the body (``silent=True``) gets ``None`` instead:
+    Flask-Login's request loader looks for a token in every JSON body, and it
+    runs again while the error page is rendered (the language depends on who is
+    logged in), so raising there would fail the error page too."""
+
+    def get_json(self, force=False, silent=False, cache=True):
+        try:
+            value = super().get_json(force=force, silent=silent, cache=cache)
+        except RequestEntityTooLarge:  # over MAX_CONTENT_LENGTH: a 413
+            if silent:
+                return None
+            raise
+        where = _surrogate_path(value)
+        if where:
+            if silent:
+                return None
+            raise ValidationError({where: _("This text holds a character that is not valid.")})
+        return value
+
+
 class IdConverter(IntegerConverter):
     """``<int:…>`` in every route: ids past what a key can hold are a 404, not
     an overflow in the database driver (a 500)."""
@@ -67,6 +130,8 @@ class IdConverter(IntegerConverter):
 def init_app(app: Flask) -> None:
     # Before any blueprint is registered: rules pick their converters when added.
     app.url_map.converters["int"] = IdConverter
+    app.json = RequestJSON(app)
+    app.request_class = RelaisRequest
 
     @app.before_request
     def refuse_nul():

@@ -36,6 +36,8 @@ def open_image(
     """The image in ``data``, fully decoded, if it is in one of ``formats`` and
     is no decompression bomb; ``error`` with the matching message otherwise."""
     try:
+        # Past twice MAX_IMAGE_PIXELS Pillow raises at open; a 45-byte header can
+        # declare 50000×50000 pixels.
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
@@ -47,6 +49,8 @@ def open_image(
             image.load()
     except error:
         raise
+    except Image.DecompressionBombError as exc:
+        raise error(too_many_pixels) from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Warning) as exc:
         raise error(unreadable) from exc
     return image

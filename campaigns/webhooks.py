@@ -35,7 +35,7 @@ def stripe_webhook():
             raise ValueError("no event id or type")
     except stripe.SignatureVerificationError:
         return _refuse(_("The Stripe signature is missing, wrong or too old."))
-    except (ValueError, TypeError, KeyError, AttributeError):
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
         return _refuse(_("The body is not a Stripe event in JSON."))
     try:
         outcome = run_transaction(lambda: process_event(data))
