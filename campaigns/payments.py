@@ -12,6 +12,7 @@ commits once.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime
 
@@ -98,8 +99,33 @@ def _country(value) -> str:
 def _created_at(event: dict) -> datetime | None:
     created = event.get("created")
     if isinstance(created, int) and not isinstance(created, bool) and created > 0:
-        return datetime.fromtimestamp(created, UTC)
+        try:
+            return datetime.fromtimestamp(created, UTC)
+        except (OverflowError, OSError, ValueError):  # far past year 9999
+            return None
     return None
+
+
+# Stripe's ids: a prefix, an underscore and letters or digits (``evt_1Nx…``).
+EVENT_ID = re.compile(r"[A-Za-z0-9_]{1,255}")
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_payload(value):
+    """``value`` made storable, however it was signed: NUL removed and lone
+    surrogates replaced in every string (neither fits PostgreSQL text or UTF-8),
+    infinite or NaN numbers (JSON's ``1e400``) become None (PostgreSQL's JSON
+    refuses them). Without this, such an event fails with a 500 that Stripe
+    retries for days."""
+    if isinstance(value, str):
+        return LONE_SURROGATE.sub("\ufffd", value.replace("\x00", ""))
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {clean_payload(k): clean_payload(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clean_payload(item) for item in value]
+    return value
 
 
 def process_event(event: dict) -> StripeEventOutcome:
@@ -109,6 +135,9 @@ def process_event(event: dict) -> StripeEventOutcome:
     ``data.object``). Returns recorded, duplicate, ignored or anomaly; the
     ``StripeEvent`` row keeps the outcome and a ``detail`` staff can read.
     """
+    if not isinstance(event["id"], str) or not EVENT_ID.fullmatch(event["id"]):
+        return StripeEventOutcome.IGNORED  # no Stripe event: nothing to keep it under
+    event = clean_payload(event)
     event_id, event_type = event["id"], event["type"]
     if db.session.get(StripeEvent, event_id) is not None:
         return StripeEventOutcome.DUPLICATE

@@ -145,3 +145,115 @@ def test_a_signed_but_deeply_nested_stripe_event_is_a_400(app, client, db, monke
 
     assert response.status_code == 400
     assert db.session.scalar(select(func.count()).select_from(StripeEvent)) == 0
+
+
+# --- signed but malformed Stripe events: ignored or an anomaly, never a 500 -----------
+
+SECRET = "whsec_test_relais"
+
+
+@pytest.fixture
+def post_body(app, client, monkeypatch):
+    """Sign a raw JSON body like Stripe and post it."""
+    from tests import stripe_objects as so
+
+    monkeypatch.setitem(app.config, "STRIPE_WEBHOOK_SECRET", SECRET)
+
+    def post(body: str):
+        body, headers = so.signed(body, SECRET)
+        return client.post("/webhooks/stripe", data=body, headers=headers)
+
+    return post
+
+
+@pytest.fixture
+def paid_page(db):
+    from tests.factories import PageFactory
+
+    page = PageFactory(cause=CauseFactory(organisation=OrganisationFactory(currency="EUR")))
+    db.session.commit()
+    return page
+
+
+def _session(page, **kw):
+    from tests import stripe_objects as so
+
+    return so.checkout_session(page=page.slug, cause=page.cause.slug, **kw)
+
+
+def _events(db):
+    from campaigns.models import StripeEvent
+
+    return db.session.scalars(select(StripeEvent)).all()
+
+
+def _gifts(db):
+    from campaigns.models import Donation
+
+    return db.session.scalars(select(Donation)).all()
+
+
+def test_an_event_created_far_in_the_future_is_recorded(post_body, db, paid_page):
+    import json
+
+    from tests import stripe_objects as so
+
+    event = so.event(_session(paid_page), "checkout.session.completed", created=10**15)
+
+    response = post_body(json.dumps(event))
+
+    assert response.status_code == 200
+    assert response.get_json()["outcome"] == "recorded"
+    assert [e.stripe_created_at for e in _events(db)] == [None]
+
+
+@pytest.mark.parametrize(
+    "event_id",
+    ["evt_\ud800abc", "evt_" + "a" * 296, "evt_\x00abc"],
+    ids=["surrogate", "300", "nul"],
+)
+def test_an_event_id_stripe_never_makes_is_ignored_and_writes_nothing(
+    post_body, db, paid_page, event_id
+):
+    import json
+
+    from tests import stripe_objects as so
+
+    event = so.event(_session(paid_page), "checkout.session.completed", event_id=event_id)
+
+    response = post_body(json.dumps(event))
+
+    assert response.status_code == 200
+    assert response.get_json()["outcome"] == "ignored"
+    assert _events(db) == [] and _gifts(db) == []
+
+
+def test_a_lone_surrogate_in_the_donor_name_keeps_the_gift(post_body, db, paid_page):
+    import json
+
+    from tests import stripe_objects as so
+
+    event = so.event(_session(paid_page, name="Ada \udc80 Donor"), "checkout.session.completed")
+
+    response = post_body(json.dumps(event))
+
+    assert response.status_code == 200
+    assert response.get_json()["outcome"] == "recorded"
+    [gift] = _gifts(db)
+    assert gift.donor_name == "Ada \ufffd Donor" and gift.amount_minor == 2500
+
+
+def test_an_infinite_amount_refunded_is_an_anomaly(post_body, db, paid_page):
+    import json
+
+    from tests import stripe_objects as so
+
+    charge = so.charge(payment_intent_id=so.stripe_id("pi"), amount_refunded=123456789)
+    body = json.dumps(so.event(charge, "charge.refunded")).replace("123456789", "1e400")
+
+    response = post_body(body)
+
+    assert response.status_code == 200
+    assert response.get_json()["outcome"] == "anomaly"
+    [row] = _events(db)
+    assert row.payload["amount_refunded"] is None
