@@ -134,6 +134,7 @@ def create_app(config: dict | None = None) -> Flask:
     from campaigns.offline_views import bp as offline_bp
     from campaigns.open_data_views import bp as open_data_bp
     from campaigns.payments_cli import stripe_cli, totals_cli
+    from campaigns.runtime import headers
     from campaigns.staff import bp as staff_bp
     from campaigns.views import bp as campaigns_bp
     from campaigns.webhooks import bp as webhooks_bp
@@ -156,6 +157,7 @@ def create_app(config: dict | None = None) -> Flask:
     auth.init_app(app, security)
     templating.init_app(app)
     errors.init_app(app)
+    headers.init_app(app)
 
     app.register_blueprint(campaigns_bp)
     app.register_blueprint(giving_bp)

@@ -88,13 +88,31 @@ def browser():
 
 @pytest.fixture
 def french(browser):
-    context = browser.new_context(locale="fr-FR", extra_http_headers={"Accept-Language": "fr-FR"})
+    context = new_context(browser, locale="fr-FR", extra_http_headers={"Accept-Language": "fr-FR"})
     yield context
     context.close()
 
 
+# Every page records what the Content-Security-Policy blocked (an inline
+# script or style, a foreign source): assert_accessible fails on any.
+CSP_WATCH = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", function (e) {
+  window.__cspViolations.push(e.violatedDirective + " " + (e.blockedURI || "inline"));
+});
+"""
+
+
+def new_context(browser, **options):
+    context = browser.new_context(**options)
+    context.add_init_script(CSP_WATCH)
+    return context
+
+
 def assert_accessible(page):
     from axe_playwright_python.sync_playwright import Axe
+
+    assert page.evaluate("window.__cspViolations || []") == [], "blocked by the CSP"
 
     results = Axe().run(page)
     assert results.violations_count == 0, results.generate_report()
@@ -162,7 +180,7 @@ def test_two_agents_build_an_event_together_in_french(live_server, french, smtp_
     assert "twestival-avignon" in event_url
     assert_accessible(host)
 
-    second = french.browser.new_context(locale="fr-FR").new_page()
+    second = new_context(french.browser, locale="fr-FR").new_page()
     sign_up(second, base, smtp_server, "Bruno Membre", "bruno@exemple.fr")
     create_page(second, base, kind="personal", title="Bruno court pour l'eau")
     second.goto(event_url)
@@ -208,7 +226,7 @@ def test_a_donor_gives_25_euros_in_the_demo_and_every_total_moves(live_server, b
     if os.environ.get("STRIPE_SECRET_KEY"):
         pytest.skip("the test payment only exists in the demo (no Stripe key)")
     base = live_server
-    context = browser.new_context(locale="en-GB", extra_http_headers={"Accept-Language": "en"})
+    context = new_context(browser, locale="en-GB", extra_http_headers={"Accept-Language": "en"})
     donor = context.new_page()
 
     donor.goto(f"{base}/c/twestival-eau-vive")
@@ -316,8 +334,8 @@ def test_staff_see_the_chart_and_a_test_payment_move_the_dashboard_total(
             .order_by(Page.id)
             .limit(1)
         )
-    donor_context = browser.new_context(
-        locale="en-GB", extra_http_headers={"Accept-Language": "en"}
+    donor_context = new_context(
+        browser, locale="en-GB", extra_http_headers={"Accept-Language": "en"}
     )
     try:
         donor = donor_context.new_page()

@@ -1,0 +1,166 @@
+/* Relais: the small behaviours of the pages, all in one file so that the
+ * Content-Security-Policy needs no inline script ('self' only). Each part looks
+ * for the data-* attributes of its page and does nothing elsewhere; the pages
+ * work without it (progressive enhancement). Translated strings come from the
+ * page's data-* attributes, never from this file. */
+(function () {
+  "use strict";
+  var enc = encodeURIComponent;
+
+  function ready(fn) {
+    if (document.readyState !== "loading") { fn(); } else { document.addEventListener("DOMContentLoaded", fn); }
+  }
+
+  // A page's "Copy link" button (page.html).
+  function pageLink() {
+    var button = document.querySelector("[data-copy-link]");
+    if (!button || !navigator.clipboard) return;
+    var input = document.getElementById(button.getAttribute("data-copy-link"));
+    var status = document.querySelector("[data-copy-link-status]");
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      navigator.clipboard.writeText(input.value).then(function () {
+        status.textContent = status.getAttribute("data-copied");
+      }, function () { input.select(); });
+    });
+  }
+
+  // The share kit: edited posts update their intent links; copy buttons.
+  function shareKit() {
+    document.querySelectorAll("[data-share-post]").forEach(function (post) {
+      var text = post.querySelector("[data-text]");
+      var subject = post.querySelector("[data-subject]");
+      var status = post.querySelector(".copy-status");
+      var url = post.getAttribute("data-url");
+      if (!text) return;
+      function update() {
+        var x = post.querySelector("[data-link=x]");
+        if (x) {
+          var href = "https://twitter.com/intent/tweet?text=" + enc(text.value);
+          if (text.value.indexOf(url) < 0) { href += "&url=" + enc(url); }
+          x.href = href;
+        }
+        var mail = post.querySelector("[data-link=mailto]");
+        if (mail) {
+          mail.href = "mailto:?subject=" + enc(subject ? subject.value : "") + "&body=" + enc(text.value);
+        }
+      }
+      text.addEventListener("input", update);
+      if (subject) { subject.addEventListener("input", update); }
+      var button = post.querySelector("[data-copy]");
+      if (button && navigator.clipboard) {
+        button.hidden = false;
+        button.addEventListener("click", function () {
+          navigator.clipboard.writeText(text.value).then(function () {
+            status.textContent = status.getAttribute("data-copied");
+          }, function () { text.select(); });
+        });
+      }
+    });
+  }
+
+  // The page form suggests a web address while the title is typed, until the
+  // address is edited by hand.
+  function slugFromTitle() {
+    var title = document.getElementById("title"), slug = document.getElementById("slug");
+    if (!title || !slug || slug.value || !slug.form || !slug.form.hasAttribute("data-suggest-slug")) return;
+    var touched = false;
+    slug.addEventListener("input", function () { touched = true; });
+    title.addEventListener("input", function () {
+      if (touched) return;
+      slug.value = title.value.normalize("NFKD").replace(/[\u0300-\u036f]/g, "")
+        .toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 60);
+    });
+  }
+
+  // The give form: typing an amount picks "Other amount"; picking a suggested
+  // amount clears it. The error summary takes the focus.
+  function giveForm() {
+    var summary = document.getElementById("give-errors");
+    if (summary) summary.focus();
+    var form = document.querySelector(".give-form");
+    if (!form) return;
+    var other = form.querySelector("#other_amount");
+    var radios = form.querySelectorAll("input[name=amount]");
+    if (!other) return;
+    other.addEventListener("input", function () {
+      radios.forEach(function (r) { r.checked = r.value === "other"; });
+    });
+    radios.forEach(function (r) {
+      r.addEventListener("change", function () { if (r.value !== "other") other.value = ""; });
+    });
+  }
+
+  // The receipt's print button.
+  function printButton() {
+    var button = document.querySelector("[data-print]");
+    if (!button || !window.print) return;
+    button.hidden = false;
+    button.addEventListener("click", function () { window.print(); });
+  }
+
+  // Staff template form: a live preview on a real page while staff type.
+  function templatePreview() {
+    var form = document.getElementById("template-form");
+    var box = document.querySelector("[data-preview-body]");
+    if (!form || !box || !window.fetch || !window.FormData) return;
+    var labels = {
+      subject: box.getAttribute("data-label-subject"),
+      on: box.getAttribute("data-label-on"),
+      length: box.getAttribute("data-label-length"),
+      html: box.getAttribute("data-label-html")
+    };
+    var timer = null;
+    function el(tag, text, cls) {
+      var e = document.createElement(tag);
+      if (text) e.textContent = text;
+      if (cls) e.className = cls;
+      return e;
+    }
+    function show(data) {
+      box.textContent = "";
+      var meta = el("p", labels.on + " “" + (data.page || "") + "”." +
+        (data.limit ? " " + labels.length + ": " + data.length + " / " + data.limit + "." : ""), "meta");
+      box.appendChild(meta);
+      var errors = Object.keys(data.errors || {});
+      if (errors.length) {
+        var ul = el("ul", "", "field-errors");
+        errors.forEach(function (k) { ul.appendChild(el("li", data.errors[k])); });
+        box.appendChild(ul);
+      }
+      if (data.subject) {
+        var p = el("p");
+        p.appendChild(el("strong", labels.subject));
+        p.appendChild(document.createTextNode(" " + data.subject));
+        box.appendChild(p);
+      }
+      box.appendChild(el("pre", data.text || "", "preview-text"));
+      if (data.html) {
+        var frame = document.createElement("iframe");
+        frame.setAttribute("sandbox", "");
+        frame.title = labels.html;
+        frame.width = "100%";
+        frame.height = "300";
+        frame.srcdoc = data.html;
+        box.appendChild(frame);
+      }
+    }
+    function refresh() {
+      fetch(form.getAttribute("data-preview-url"), {
+        method: "POST", body: new FormData(form), credentials: "same-origin",
+        headers: {"Accept": "application/json"}
+      }).then(function (r) { return r.json(); }).then(show).catch(function () {});
+    }
+    form.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(refresh, 400); });
+    form.addEventListener("change", function () { clearTimeout(timer); timer = setTimeout(refresh, 100); });
+  }
+
+  ready(function () {
+    pageLink();
+    shareKit();
+    slugFromTitle();
+    giveForm();
+    printButton();
+    templatePreview();
+  });
+})();
