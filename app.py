@@ -135,6 +135,7 @@ def create_app(config: dict | None = None) -> Flask:
     from campaigns.open_data_views import bp as open_data_bp
     from campaigns.payments_cli import stripe_cli, totals_cli
     from campaigns.runtime import headers
+    from campaigns.runtime.health import bp as health_bp
     from campaigns.staff import bp as staff_bp
     from campaigns.views import bp as campaigns_bp
     from campaigns.webhooks import bp as webhooks_bp
@@ -159,6 +160,7 @@ def create_app(config: dict | None = None) -> Flask:
     errors.init_app(app)
     headers.init_app(app)
 
+    app.register_blueprint(health_bp)
     app.register_blueprint(campaigns_bp)
     app.register_blueprint(giving_bp)
     app.register_blueprint(staff_bp)
