@@ -106,8 +106,9 @@ def _created_at(event: dict) -> datetime | None:
     return None
 
 
-# Stripe's ids: a prefix, an underscore and letters or digits (``evt_1Nx…``).
-EVENT_ID = re.compile(r"[A-Za-z0-9_]{1,255}")
+# Stripe's ids are short printable ASCII (``evt_1Nx…``; the demo's derive from an
+# idempotency key): anything else (NUL, a surrogate, 300 characters) is no event.
+EVENT_ID = re.compile(r"[\x21-\x7e]{1,255}")
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 

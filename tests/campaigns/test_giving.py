@@ -430,7 +430,10 @@ def test_the_printable_receipt_has_what_a_recu_fiscal_needs(client, db, page, de
     assert "one thousand, two hundred and thirty-four euro" in body and "fifty cents" in body
     assert gift.receipt_number in body and gift.receipt_number.startswith("EV-")
     assert "Bank card, online" in body
-    assert "@media print" in body
+    # The print rules (no menu, black on white) are in the site's stylesheet.
+    stylesheet = client.get("/static/relais.css").get_data(as_text=True)
+    assert "relais.css" in receipt.get_data(as_text=True)
+    assert "@media print" in stylesheet and ".receipt" in stylesheet
     assert "articles 200 and 238 bis" in body
 
 

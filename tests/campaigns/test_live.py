@@ -345,7 +345,7 @@ def test_the_leaderboard_of_an_unknown_or_draft_cause_is_404(client, db):
 )
 def test_the_leaderboard_and_the_cause_page_move_without_reload(tmp_path):
     from axe_playwright_python.sync_playwright import Axe
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     with served("sqlite", tmp_path) as (app, base), sync_playwright() as p:
         cause, page, event = setup_cause(app)
@@ -366,9 +366,9 @@ def test_the_leaderboard_and_the_cause_page_move_without_reload(tmp_path):
             assert board.get_attribute(first_row, "data-live-page") == other
 
             post_gift(base, cause, page, 5000, "a@example.org")
-            board.wait_for_function(
-                f"document.querySelector('{first_row}').dataset.livePage === '{page}'"
-            )
+            # expect() waits from Playwright's own world: a string evaluated in
+            # the page (wait_for_function) is eval, which the CSP forbids.
+            expect(board.locator(first_row).first).to_have_attribute("data-live-page", page)
             assert board.inner_text(f"{first_row} [data-live=page-rank]") == "1"
             assert "€50" in board.inner_text(f"{first_row} [data-live=page-raised]")
             assert "€60" in board.inner_text("[data-live=cause-raised]")
@@ -377,9 +377,7 @@ def test_the_leaderboard_and_the_cause_page_move_without_reload(tmp_path):
             events = f"[data-live-board=events] [data-live-page='{event}'][data-live=page-raised]"
             assert "€50" in board.inner_text(events)
 
-            cause_page.wait_for_function(
-                "document.querySelector('[data-live=cause-raised]').textContent.includes('60')"
-            )
+            expect(cause_page.locator("[data-live=cause-raised]")).to_contain_text("60")
             assert cause_page.get_attribute("[data-live=cause-progress]", "value") == "60"
             top = cause_page.get_attribute("[data-live-board=pages] > li", "data-live-page")
             assert top == page
