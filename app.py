@@ -2,85 +2,40 @@
 
 from __future__ import annotations
 
-import os
+import sys
 from datetime import timedelta
 from pathlib import Path
 
 import click
 from flask import Flask
-from flask.cli import FlaskGroup
+from flask.cli import FlaskGroup, ScriptInfo
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from campaigns.runtime.logs import configure_logging
+from campaigns.runtime.paths import asset_folder, instance_folder
+from campaigns.runtime.settings import ConfigError, load_settings
 from extensions import babel, csrf, db, limiter, migrate, security
-
-HERE = Path(__file__).resolve().parent
-
-
-class ConfigError(RuntimeError):
-    pass
 
 
 def load_config(app: Flask) -> None:
-    """Configuration from the environment, with safe development defaults."""
-    env = os.environ
-    production = env.get("RELAIS_ENV", "development") == "production"
+    """Configuration: the typed settings (the environment, then .env: see
+    campaigns/runtime/settings.py) under the config keys the code reads, and
+    the choices below that are not settings."""
+    settings = load_settings()
+    if settings.relais_instance:  # also when it is only in .env
+        app.instance_path = str(Path(settings.relais_instance).resolve())
     instance = Path(app.instance_path)
     instance.mkdir(parents=True, exist_ok=True)
-    if production:
-        missing = [
-            k for k in ("SECRET_KEY", "SECURITY_PASSWORD_SALT", "DATABASE_URL") if not env.get(k)
-        ]
-        if missing:
-            raise ConfigError(
-                "Relais is in production mode (RELAIS_ENV=production) but these settings "
-                f"are missing from the environment: {', '.join(missing)}. Set them and start again."
-            )
-    database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'relais.db'}"
-    if database_url.startswith("postgres://"):
-        database_url = "postgresql://" + database_url.removeprefix("postgres://")
-    if database_url.startswith("postgresql://"):
-        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+    app.config.update(settings.flask_config(instance))
     app.config.update(
-        RELAIS_ENV="production" if production else "development",
-        SECRET_KEY=env.get("SECRET_KEY", "dev-only-not-secret"),
-        SQLALCHEMY_DATABASE_URI=database_url,
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
-        PUBLIC_URL=env.get("PUBLIC_URL", ""),
-        SMTP_URL=env.get("SMTP_URL", ""),
-        MAIL_FROM=env.get("MAIL_FROM", "Relais <no-reply@relais.localhost>"),
-        # The "sent mail" page shows every kept mail (reset links included) to
-        # anyone: only for a development site that has no SMTP server.
-        SHOW_SENT_MAIL=env.get("SHOW_SENT_MAIL", "0" if production or env.get("SMTP_URL") else "1")
-        == "1",
-        # Behind a load balancer: how many proxies' X-Forwarded-* to trust.
-        TRUSTED_PROXIES=int(env.get("TRUSTED_PROXIES", "0")),
-        PREFERRED_URL_SCHEME="https" if production else "http",
-        UPLOAD_FOLDER=env.get("UPLOAD_FOLDER", str(instance / "uploads")),
-        MAX_CONTENT_LENGTH=int(env.get("MAX_UPLOAD_BYTES", str(8 * 1024 * 1024))),
-        PHOTO_MAX_BYTES=int(env.get("PHOTO_MAX_BYTES", str(5 * 1024 * 1024))),
-        REDIS_URL=env.get("REDIS_URL", ""),
-        # Several sites on one Redis: each its own key prefix (ranks, live notices).
-        REDIS_PREFIX=env.get("REDIS_PREFIX", "relais:"),
-        # A live stream ends after this long (EventSource reconnects and resumes),
-        # so that it does not hold a gunicorn thread for ever.
-        LIVE_STREAM_SECONDS=float(env.get("LIVE_STREAM_SECONDS", "300")),
-        # Anonymous GETs of cause pages are served from a per-process cache this
-        # long (their figures move live through SSE); 0 turns it off.
-        PUBLIC_PAGE_CACHE_SECONDS=float(env.get("PUBLIC_PAGE_CACHE_SECONDS", "5")),
-        OPEN_DATA_RATE_LIMIT=env.get("OPEN_DATA_RATE_LIMIT", "120 per minute"),
-        EXPENSE_DOCUMENT_MAX_BYTES=int(env.get("EXPENSE_DOCUMENT_MAX_BYTES", str(5 * 1024 * 1024))),
-        RATELIMIT_STORAGE_URI=env.get("REDIS_URL") or "memory://",
-        RATELIMIT_AUTH=env.get("RATELIMIT_AUTH", "10 per minute"),
         RATELIMIT_HEADERS_ENABLED=True,
         BABEL_DEFAULT_LOCALE="fr",
         BABEL_DEFAULT_TIMEZONE="Europe/Paris",
-        BABEL_TRANSLATION_DIRECTORIES=str(HERE / "translations"),
+        BABEL_TRANSLATION_DIRECTORIES=str(asset_folder("translations")),
         LANGUAGES=("fr", "en"),
-        STRIPE_SECRET_KEY=env.get("STRIPE_SECRET_KEY", ""),
-        STRIPE_WEBHOOK_SECRET=env.get("STRIPE_WEBHOOK_SECRET", ""),
         SCHEDULER_ENABLED=False,
         # Flask-Security: argon2 hashes, confirm by email, reset by email.
-        SECURITY_PASSWORD_SALT=env.get("SECURITY_PASSWORD_SALT", "dev-only-salt"),
         SECURITY_PASSWORD_HASH="argon2",  # noqa: S106 - the scheme name
         SECURITY_REGISTERABLE=True,
         SECURITY_CONFIRMABLE=True,
@@ -88,7 +43,6 @@ def load_config(app: Flask) -> None:
         SECURITY_CHANGEABLE=True,
         SECURITY_TRACKABLE=False,
         SECURITY_SEND_REGISTER_EMAIL=True,
-        SECURITY_EMAIL_SENDER=env.get("MAIL_FROM", "Relais <no-reply@relais.localhost>"),
         SECURITY_POST_LOGIN_VIEW="/me",
         SECURITY_POST_CONFIRM_VIEW="/me",
         SECURITY_POST_REGISTER_VIEW="/account/check-email",
@@ -106,13 +60,14 @@ def create_app(config: dict | None = None) -> Flask:
     """Build the Relais application; ``config`` overrides the environment."""
     app = Flask(
         __name__,
-        template_folder=str(HERE / "templates"),
-        static_folder=str(HERE / "static"),
-        instance_path=os.environ.get("RELAIS_INSTANCE", str(HERE / "instance")),
+        template_folder=str(asset_folder("templates")),
+        static_folder=str(asset_folder("static")),
+        instance_path=str(instance_folder()),
     )
     load_config(app)
     if config:
         app.config.update(config)
+    configure_logging(app)
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
@@ -136,6 +91,7 @@ def create_app(config: dict | None = None) -> Flask:
     from campaigns.payments_cli import stripe_cli, totals_cli
     from campaigns.runtime import headers
     from campaigns.runtime.health import bp as health_bp
+    from campaigns.runtime.serve import serve_command
     from campaigns.staff import bp as staff_bp
     from campaigns.views import bp as campaigns_bp
     from campaigns.webhooks import bp as webhooks_bp
@@ -151,7 +107,7 @@ def create_app(config: dict | None = None) -> Flask:
     from messaging.worker_cli import worker_command
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(HERE / "migrations"), render_as_batch=True)
+    migrate.init_app(app, db, directory=str(asset_folder("migrations")), render_as_batch=True)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=locale.select_locale)
     limiter.init_app(app)
@@ -194,15 +150,28 @@ def create_app(config: dict | None = None) -> Flask:
         stripe_cli,
         scheduler_command,
         worker_command,
+        serve_command,
     ):
         app.cli.add_command(command)
     return app
 
 
-@click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False)
+class RelaisGroup(FlaskGroup):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        # FlaskGroup prints a traceback and goes on when the app cannot be built
+        # (`relais --help`); a bad setting must stop here, as one line (main).
+        ctx.ensure_object(ScriptInfo).load_app()
+        return super().list_commands(ctx)
+
+
+@click.group(cls=RelaisGroup, create_app=create_app, add_version_option=False)
 def cli() -> None:
     """Relais: peer-to-peer fundraising. Commands run against DATABASE_URL."""
 
 
 def main() -> None:
-    cli.main(prog_name="relais")
+    try:
+        cli.main(prog_name="relais")
+    except ConfigError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)

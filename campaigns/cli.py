@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from werkzeug.serving import run_simple
 from campaigns.errors import ServiceError, ValidationError
 from extensions import db
 
+log = logging.getLogger(__name__)
 orgs_cli = click.Group("orgs", help="Manage organisations.")
 
 
@@ -117,7 +119,7 @@ def list_orgs_command() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option(
     "--port",
-    default=lambda: int(os.environ.get("PORT", "5000")),
+    default=lambda: int(os.environ.get("PORT") or 5000),
     type=int,
     help="Port to serve on (default $PORT or 5000).",
 )
@@ -126,6 +128,7 @@ def list_orgs_command() -> None:
 def demo_command(host: str, port: int, no_serve: bool) -> None:
     """Migrate the database, seed the demo once, and serve it with the scheduler."""
     from campaigns import demo
+    from campaigns.runtime.logs import log_start
 
     # Mail and share links built outside a request (the worker) need a host.
     current_app.config["PUBLIC_URL"] = current_app.config["PUBLIC_URL"] or f"http://{host}:{port}"
@@ -136,6 +139,7 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
         click.echo(f"  log in as {role}: {email} / {password}")
     if no_serve:
         return
+    log_start(current_app, "demo")
     from extensions import db
     from messaging.leader import Leadership
     from messaging.scheduler import build_scheduler
@@ -145,8 +149,10 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
     scheduler = build_scheduler(current_app._get_current_object())
     if leadership.try_acquire():
         scheduler.start()
+        log.info("scheduler leading in-process")
     else:
         click.echo("A scheduler is already running on this database; not starting another.")
+        log.info("scheduler not started: another scheduler leads on this database")
     click.echo(f"Relais demo on http://{host}:{port}/  (Ctrl+C to stop)")
     # app.run() refuses to start inside a CLI command; serve with Werkzeug directly.
     try:

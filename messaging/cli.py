@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from campaigns.runtime.logs import log_start
 from extensions import db
 from messaging.leader import Leadership
+
+log = logging.getLogger(__name__)
 
 
 @click.command("scheduler")
@@ -20,14 +24,17 @@ def scheduler_command(poll: float) -> None:
     from messaging.scheduler import JOBS, build_scheduler
 
     app = current_app._get_current_object()
+    log_start(app, "scheduler")
     leadership = Leadership(db.engine)
     announced = False
     while not leadership.try_acquire():
         if not announced:
             click.echo("Another scheduler is running; waiting to take over.")
+            log.info("scheduler waiting: another scheduler leads on this database")
             announced = True
         time.sleep(poll)
     click.echo(f"Scheduler leading: {', '.join(job.id for job in JOBS)}")
+    log.info("scheduler leading: %s", ", ".join(job.id for job in JOBS))
     scheduler = build_scheduler(app, blocking=True)
     try:
         scheduler.start()
@@ -35,3 +42,4 @@ def scheduler_command(poll: float) -> None:
         pass
     finally:
         leadership.release()
+        log.info("scheduler stopped; leadership released")

@@ -7,6 +7,7 @@ process runs these: ``relais demo`` in-process, or one ``relais scheduler``.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import import_module
@@ -45,15 +46,31 @@ def _resolve(path: str) -> Callable[[], object]:
 
 
 def run_job(app: Flask, job: Job) -> None:
-    """Run one job in an app context; a failure is logged and rolled back."""
+    """Run one job in an app context; every run is logged with its duration, a
+    failure with its traceback (and rolled back)."""
     from extensions import db
 
+    started = time.monotonic()
     with app.app_context():
         try:
             _resolve(job.func)()
         except Exception:
             db.session.rollback()
-            log.exception("job %s failed", job.id)
+            seconds = round(time.monotonic() - started, 3)
+            log.exception(
+                "job %s failed after %.3f s",
+                job.id,
+                seconds,
+                extra={"job_id": job.id, "duration_seconds": seconds},
+            )
+        else:
+            seconds = round(time.monotonic() - started, 3)
+            log.info(
+                "job %s ran in %.3f s",
+                job.id,
+                seconds,
+                extra={"job_id": job.id, "duration_seconds": seconds},
+            )
 
 
 def build_scheduler(app: Flask, *, blocking: bool = False) -> BackgroundScheduler:

@@ -11,6 +11,7 @@ from urllib.parse import unquote, urlsplit
 
 from flask import current_app
 
+from campaigns.runtime.settings import SMTP_SCHEMES
 from extensions import db
 from messaging.models import SentMail
 
@@ -19,7 +20,7 @@ def smtp_settings(url: str) -> dict:
     """Parse ``smtp://user:pw@host:port``, ``smtps://…`` (SSL) or ``smtp+starttls://…``."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
-    if scheme not in ("smtp", "smtps", "smtp+starttls"):
+    if scheme not in SMTP_SCHEMES:
         raise ValueError(
             f"SMTP_URL must start with smtp://, smtps:// or smtp+starttls://, not {scheme}://"
         )

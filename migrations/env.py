@@ -8,9 +8,12 @@ from flask import current_app
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging.
-# This line sets up loggers basically.
-fileConfig(config.config_file_name)
+# Relais sets up logging for its processes (campaigns/runtime/logs.py): alembic.ini's
+# set-up, which replaces the root handlers, is only for an app that did not. Either way
+# no logger that exists is disabled (the default would silence every logger of the
+# project after an in-process upgrade, as `relais demo` runs).
+if config.config_file_name is not None and "relais.logs" not in current_app.extensions:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 
 
