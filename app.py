@@ -89,7 +89,7 @@ def create_app(config: dict | None = None) -> Flask:
     from campaigns.offline_views import bp as offline_bp
     from campaigns.open_data_views import bp as open_data_bp
     from campaigns.payments_cli import stripe_cli, totals_cli
-    from campaigns.runtime import headers
+    from campaigns.runtime import headers, metrics, reporting
     from campaigns.runtime.health import bp as health_bp
     from campaigns.runtime.serve import serve_command
     from campaigns.staff import bp as staff_bp
@@ -115,6 +115,8 @@ def create_app(config: dict | None = None) -> Flask:
     templating.init_app(app)
     errors.init_app(app)
     headers.init_app(app)
+    metrics.init_app(app)
+    reporting.init_app(app)
 
     app.register_blueprint(health_bp)
     app.register_blueprint(campaigns_bp)
@@ -170,6 +172,10 @@ def cli() -> None:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["serve"]:
+        from campaigns.runtime.serve import prepare_metrics_folder
+
+        prepare_metrics_folder()  # before anything imports prometheus-client
     try:
         cli.main(prog_name="relais")
     except ConfigError as exc:

@@ -23,6 +23,7 @@ browsers reconnect elsewhere.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable
 from typing import Any
 
@@ -61,6 +62,27 @@ class RelaisServer(BaseApplication):
 
     def load(self) -> Flask:
         return self.factory()
+
+
+def prepare_metrics_folder() -> None:
+    """Point prometheus-client at a fresh folder for this server's processes.
+
+    Each gunicorn worker is its own process; prometheus-client's multiprocess
+    mode writes each one's samples to ``PROMETHEUS_MULTIPROC_DIR`` and merges
+    them at scrape time. It picks its storage when it is first imported, so
+    ``relais`` calls this before building the app (see ``app.main``)."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        return
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="relais-metrics-")
+
+
+def _worker_exited(server, worker) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
 
 
 def cpus() -> int:
@@ -110,6 +132,8 @@ def server_options(
         "worker_tmp_dir": SHM if os.path.isdir(SHM) else None,
         # gunicornc's socket in $HOME: unused here, and two servers of one user would share it.
         "control_socket_disable": True,
+        # A dead worker's live-stream gauge must not count any more.
+        "child_exit": _worker_exited,
     }
     return options, warnings
 

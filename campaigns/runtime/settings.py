@@ -43,6 +43,8 @@ UNSHOWN = {
     "database_url",
     "smtp_url",
     "redis_url",
+    "metrics_token",
+    "sentry_dsn",
 }
 
 
@@ -156,6 +158,15 @@ class Settings(BaseSettings):
     )
     stripe_webhook_secret: SecretStr = Field(
         SecretStr(""), description="signing secret whsec_… of the Stripe webhook endpoint"
+    )
+    metrics_token: SecretStr = Field(
+        SecretStr(""),
+        description="bearer token that /metrics asks for (empty: /metrics is a 404)",
+    )
+    sentry_dsn: SecretStr = Field(
+        SecretStr(""),
+        description="Sentry DSN: errors of web, scheduler and worker are reported there "
+        "(empty: not reported)",
     )
     outbox_max_attempts: int = Field(
         6, ge=1, description="a message is a dead letter after this many attempts"
@@ -325,6 +336,8 @@ class Settings(BaseSettings):
             "OUTBOX_RATE_LIMITS": channel_rates(self.outbox_rate_limits),
             "RELAIS_LOG_FORMAT": self.relais_log_format,
             "RELAIS_LOG_LEVEL": self.relais_log_level,
+            "METRICS_TOKEN": self.metrics_token.get_secret_value(),
+            "SENTRY_DSN": self.sentry_dsn.get_secret_value(),
         }
 
 
