@@ -13,8 +13,6 @@ from sqlalchemy import MetaData, event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
-from messaging.mail_util import RelaisMailUtil
-
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -34,7 +32,7 @@ csrf = CSRFProtect()
 babel = Babel()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 # Security.init_app ignores mail_util_cls: only the constructor takes it.
-security = Security(mail_util_cls=RelaisMailUtil)
+security = Security()  # its mail hook is set in agents.auth.init_app
 
 
 @event.listens_for(Engine, "connect")

@@ -9,8 +9,9 @@ from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
 from agents.models import Agent, Role
-from campaigns.models import utcnow
+from campaigns.model_types import utcnow
 from extensions import db, limiter
+from messaging.mail.mail_util import RelaisMailUtil
 
 user_datastore = SQLAlchemyUserDatastore(db, Agent, Role)
 
@@ -53,6 +54,7 @@ def init_app(app: Flask, security: Security) -> None:
         app,
         user_datastore,
         register_form=RelaisRegisterForm,
+        mail_util_cls=RelaisMailUtil,
         # Our UTCDateTime columns refuse naive datetimes (FS's default factory).
         datetime_factory=utcnow,
     )

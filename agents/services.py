@@ -11,10 +11,11 @@ from sqlalchemy import delete, func, select
 
 from agents.models import AccessToken, Agent, Membership
 from campaigns.errors import NotFound, ValidationError
-from campaigns.models import CohostInvite, PageHost, utcnow
-from campaigns.services import hash_token
+from campaigns.model_types import utcnow
+from campaigns.pages.models import CohostInvite, PageHost
+from campaigns.pages.services import hash_token
 from extensions import db
-from messaging.models import SentMail
+from messaging.mail.models import SentMail
 
 TOKEN_PREFIX = "rls_"  # noqa: S105 - a marker, not a secret
 
