@@ -12,7 +12,7 @@ from flask import Flask
 from flask.cli import FlaskGroup
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from extensions import babel, csrf, db, limiter, migrate, security
+from extensions import babel, csrf, db, limiter, migrate
 
 HERE = Path(__file__).resolve().parent
 
@@ -158,7 +158,6 @@ def create_app(config: dict | None = None) -> Flask:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
-    import messaging.automatic.services  # noqa: F401  (connects the automatic messages to campaigns' signals)
     from agents import auth, locale
     from agents.cli import agents_cli, staff_cli, tokens_cli
     from agents.views import bp as agents_bp
@@ -179,8 +178,8 @@ def create_app(config: dict | None = None) -> Flask:
     from campaigns.standings.cli import ranks_cli
     from campaigns.standings.views import bp as live_bp
     from campaigns.totals.cli import totals_cli
+    from messaging import listeners
     from messaging.broadcasts.views import bp as broadcasts_bp
-    from messaging.mail import receipts  # noqa: F401  (connects the receipt mail to receipt_issued)
     from messaging.mail.views import bp as messaging_bp
     from messaging.outbox.cli import worker_command
     from messaging.outbox.views import bp as outbox_staff_bp
@@ -196,9 +195,10 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=locale.select_locale)
     limiter.init_app(app)
-    auth.init_app(app, security)
+    auth.init_app(app)
     templating.init_app(app)
     errors.init_app(app)
+    listeners.init_app(app)
 
     app.register_blueprint(campaigns_bp)
     app.register_blueprint(giving_bp)

@@ -14,6 +14,9 @@ from extensions import db, limiter
 from messaging.mail.mail_util import RelaisMailUtil
 
 user_datastore = SQLAlchemyUserDatastore(db, Agent, Role)
+# Created here rather than in extensions.py: its mail hook (Relais' own mail
+# service) is given to the constructor, and extensions must import no app code.
+security = Security(mail_util_cls=RelaisMailUtil)
 
 # Endpoints that take a password or send mail: each gets RATELIMIT_AUTH per client.
 RATE_LIMITED_ENDPOINTS = (
@@ -49,12 +52,11 @@ def _auth_limit_exempt() -> bool:
 auth_limit = limiter.limit(_auth_limit_value, methods=["POST"], exempt_when=_auth_limit_exempt)
 
 
-def init_app(app: Flask, security: Security) -> None:
+def init_app(app: Flask) -> None:
     security.init_app(
         app,
         user_datastore,
         register_form=RelaisRegisterForm,
-        mail_util_cls=RelaisMailUtil,
         # Our UTCDateTime columns refuse naive datetimes (FS's default factory).
         datetime_factory=utcnow,
     )

@@ -12,36 +12,19 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_security import auth_required, current_user
-from sqlalchemy import select
 
-from agents.models import Membership, MembershipRole  # read only; writes go through services
-from agents.services import find_agent
+from agents.models import MembershipRole  # read only; writes go through services
+from agents.services import admin_count, find_agent, memberships, remove_membership
 from campaigns.errors import NotFound, ValidationError
 from campaigns.organisations import services as org_services
 from campaigns.organisations.forms import (
     ConfirmForm,
     StaffMemberForm,
 )
-from campaigns.organisations.models import Organisation
 from campaigns.organisations.staff_views import bp
 from campaigns.staff_gate import save_staff_form, staff_organisation
-from extensions import db
 
 # --- staff members -----------------------------------------------------------
-
-
-def _memberships(org: Organisation) -> list:
-    return list(
-        db.session.scalars(
-            select(Membership)
-            .where(Membership.organisation_id == org.id)
-            .order_by(Membership.role, Membership.created_at)
-        )
-    )
-
-
-def _admin_count(org: Organisation) -> int:
-    return sum(1 for m in _memberships(org) if m.role == MembershipRole.ADMIN)
 
 
 @bp.route("/<org_slug>/staff", methods=["GET", "POST"])
@@ -62,7 +45,7 @@ def staff(org_slug: str):
             if (
                 current == MembershipRole.ADMIN
                 and data["role"] != MembershipRole.ADMIN
-                and _admin_count(org) <= 1
+                and admin_count(org.id) <= 1
             ):
                 raise ValidationError(
                     {"role": _("An organisation needs at least one admin. Add another first.")}
@@ -84,7 +67,7 @@ def staff(org_slug: str):
         org=org,
         role=role,
         form=form,
-        memberships=_memberships(org),
+        memberships=memberships(org.id),
         confirm=ConfirmForm(),
     )
 
@@ -93,24 +76,13 @@ def staff(org_slug: str):
 @auth_required()
 def remove_staff(org_slug: str, membership_id: int):
     org, _role = staff_organisation(org_slug, admin=True)
-    membership = next((m for m in _memberships(org) if m.id == membership_id), None)
+    membership = next((m for m in memberships(org.id) if m.id == membership_id), None)
     if membership is None:
         abort(404)
     form = ConfirmForm()
     removed_self = membership.agent_id == current_user.id
 
-    def remove(_data: dict):
-        # TODO(services): move into campaigns.services.remove_staff(org, agent).
-        if membership.role == MembershipRole.ADMIN and _admin_count(org) <= 1:
-            raise ValidationError(
-                {"role": _("An organisation needs at least one admin. Add another first.")}
-            )
-        name = membership.agent.display_name
-        db.session.delete(membership)
-        db.session.flush()
-        return name
-
-    name = save_staff_form(form, lambda: ({}, {}), remove)
+    name = save_staff_form(form, lambda: ({}, {}), lambda _data: remove_membership(membership))
     if name:
         flash(_("%(name)s is no longer staff.", name=name), "success")
     else:

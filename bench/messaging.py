@@ -10,7 +10,7 @@ same run.
    migrates it and seeds one organisation, one cause and N agents with one
    published page each (a fifth of them with money on their page).
 2. Schedules an email broadcast to every agent of the cause and times
-   ``messaging.broadcasts.expand_due`` (render + bulk insert, one commit).
+   ``messaging.broadcasts.services.expand_due`` (render + bulk insert, one commit).
    Denominators: the same rows inserted into a scratch copy of
    ``outbox_messages`` with psycopg ``executemany``, then with ``COPY``.
 3. Starts an aiosmtpd server on loopback. Denominator: smtplib sending the same

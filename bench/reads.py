@@ -15,11 +15,11 @@ BENCH_DATABASE_URL (or TEST_DATABASE_URL), dropped at the end:
              their ratio (goal >= 40 %), then the same page with the
              anonymous micro-cache off (PUBLIC_PAGE_CACHE_SECONDS=0).
 ``rank``     100,000 published pages with totals under one cause; the rank of
-             1,000 random pages through ``campaigns.leaderboards.rank_of``, from
+             1,000 random pages through ``campaigns.standings.leaderboards.rank_of``, from
              indexed SQL and, when REDIS_URL is set, from Redis sorted sets.
              Prints p50/p99 in ms (goal: p99 < 2 ms with Redis).
 ``rebuild``  a ledger of N rows (default 1,000,000) written with
-             ``generate_series``, then ``campaigns.totals.rebuild()`` timed, as
+             ``generate_series``, then ``campaigns.totals.services.rebuild()`` timed, as
              ``relais totals rebuild`` runs it (goal < 10 s), and the result
              checked against SQL sums.
 

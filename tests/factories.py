@@ -116,7 +116,7 @@ class MembershipFactory(Base):
 
 
 def refund_row(gift: Donation, amount_minor: int, at: datetime) -> Donation:
-    """A refund ledger row of ``gift`` (as campaigns.refunds writes one), counted
+    """A refund ledger row of ``gift`` (as campaigns.giving.refunds writes one), counted
     in the totals."""
     row = Donation(
         kind=DonationKind.REFUND,

@@ -1,8 +1,8 @@
 """The organisation's dashboard: what staff watch during a campaign.
 
 Every function takes ids and only reads. Figures per cause, project, event and
-page come from the stored totals (``campaigns.totals``), never from summing
-the ledger per request; the time series (``campaigns.charts``) and the
+page come from the stored totals (``campaigns.totals.services``), never from summing
+the ledger per request; the time series (``campaigns.dashboard.charts``) and the
 unattributed money have no stored total and are read from the ledger. Each
 function runs a fixed number of queries whatever the number of pages, so the
 dashboard stays fast during a campaign's busiest night.

@@ -1,6 +1,6 @@
 """The organisation's dashboard and staff CSV exports.
 
-Staff of the organisation only (``campaigns.staff._organisation``): agents who
+Staff of the organisation only (``campaigns.staff_gate.staff_organisation``): agents who
 are not members get 403, anonymous visitors the login page. The dashboard
 only reads; an export of personal data writes one audit entry, committed
 before the first byte of the file is sent.

@@ -23,6 +23,7 @@ from campaigns.organisations import services as org_services
 from campaigns.organisations.models import CauseStatus, Organisation
 from campaigns.pages import services as page_services
 from campaigns.pages.models import PageKind, PageStatus
+from campaigns.signals import demo_seeded
 from extensions import db
 
 DEMO_ORG_SLUG = "eau-vive"
@@ -259,9 +260,7 @@ def seed() -> bool:
         )
         for s, n, d, g in PROJECTS
     ]
-    from messaging.templating.demo_templates import seed_templates
-
-    seed_templates(org, cause)
+    demo_seeded.send(org, cause=cause)  # messaging adds its demo templates
 
     names = [(first, last) for first in FIRST for last in LAST]
     rng.shuffle(names)

@@ -1,7 +1,7 @@
 """The staff form for an expense, and the check of its supporting document.
 
 The form turns what was typed (an amount in major units, a day, a file) into
-the data ``campaigns.expenses`` expects; the service validates the rest.
+the data ``campaigns.fund_use.services`` expects; the service validates the rest.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 project's raised vs spent, its published expenses and their documents; each
 page shows what its share funded (``fund_use_for`` in templates).
 
-Staff views parse the form, call ``campaigns.expenses``, commit once and
+Staff views parse the form, call ``campaigns.fund_use.services``, commit once and
 redirect; a refusal rolls back and shows the form again with its messages.
 """
 

@@ -2,8 +2,8 @@
 demo's stand-in when no Stripe key is set.
 
 Either way the browser only ever starts a payment; the money is recorded when
-the ``checkout.session.completed`` event reaches ``campaigns.payments``. The
-demo's refunds (``campaigns.refund_requests``) use ``refunded_event`` the same way.
+the ``checkout.session.completed`` event reaches ``campaigns.giving.payments``. The
+demo's refunds (``campaigns.giving.refund_requests``) use ``refunded_event`` the same way.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The give form on a page. Its rules live in ``campaigns.giving``; the form
+"""The give form on a page. Its rules live in ``campaigns.giving.services``; the form
 carries the fields, their labels and the CSRF token."""
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ def record_gift(
 ) -> Donation:
     """Append a gift to the ledger and to every total it counts in, and tell
     listeners (notifications). Its receipt number comes later, from
-    ``campaigns.receipts.issue_pending``.
+    ``campaigns.giving.receipts.issue_pending``.
 
     A page that is missing or closed does not lose the money: it lands on the
     cause as unattributed, unless ``collected_earlier`` (cash collected while

@@ -38,8 +38,8 @@ from campaigns.giving.refunds import (
 )
 from campaigns.organisations.models import Cause, Organisation, Project
 from campaigns.pages.models import Page
+from campaigns.signals import gift_attribution
 from extensions import db
-from messaging.sharing.services import attributed_link_id
 
 __all__ = ["StripeEventOutcome", "process_event"]
 
@@ -49,6 +49,14 @@ STRIPE_MAX_AMOUNT = 99_999_999
 CHECKOUT_PAID = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
 # "Where it's most needed": a project metadata value that names no project.
 NO_PROJECT = ("", "general", "none", "any")
+
+
+def _attributed_link_id(code: str | None, page_id: int | None) -> int | None:
+    """The share link the gift came through, as messaging's attribution answers."""
+    for _receiver, link_id in gift_attribution.send(None, code=code, page_id=page_id):
+        if link_id is not None:
+            return link_id
+    return None
 
 
 def _text(value, length: int) -> str:
@@ -269,7 +277,7 @@ def record_checkout(event: dict, session: dict) -> Result:
     # The share link the donor came through: the session's metadata, else the
     # code the give form kept on the pending gift (messaging's attribution).
     share_code = _text(metadata.get("share"), 20) or (pending.share_code if pending else None)
-    share_link_id = attributed_link_id(share_code, page.id if page else None)
+    share_link_id = _attributed_link_id(share_code, page.id if page else None)
     donation = services.record_gift(
         page=page,
         cause=cause,

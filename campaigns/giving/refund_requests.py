@@ -1,7 +1,7 @@
 """Staff ask Stripe to refund a card gift; the ledger waits for Stripe's word.
 
 Asking changes no money here: the refund enters the ledger when Stripe's
-``charge.refunded`` event reaches ``campaigns.payments.process_event``, which
+``charge.refunded`` event reaches ``campaigns.giving.payments.process_event``, which
 records each cumulative ``amount_refunded`` once. Until then the gift shows the
 request as waiting for Stripe. The demo has no Stripe: it builds the event
 Stripe would send and runs it through that same code, in the same transaction.

@@ -1,6 +1,6 @@
 """Refunds and disputes from Stripe events, as further ledger rows on a gift.
 
-Called by ``campaigns.payments.process_event`` inside its savepoint; nothing
+Called by ``campaigns.giving.payments.process_event`` inside its savepoint; nothing
 here commits. Stripe's ``amount_refunded`` is cumulative, so a refund event
 records the difference with what the ledger already holds for that gift, and
 the ``(original_id, stripe_refund_cumulative)`` and ``(kind,

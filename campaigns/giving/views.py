@@ -1,7 +1,7 @@
 """The donor's journey: give on a page, pay (Stripe Checkout or the demo's test
 payment), the thank-you page and the printable receipt.
 
-None of these views records money: only ``campaigns.payments.process_event``
+None of these views records money: only ``campaigns.giving.payments.process_event``
 does, from Stripe's events (the demo's test payment builds one and runs it
 through that same code).
 """

@@ -1,6 +1,6 @@
 """Offline gifts on the web: the agent's form on a page, the staff review queue.
 
-Each view parses the form, calls ``campaigns.offline``, commits once and
+Each view parses the form, calls ``campaigns.offline.services``, commits once and
 redirects; a refusal rolls back and shows the form again with its messages.
 """
 

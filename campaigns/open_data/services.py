@@ -332,7 +332,7 @@ def expense_rows() -> list[dict]:
 
 def fund_use_rows() -> list[dict]:
     """Each public page's share of each project with published expenses (the
-    rule of ``campaigns.expenses.shares``); amounts null below the k floor."""
+    rule of ``campaigns.fund_use.services.shares``); amounts null below the k floor."""
     money = expenses.cause_money(c.id for c in _causes())
     if not money:
         return []

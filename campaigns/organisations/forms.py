@@ -20,7 +20,7 @@ from wtforms.widgets import DateTimeLocalInput
 from campaigns.money import CURRENCIES, parse_major, to_decimal
 
 # The services read a time without a zone as the organiser's wall clock in Paris
-# (campaigns.services.parse_datetime); the form shows stored times the same way.
+# (campaigns.inputs.parse_datetime); the form shows stored times the same way.
 WALL_CLOCK = ZoneInfo("Europe/Paris")
 
 # Suggested amounts are separated by a semicolon, spaces, or a comma followed by a

@@ -38,7 +38,7 @@ bp = Blueprint("staff", __name__, url_prefix="/staff")
 @bp.context_processor
 def _helpers() -> dict:
     def public_url(endpoint: str, **values) -> str | None:
-        # Public pages live in campaigns.views; a missing endpoint must not break staff screens.
+        # Public pages live in the areas' views; a missing endpoint must not break staff screens.
         try:
             return url_for(endpoint, **values)
         except BuildError:

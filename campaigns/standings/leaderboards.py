@@ -3,7 +3,7 @@ count breaking ties (equal on both: equal rank). Closed pages keep their
 place; hidden and draft pages are not ranked.
 
 Two backends give the same answers: indexed SQL (the embedded default), and
-Redis sorted sets when ``REDIS_URL`` is set (``campaigns.ranks``). A session
+Redis sorted sets when ``REDIS_URL`` is set (``campaigns.standings.ranks``). A session
 that wrote to a cause and has not committed reads that cause from SQL, which
 sees its own writes; so does any read while Redis cannot answer.
 """

@@ -16,7 +16,7 @@ SQL's ``ORDER BY rank, page_id``. A page's rank is 1 + the number of members
 with a strictly smaller score: SQL's RANK(), equal figures sharing a rank.
 
 After a transaction that wrote ledger rows or changed pages commits,
-``campaigns.live`` calls :func:`sync` with the pages it touched: their absolute
+``campaigns.standings.live`` calls :func:`sync` with the pages it touched: their absolute
 figures are read from the totals (never added), under a per-cause lock, so a
 retried or concurrent writer cannot leave an older figure over a newer one.
 A missing marker key means the cause's sets must be built from the database:
@@ -166,7 +166,7 @@ def unscore(value: str | float) -> tuple[int, int]:
     return raised, donors
 
 
-# --- session bookkeeping (filled by campaigns.live's session hooks) ------------------
+# --- session bookkeeping (filled by campaigns.standings.live's session hooks) ------------------
 
 
 def uncommitted(session) -> dict[int, set[int]]:

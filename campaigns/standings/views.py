@@ -5,7 +5,7 @@ snapshot (unless the client's ``Last-Event-ID`` is already the current
 version), then one ``totals`` message per change and a ``: ping`` comment when
 nothing happened for ``LIVE_HEARTBEAT_SECONDS`` (default 15). It ends after
 ``LIVE_STREAM_SECONDS`` (default 300) so that the thread is freed;
-EventSource reconnects and resumes. See ``campaigns.live`` for gunicorn.
+EventSource reconnects and resumes. See ``campaigns.standings.live`` for gunicorn.
 """
 
 from __future__ import annotations

@@ -28,7 +28,6 @@ from campaigns.model_types import utcnow
 from campaigns.organisations import services
 from campaigns.organisations.models import Cause, CauseStatus, Organisation
 from campaigns.pages.models import Page, PageKind, PageStatus
-from campaigns.signals import gift_recorded, page_published
 from campaigns.standings import boards as standings_boards
 from campaigns.standings import leaderboards as standings_leaderboards
 from campaigns.totals import services as totals
@@ -207,7 +206,6 @@ def queue_for_page(page: Page, trigger: str, key: str, extra: dict | None = None
 # --- receivers (inside the sender's transaction: rows only) -------------------
 
 
-@page_published.connect
 def welcome(page: Page, **_extra) -> int:
     """A page was published: welcome its owner, once per page."""
     if page.id is None:
@@ -226,7 +224,6 @@ def _milestone(before: int, after: int, goal: int, count_after: int) -> str | No
     return None
 
 
-@gift_recorded.connect
 def gift_milestones(donation: Donation, **_extra) -> int:
     """First gift, 50 % and 100 % of the goal, for the page and its event:
     the page's money before and after this gift; each once ever per page."""

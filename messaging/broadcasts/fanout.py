@@ -307,7 +307,7 @@ def context(
     share_url: str,
     now: datetime,
 ) -> dict:
-    """What ``messaging.templates.build_context`` gives for this agent and page,
+    """What ``messaging.templating.rendering.build_context`` gives for this agent and page,
     from figures computed in bulk (the tests hold the two equal)."""
     currency = org.currency
     standing = where.pages.get(row.page_id) or Standing()
@@ -410,7 +410,7 @@ def render_rows(
 
 
 def share_codes(cause_id: int, rows: list[Recipient], channels: list[str]) -> dict[tuple, str]:
-    """Each agent's share-link code per page and channel (``messaging.sharing``'s
+    """Each agent's share-link code per page and channel (``messaging.sharing.services``'s
     links), the missing ones made in one bulk insert."""
     from messaging.sharing.services import SHARE_CHANNELS, new_code
 

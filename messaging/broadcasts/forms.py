@@ -1,5 +1,5 @@
 """Forms for the broadcast and automatic-message staff screens: they render and
-carry CSRF; ``messaging.broadcasts`` and ``messaging.automatic`` validate."""
+carry CSRF; ``messaging.broadcasts.services`` and ``messaging.automatic.services`` validate."""
 
 from __future__ import annotations
 

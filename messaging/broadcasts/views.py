@@ -1,6 +1,6 @@
 """Staff screens for broadcasts and automatic messages, under
 ``/staff/<org_slug>/broadcasts``. Each view parses the form, calls a service in
-``messaging.broadcasts`` or ``messaging.automatic``, and commits once."""
+``messaging.broadcasts.services`` or ``messaging.automatic.services``, and commits once."""
 
 from __future__ import annotations
 

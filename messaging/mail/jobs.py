@@ -1,5 +1,5 @@
 """Scheduled messaging jobs. Each runs in an app context and commits its own
-work (see ``messaging.scheduler.JOBS``)."""
+work (see ``messaging.scheduling.scheduler.JOBS``)."""
 
 from __future__ import annotations
 

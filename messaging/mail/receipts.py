@@ -1,6 +1,6 @@
 """Receipt mail for a gift: written as a ``SentMail`` row when the gift gets its
 receipt number (in that job's transaction: a rolled-back numbering leaves no
-mail), delivered after commit by ``messaging.jobs.deliver_pending_mail``."""
+mail), delivered after commit by ``messaging.mail.jobs.deliver_pending_mail``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from flask_babel import force_locale
 from campaigns.giving import services as giving
 from campaigns.giving.models import Donation, DonationKind, PendingGift
 from campaigns.organisations.models import Organisation
-from campaigns.signals import receipt_issued
 from campaigns.urls import absolute_url
 from extensions import db
 from messaging.mail.models import SentMail
@@ -38,7 +37,6 @@ def is_receipted(gift: Donation) -> bool:
     )
 
 
-@receipt_issued.connect
 def queue_receipt(gift: Donation, **_extra) -> SentMail | None:
     """Add the receipt mail for a gift just numbered; send nothing (the
     transaction may still roll back)."""

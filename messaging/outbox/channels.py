@@ -1,7 +1,7 @@
 """How one outbox message leaves Relais: SMTP, X (tweepy), Facebook Pages
 (facebook-sdk).
 
-Each sender raises one of three errors, and ``messaging.outbox`` decides from
+Each sender raises one of three errors, and ``messaging.outbox.services`` decides from
 the kind alone: ``Transient`` (not delivered, try again later), ``Permanent``
 (will never work: dead-letter now) and ``Ambiguous`` (it may have gone out: a
 person decides, never an automatic retry).

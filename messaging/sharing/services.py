@@ -2,8 +2,9 @@
 
 A click is recorded on the link and redirected to the page with ``?s=<code>``;
 the give form keeps the code, the Checkout Session carries it in its metadata,
-and ``campaigns.payments.record_checkout`` sets ``Donation.share_link_id`` from
-it, so gifts are counted per agent and channel.
+and ``campaigns.giving.payments`` asks for the link through the ``gift_attribution``
+signal (answered by ``attributed_link_id``) to set ``Donation.share_link_id``, so
+gifts are counted per agent and channel.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from messaging.templating.rendering import (
 KIT_CHANNELS = ("x", "facebook", "email", "copy")
 
 # Used when the organisation wrote no suggested post for a channel, so the kit
-# is never empty. They pass validate_template (tests/messaging/test_templates.py).
+# is never empty. They pass validate_template (tests/messaging/templating/test_templates.py).
 DEFAULT_POSTS: dict[str, dict[str, tuple[str, str]]] = {
     "fr": {
         "x": (

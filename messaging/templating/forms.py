@@ -1,5 +1,5 @@
 """The staff form for a message template: it renders and carries CSRF; the
-service checks the template itself (messaging.template_services)."""
+service checks the template itself (messaging.templating.services)."""
 
 from __future__ import annotations
 

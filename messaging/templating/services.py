@@ -1,6 +1,6 @@
 """Staff keep their organisation's message templates: list, save, deactivate.
 
-A template is checked before it is stored (``messaging.templates.validate_template``):
+A template is checked before it is stored (``messaging.templating.rendering.validate_template``):
 one that fails is refused with its line and reason, and nothing is saved.
 Text to copy is only for suggested posts: nothing delivers it, the agent
 pastes it from their share kit.
