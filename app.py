@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from datetime import timedelta
+from importlib import import_module
 from pathlib import Path
 
 import click
@@ -14,7 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from campaigns.runtime.logs import configure_logging
 from campaigns.runtime.paths import asset_folder, instance_folder
 from campaigns.runtime.settings import ConfigError, load_settings
-from extensions import babel, csrf, db, limiter, migrate, security
+from extensions import babel, csrf, db, limiter, migrate
 
 
 def load_config(app: Flask) -> None:
@@ -56,6 +57,46 @@ def load_config(app: Flask) -> None:
     )
 
 
+# Every module that defines tables: all are imported before the mappers configure
+# (relationships name classes by string) and before Alembic compares the metadata.
+MODEL_MODULES = (
+    "agents.models",
+    "campaigns.audit",
+    "campaigns.fund_use.models",
+    "campaigns.giving.models",
+    "campaigns.offline.models",
+    "campaigns.organisations.models",
+    "campaigns.pages.models",
+    "campaigns.totals.models",
+    "messaging.automatic.models",
+    "messaging.broadcasts.models",
+    "messaging.mail.models",
+    "messaging.outbox.models",
+    "messaging.preferences.models",
+    "messaging.sharing.models",
+    "messaging.social.models",
+    "messaging.templating.models",
+)
+
+
+# Modules that add routes to a blueprint defined in another module ("campaigns"
+# in pages/views.py, "staff" in organisations/staff_views.py, "api" in
+# campaigns/json_api.py): imported before the blueprints are registered.
+ROUTE_MODULES = (
+    "agents.staff_views",
+    "campaigns.organisations.api",
+    "campaigns.organisations.views",
+    "campaigns.pages.api",
+    "campaigns.pages.staff_views",
+    "campaigns.standings.api",
+)
+
+
+def import_modules() -> None:
+    for name in (*MODEL_MODULES, *ROUTE_MODULES):
+        import_module(name)
+
+
 def create_app(config: dict | None = None) -> Flask:
     """Build the Relais application; ``config`` overrides the environment."""
     app = Flask(
@@ -72,51 +113,53 @@ def create_app(config: dict | None = None) -> Flask:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
-    import messaging.automatic  # connects the automatic messages to campaigns' signals
-    import messaging.models  # noqa: F401  (every table registered before use)
     from agents import auth, locale
     from agents.cli import agents_cli, staff_cli, tokens_cli
     from agents.views import bp as agents_bp
     from campaigns import errors, templating
-    from campaigns.api import bp as api_bp
-    from campaigns.cli import demo_command, orgs_cli
-    from campaigns.dashboard_views import bp as dashboard_bp
-    from campaigns.donation_views import bp as staff_donations_bp
-    from campaigns.expense_views import bp as expenses_bp
-    from campaigns.giving_views import bp as giving_bp
-    from campaigns.leaderboards import ranks_cli
-    from campaigns.live_views import bp as live_bp
-    from campaigns.offline_views import bp as offline_bp
-    from campaigns.open_data_views import bp as open_data_bp
-    from campaigns.payments_cli import stripe_cli, totals_cli
+    from campaigns.dashboard.views import bp as dashboard_bp
+    from campaigns.demo.cli import demo_command
+    from campaigns.fund_use.views import bp as expenses_bp
+    from campaigns.giving.cli import stripe_cli
+    from campaigns.giving.staff_views import bp as staff_donations_bp
+    from campaigns.giving.views import bp as giving_bp
+    from campaigns.giving.webhooks import bp as webhooks_bp
+    from campaigns.json_api import bp as api_bp
+    from campaigns.offline.views import bp as offline_bp
+    from campaigns.open_data.views import bp as open_data_bp
+    from campaigns.organisations.cli import orgs_cli
+    from campaigns.organisations.staff_views import bp as staff_bp
+    from campaigns.pages.views import bp as campaigns_bp
     from campaigns.runtime import headers, metrics, reporting
     from campaigns.runtime.health import bp as health_bp
     from campaigns.runtime.serve import serve_command
-    from campaigns.staff import bp as staff_bp
-    from campaigns.views import bp as campaigns_bp
-    from campaigns.webhooks import bp as webhooks_bp
-    from messaging import receipts  # noqa: F401  (connects the receipt mail to receipt_issued)
-    from messaging.broadcast_views import bp as broadcasts_bp
-    from messaging.cli import scheduler_command
-    from messaging.outbox_views import bp as outbox_staff_bp
-    from messaging.sharing_views import bp as sharing_bp
-    from messaging.social_views import bp as social_bp
-    from messaging.staff_views import bp as messaging_staff_bp
-    from messaging.unsubscribe_views import bp as unsubscribe_bp
-    from messaging.views import bp as messaging_bp
-    from messaging.worker_cli import worker_command
+    from campaigns.standings.cli import ranks_cli
+    from campaigns.standings.views import bp as live_bp
+    from campaigns.totals.cli import totals_cli
+    from messaging import listeners
+    from messaging.broadcasts.views import bp as broadcasts_bp
+    from messaging.mail.views import bp as messaging_bp
+    from messaging.outbox.cli import worker_command
+    from messaging.outbox.views import bp as outbox_staff_bp
+    from messaging.preferences.views import bp as unsubscribe_bp
+    from messaging.scheduling.cli import scheduler_command
+    from messaging.sharing.views import bp as sharing_bp
+    from messaging.social.views import bp as social_bp
+    from messaging.templating.views import bp as messaging_staff_bp
 
+    import_modules()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(asset_folder("migrations")), render_as_batch=True)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=locale.select_locale)
     limiter.init_app(app)
-    auth.init_app(app, security)
+    auth.init_app(app)
     templating.init_app(app)
     errors.init_app(app)
     headers.init_app(app)
     metrics.init_app(app)
     reporting.init_app(app)
+    listeners.init_app(app)
 
     app.register_blueprint(health_bp)
     app.register_blueprint(campaigns_bp)

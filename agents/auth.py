@@ -9,10 +9,14 @@ from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
 from agents.models import Agent, Role
-from campaigns.models import utcnow
+from campaigns.model_types import utcnow
 from extensions import db, limiter
+from messaging.mail.mail_util import RelaisMailUtil
 
 user_datastore = SQLAlchemyUserDatastore(db, Agent, Role)
+# Created here rather than in extensions.py: its mail hook (Relais' own mail
+# service) is given to the constructor, and extensions must import no app code.
+security = Security(mail_util_cls=RelaisMailUtil)
 
 # Endpoints that take a password or send mail: each gets RATELIMIT_AUTH per client.
 RATE_LIMITED_ENDPOINTS = (
@@ -48,7 +52,7 @@ def _auth_limit_exempt() -> bool:
 auth_limit = limiter.limit(_auth_limit_value, methods=["POST"], exempt_when=_auth_limit_exempt)
 
 
-def init_app(app: Flask, security: Security) -> None:
+def init_app(app: Flask) -> None:
     security.init_app(
         app,
         user_datastore,

@@ -6,7 +6,7 @@ import click
 from flask.cli import with_appcontext
 from flask_babel import gettext as _
 
-from campaigns.cli import cli_transaction
+from campaigns.cli_support import cli_transaction
 
 agents_cli = click.Group("agents", help="Manage agent accounts.")
 staff_cli = click.Group("staff", help="Manage organisation staff.")
@@ -62,7 +62,7 @@ def create_token_command(email: str, name: str) -> None:
 def add_staff_command(email: str, org_slug: str, role: str) -> None:
     """Make an existing agent staff (or admin) of an organisation."""
     from agents.services import find_agent
-    from campaigns.services import add_staff, get_organisation
+    from campaigns.organisations.services import add_staff, get_organisation
 
     with cli_transaction():
         org = get_organisation(org_slug)
@@ -82,7 +82,7 @@ def add_staff_command(email: str, org_slug: str, role: str) -> None:
 @with_appcontext
 def list_staff_command(org_slug: str) -> None:
     """List an organisation's staff: role, email, name."""
-    from campaigns.services import get_organisation
+    from campaigns.organisations.services import get_organisation
 
     with cli_transaction():
         org = get_organisation(org_slug)

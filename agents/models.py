@@ -9,7 +9,7 @@ from flask_security import RoleMixin, UserMixin
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from campaigns.models import UTCDateTime, utcnow
+from campaigns.model_types import UTCDateTime, utcnow
 from extensions import db
 
 agents_roles = db.Table(

@@ -9,12 +9,14 @@ from flask_babel import gettext as _
 from flask_security.utils import hash_password
 from sqlalchemy import delete, func, select
 
-from agents.models import AccessToken, Agent, Membership
+from agents.auth import security
+from agents.models import AccessToken, Agent, Membership, MembershipRole
 from campaigns.errors import NotFound, ValidationError
-from campaigns.models import CohostInvite, PageHost, utcnow
-from campaigns.services import hash_token
+from campaigns.model_types import utcnow
+from campaigns.pages.models import CohostInvite, PageHost
+from campaigns.pages.services import hash_token
 from extensions import db
-from messaging.models import SentMail
+from messaging.mail.models import SentMail
 
 TOKEN_PREFIX = "rls_"  # noqa: S105 - a marker, not a secret
 
@@ -28,8 +30,6 @@ def find_agent(email: str) -> Agent:
 
 def create_agent(email: str, name: str, password: str, *, confirmed: bool = True) -> Agent:
     """Create an account (confirmed by default: operators vouch for it)."""
-    from extensions import security
-
     errors = {}
     try:
         email = security._mail_util.normalize(email)
@@ -154,3 +154,31 @@ def delete_account(agent: Agent) -> None:
     for token in list_tokens(agent):
         token.revoked_at = utcnow()
     db.session.flush()
+
+
+def memberships(organisation_id: int) -> list[Membership]:
+    """The staff of one organisation, admins first."""
+    return list(
+        db.session.scalars(
+            select(Membership)
+            .where(Membership.organisation_id == organisation_id)
+            .order_by(Membership.role, Membership.created_at)
+        )
+    )
+
+
+def admin_count(organisation_id: int) -> int:
+    return sum(1 for m in memberships(organisation_id) if m.role == MembershipRole.ADMIN)
+
+
+def remove_membership(membership: Membership) -> str:
+    """Remove one staff member; an organisation keeps at least one admin.
+    Returns the removed member's name."""
+    if membership.role == MembershipRole.ADMIN and admin_count(membership.organisation_id) <= 1:
+        raise ValidationError(
+            {"role": _("An organisation needs at least one admin. Add another first.")}
+        )
+    name = membership.agent.display_name
+    db.session.delete(membership)
+    db.session.flush()
+    return name

@@ -56,7 +56,7 @@ def _me():
 
 
 def _render_account(profile_form=None, token_form=None, new_token=None, status=200):
-    from campaigns.services import editable_pages
+    from campaigns.pages.services import editable_pages
 
     agent = _me()
     if profile_form is None:

@@ -10,7 +10,7 @@ same run.
    migrates it and seeds one organisation, one cause and N agents with one
    published page each (a fifth of them with money on their page).
 2. Schedules an email broadcast to every agent of the cause and times
-   ``messaging.broadcasts.expand_due`` (render + bulk insert, one commit).
+   ``messaging.broadcasts.services.expand_due`` (render + bulk insert, one commit).
    Denominators: the same rows inserted into a scratch copy of
    ``outbox_messages`` with psycopg ``executemany``, then with ``COPY``.
 3. Starts an aiosmtpd server on loopback. Denominator: smtplib sending the same
@@ -89,9 +89,11 @@ def fresh_database(url: str, name: str) -> str:
 def seed(n: int) -> tuple[int, int]:
     """One organisation and cause, n agents with a published page each."""
     from agents.models import Agent
-    from campaigns.models import Cause, Organisation, Page, Total
+    from campaigns.organisations.models import Cause, Organisation
+    from campaigns.pages.models import Page
+    from campaigns.totals.models import Total
     from extensions import db
-    from messaging.models import MessageTemplate
+    from messaging.templating.models import MessageTemplate
 
     now = datetime.now(UTC)
     org = Organisation(slug="bench", name="Eau Vive", legal_name="Eau Vive")
@@ -190,10 +192,10 @@ def seed(n: int) -> tuple[int, int]:
 
 
 def fan_out(org_id: int, cause_id: int, template_id: int) -> tuple[float, int]:
-    from campaigns.models import utcnow
+    from campaigns.model_types import utcnow
     from extensions import db
-    from messaging import broadcasts
-    from messaging.models import Broadcast
+    from messaging.broadcasts import services as broadcasts
+    from messaging.broadcasts.models import Broadcast
 
     broadcast = Broadcast(
         organisation_id=org_id,
@@ -438,7 +440,7 @@ def main() -> int:
             t0 = time.perf_counter()
             cause_id, template_id = seed(n)
             print(f"seeded {n} agents and pages in {time.perf_counter() - t0:.1f} s")
-            from campaigns.models import Cause
+            from campaigns.organisations.models import Cause
             from extensions import db
 
             org_id = db.session.get(Cause, cause_id).organisation_id

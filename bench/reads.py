@@ -15,11 +15,11 @@ BENCH_DATABASE_URL (or TEST_DATABASE_URL), dropped at the end:
              their ratio (goal >= 40 %), then the same page with the
              anonymous micro-cache off (PUBLIC_PAGE_CACHE_SECONDS=0).
 ``rank``     100,000 published pages with totals under one cause; the rank of
-             1,000 random pages through ``campaigns.leaderboards.rank_of``, from
+             1,000 random pages through ``campaigns.standings.leaderboards.rank_of``, from
              indexed SQL and, when REDIS_URL is set, from Redis sorted sets.
              Prints p50/p99 in ms (goal: p99 < 2 ms with Redis).
 ``rebuild``  a ledger of N rows (default 1,000,000) written with
-             ``generate_series``, then ``campaigns.totals.rebuild()`` timed, as
+             ``generate_series``, then ``campaigns.totals.services.rebuild()`` timed, as
              ``relais totals rebuild`` runs it (goal < 10 s), and the result
              checked against SQL sums.
 
@@ -156,8 +156,8 @@ def hammer(port: int, path: str, clients: int, seconds: float) -> tuple[int, lis
 
 
 def part_page(args) -> dict:
-    from campaigns import demo
-    from campaigns.models import Cause
+    from campaigns.demo import seed as demo
+    from campaigns.organisations.models import Cause
     from extensions import db
 
     name = f"relais_bench_page_{uuid.uuid4().hex[:8]}"
@@ -228,7 +228,7 @@ def seed_pages(app, pages: int) -> list[int]:
     from sqlalchemy import text
 
     from agents.models import Agent
-    from campaigns.models import Cause, CauseStatus, Organisation
+    from campaigns.organisations.models import Cause, CauseStatus, Organisation
     from extensions import db
 
     with app.app_context():
@@ -267,8 +267,8 @@ def seed_pages(app, pages: int) -> list[int]:
 
 
 def time_ranks(app, ids: list[int]) -> tuple[list[float], dict]:
-    from campaigns import leaderboards
-    from campaigns.models import Page
+    from campaigns.pages.models import Page
+    from campaigns.standings import leaderboards
     from extensions import db
 
     samples, answers = [], {}
@@ -303,8 +303,8 @@ def part_rank(args) -> dict:
             prefix = f"relais-bench-{uuid.uuid4().hex[:8]}:"
             redis_app = make_app(url, instance, REDIS_URL=redis_url, REDIS_PREFIX=prefix)
             try:
-                from campaigns import ranks
-                from campaigns.models import Cause
+                from campaigns.organisations.models import Cause
+                from campaigns.standings import ranks
                 from extensions import db
 
                 with redis_app.app_context():
@@ -352,7 +352,7 @@ def seed_ledger(app, rows: int) -> None:
     from sqlalchemy import text
 
     from agents.models import Agent
-    from campaigns.models import Cause, CauseStatus, Organisation, Project
+    from campaigns.organisations.models import Cause, CauseStatus, Organisation, Project
     from extensions import db
 
     with app.app_context():
@@ -421,7 +421,7 @@ def part_rebuild(args) -> dict:
         started = time.perf_counter()
         seed_ledger(app, args.rows)
         print(f"rebuild: wrote {args.rows:,} ledger rows in {time.perf_counter() - started:.1f} s")
-        from campaigns import totals
+        from campaigns.totals import services as totals
         from extensions import db
 
         with app.app_context():

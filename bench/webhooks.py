@@ -138,7 +138,8 @@ def migrate_and_seed(app, pages: int, *, tax_receipts: bool = True) -> list[dict
     import flask_migrate
 
     from agents.models import Agent
-    from campaigns.models import Cause, CauseStatus, Organisation, Page, PageKind, PageStatus
+    from campaigns.organisations.models import Cause, CauseStatus, Organisation
+    from campaigns.pages.models import Page, PageKind, PageStatus
     from extensions import db
 
     with app.app_context():
@@ -197,8 +198,9 @@ def verify(app, plan: Plan) -> list[str]:
     """What is wrong with the ledger and totals after the run (empty: exact)."""
     from sqlalchemy import func, select
 
-    from campaigns import totals
-    from campaigns.models import Donation, StripeEvent, TotalScope
+    from campaigns.giving.models import Donation, StripeEvent
+    from campaigns.totals import services as totals
+    from campaigns.totals.models import TotalScope
     from extensions import db
 
     problems: list[str] = []

@@ -5,10 +5,37 @@ exists exactly when the change was committed. Entries are never edited."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
 
-from campaigns.models import AuditEntry
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from campaigns.model_types import UTCDateTime, utcnow
 from extensions import db
+
+
+class AuditEntry(db.Model):
+    """One staff action that changed money or visibility; append-only."""
+
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    # The actor's name is copied: the entry outlives the account.
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    actor_name: Mapped[str] = mapped_column(String(200), default="")
+    action: Mapped[str] = mapped_column(String(40))  # "page.hide", "offline.confirm", …
+    subject_type: Mapped[str] = mapped_column(String(40), default="")
+    subject_id: Mapped[int | None] = mapped_column(Integer)
+    summary: Mapped[str] = mapped_column(String(500), default="")
+    amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        Index("ix_audit_entries_organisation_created", "organisation_id", "created_at"),
+    )
 
 
 def record(

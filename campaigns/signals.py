@@ -16,3 +16,12 @@ receipt_issued = signals.signal("receipt-issued")
 
 # sender: the Page just made public (possibly not flushed yet: a new page has no id).
 page_published = signals.signal("page-published")
+
+# sender: None; code= the share code a Checkout Session carried, page_id= the page
+# given to. A receiver answers with the id of the share link the gift came
+# through (messaging's attribution), or None; the first id wins.
+gift_attribution = signals.signal("gift-attribution")
+
+# sender: the demo's Organisation, cause= its Cause; sent by the demo seed before
+# any page or gift exists, so that messaging adds its demo templates first.
+demo_seeded = signals.signal("demo-seeded")

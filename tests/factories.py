@@ -9,20 +9,13 @@ import factory
 from flask_security.utils import hash_password
 
 from agents.models import Agent, Membership, MembershipRole
-from campaigns import expenses, totals
-from campaigns.models import (
-    Cause,
-    CauseStatus,
-    Donation,
-    DonationKind,
-    Expense,
-    Organisation,
-    Page,
-    PageKind,
-    PageStatus,
-    Project,
-)
-from campaigns.offline import today
+from campaigns.fund_use import services as expenses
+from campaigns.fund_use.models import Expense
+from campaigns.giving.models import Donation, DonationKind
+from campaigns.offline.services import today
+from campaigns.organisations.models import Cause, CauseStatus, Organisation, Project
+from campaigns.pages.models import Page, PageKind, PageStatus
+from campaigns.totals import services as totals
 from extensions import db
 
 PASSWORD = "correct horse battery"
@@ -123,7 +116,7 @@ class MembershipFactory(Base):
 
 
 def refund_row(gift: Donation, amount_minor: int, at: datetime) -> Donation:
-    """A refund ledger row of ``gift`` (as campaigns.refunds writes one), counted
+    """A refund ledger row of ``gift`` (as campaigns.giving.refunds writes one), counted
     in the totals."""
     row = Donation(
         kind=DonationKind.REFUND,

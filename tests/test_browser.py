@@ -30,7 +30,7 @@ if not shutil.which(CHROMIUM):
 def serving(app):
     """``app`` on a threaded loopback server (each request, and each live
     stream, on its own thread); yields its base URL."""
-    from campaigns import live
+    from campaigns.standings import live
 
     port = free_port()
     server = make_server("127.0.0.1", port, app, threaded=True)
@@ -52,7 +52,7 @@ def live_app(tmp_path_factory, smtp_server):
         "sqlite", directory, "live", smtp_server.url, WTF_CSRF_ENABLED=True, TESTING=False
     )
     with app.app_context():
-        from campaigns import demo
+        from campaigns.demo import seed as demo
 
         demo.seed()
     return app
@@ -275,8 +275,10 @@ def log_in(page, base, email, password):
 def demo_cause_money(app) -> tuple[int, str, int]:
     """What the database says the demo cause has raised: (minor units, currency,
     cause id), as the dashboard's headline reads it."""
-    from campaigns import demo, totals
-    from campaigns.models import Cause, TotalScope
+    from campaigns.demo import seed as demo
+    from campaigns.organisations.models import Cause
+    from campaigns.totals import services as totals
+    from campaigns.totals.models import TotalScope
     from extensions import db
 
     with app.app_context():
@@ -290,9 +292,9 @@ def test_staff_see_the_chart_and_a_test_payment_move_the_dashboard_total(
 ):
     if os.environ.get("STRIPE_SECRET_KEY"):
         pytest.skip("the test payment only exists in the demo (no Stripe key)")
-    from campaigns import demo
-    from campaigns.models import Page, PageKind, PageStatus
+    from campaigns.demo import seed as demo
     from campaigns.money import format_money
+    from campaigns.pages.models import Page, PageKind, PageStatus
     from extensions import db
 
     base = live_server

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from agents.models import AccessToken, Agent, Membership, MembershipRole
 from agents.services import authenticate_token
-from campaigns.models import Organisation
+from campaigns.organisations.models import Organisation
 from tests.factories import AgentFactory, MembershipFactory, OrganisationFactory
 
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from campaigns import totals
+from campaigns.totals import services as totals
 from extensions import db, is_retryable, run_transaction
 from tests.conftest import TEST_DATABASE_URL, drop_database, make_migrated_app
 

@@ -73,7 +73,7 @@ class OutboxCollector:
     """The outbox's depth by status and channel, read from the database."""
 
     def collect(self):
-        from messaging.models import OutboxMessage
+        from messaging.outbox.models import OutboxMessage
 
         family = GaugeMetricFamily(
             "relais_outbox_messages",

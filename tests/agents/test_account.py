@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from agents import services
 from agents.models import AccessToken, Agent
-from campaigns.models import Page, PageHost, PageStatus
+from campaigns.pages.models import Page, PageHost, PageStatus
 from tests.factories import PASSWORD, AgentFactory, EventPageFactory, PageFactory
 
 

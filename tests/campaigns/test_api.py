@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy import func, select
 
 from agents.services import create_token, revoke_token
-from campaigns.models import CauseStatus, Page, PageHost, PageKind, PageStatus
-from campaigns.services import record_gift
+from campaigns.giving.ledger import record_gift
+from campaigns.organisations.models import CauseStatus
+from campaigns.pages.models import Page, PageHost, PageKind, PageStatus
 from tests.conftest import count_queries
 from tests.factories import (
     AgentFactory,
@@ -719,7 +720,7 @@ def test_dates_come_back_in_utc(client, db, cause):
 
 
 def test_leaderboard_and_rank_of_a_page(client, db):
-    from campaigns import services
+    from campaigns.giving import ledger as services
     from tests.factories import CauseFactory, PageFactory
 
     cause = CauseFactory()

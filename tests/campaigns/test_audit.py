@@ -9,19 +9,18 @@ from flask_babel import force_locale
 from sqlalchemy import func, select
 
 from agents.models import MembershipRole
-from campaigns import audit, offline, services
-from campaigns.donation_views import describe
+from campaigns import audit
+from campaigns.audit import AuditEntry
 from campaigns.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from campaigns.models import (
-    AuditEntry,
-    CauseStatus,
-    OfflineGift,
-    OfflineGiftStatus,
-    Page,
-    PageStatus,
-)
-from messaging import outbox
-from messaging.models import OutboxMessage, OutboxStatus
+from campaigns.giving.staff_views import describe
+from campaigns.offline import services as offline
+from campaigns.offline.models import OfflineGift, OfflineGiftStatus
+from campaigns.organisations import services as org_services
+from campaigns.organisations.models import CauseStatus
+from campaigns.pages import services as page_services
+from campaigns.pages.models import Page, PageStatus
+from messaging.outbox import services as outbox
+from messaging.outbox.models import OutboxMessage, OutboxStatus
 from tests.factories import (
     AgentFactory,
     MembershipFactory,
@@ -117,10 +116,10 @@ def test_hiding_a_page_through_the_staff_screen_logs_who_and_why(
 
 
 def test_hiding_again_for_the_same_reason_logs_once_and_a_new_reason_logs_again(db, staffer, page):
-    services.hide_page(staffer, page, "Spam")
-    services.hide_page(staffer, page, "Spam")
+    page_services.hide_page(staffer, page, "Spam")
+    page_services.hide_page(staffer, page, "Spam")
     assert len(entries(db, "page.hide")) == 1
-    services.hide_page(staffer, page, "Spam links in the story")
+    page_services.hide_page(staffer, page, "Spam links in the story")
     assert [e.details["reason"] for e in entries(db)] == ["Spam", "Spam links in the story"]
     assert entries(db)[1].details["from"] == "hidden"
 
@@ -128,18 +127,18 @@ def test_hiding_again_for_the_same_reason_logs_once_and_a_new_reason_logs_again(
 def test_refused_page_actions_write_nothing(db, page, staffer):
     stranger = AgentFactory()
     with pytest.raises(ValidationError):
-        services.hide_page(staffer, page, "   ")
+        page_services.hide_page(staffer, page, "   ")
     with pytest.raises(PermissionDenied):
-        services.hide_page(stranger, page, "Spam")
+        page_services.hide_page(stranger, page, "Spam")
     with pytest.raises(PermissionDenied):
-        services.unhide_page(stranger, page)
+        page_services.unhide_page(stranger, page)
     assert count(db) == 0
     assert db.session.get(Page, page.id).status == PageStatus.PUBLISHED
 
 
 def test_a_rolled_back_change_leaves_no_entry(db, page, staffer):
     db.session.commit()
-    services.hide_page(staffer, page, "Spam")
+    page_services.hide_page(staffer, page, "Spam")
     assert count(db) == 1  # flushed with the change, in its transaction
     db.session.rollback()
     assert count(db) == 0
@@ -150,16 +149,16 @@ def test_a_rolled_back_change_leaves_no_entry(db, page, staffer):
 
 
 def test_cause_status_changes_are_logged_and_other_edits_are_not(db, org, staffer):
-    cause = services.save_cause(staffer, org, None, {"title": "Wells 2027"})
+    cause = org_services.save_cause(staffer, org, None, {"title": "Wells 2027"})
     assert cause.status == CauseStatus.DRAFT
     assert count(db) == 0  # a new draft changed no visibility
 
-    services.save_cause(staffer, org, cause, {"summary": "Ten villages."})
-    services.save_cause(staffer, org, cause, {"status": "draft"})
+    org_services.save_cause(staffer, org, cause, {"summary": "Ten villages."})
+    org_services.save_cause(staffer, org, cause, {"status": "draft"})
     assert count(db) == 0
 
-    services.save_cause(staffer, org, cause, {"status": "published"})
-    services.save_cause(staffer, org, cause, {"status": "closed"})
+    org_services.save_cause(staffer, org, cause, {"status": "published"})
+    org_services.save_cause(staffer, org, cause, {"status": "closed"})
     changes = entries(db, "cause.status")
     assert [(e.details["from"], e.details["to"]) for e in changes] == [
         ("draft", "published"),
@@ -172,7 +171,7 @@ def test_cause_status_changes_are_logged_and_other_edits_are_not(db, org, staffe
         assert describe(changes[1]) == "Changed the cause “Wells 2027” from published to closed"
 
     with pytest.raises(ValidationError):
-        services.save_cause(staffer, org, cause, {"status": "deleted"})
+        org_services.save_cause(staffer, org, cause, {"status": "deleted"})
     assert count(db) == 2
 
 
@@ -189,7 +188,7 @@ def test_the_staff_screen_logs_a_published_cause(db, client, as_agent, staffer, 
 
 
 def test_a_command_without_an_actor_is_logged_as_nobody(db, org):
-    cause = services.save_cause(None, org, None, {"title": "Seeded", "status": "published"})
+    cause = org_services.save_cause(None, org, None, {"title": "Seeded", "status": "published"})
     entry = only(db, "cause.status")
     assert (entry.actor_id, entry.actor_name) == (None, "")
     assert (entry.subject_id, entry.details["from"], entry.details["to"]) == (
@@ -306,9 +305,9 @@ def test_outbox_refusals_write_nothing_and_a_job_decides_as_nobody(db, org):
 def test_latest_pages_newest_first_per_organisation(db, org, staffer, cause):
     pages = [PageFactory(cause=cause) for _ in range(3)]
     for p in pages:
-        services.hide_page(staffer, p, "Spam")
+        page_services.hide_page(staffer, p, "Spam")
     elsewhere = PageFactory()
-    services.hide_page(
+    page_services.hide_page(
         MembershipFactory(organisation=elsewhere.cause.organisation).agent, elsewhere, "Spam"
     )
     newest = audit.latest(org.id, limit=2)

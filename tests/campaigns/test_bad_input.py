@@ -6,6 +6,7 @@ Each case once answered 500; each must be a 4xx that says why and writes nothing
 from __future__ import annotations
 
 import io
+import json
 import struct
 import zlib
 
@@ -13,9 +14,11 @@ import pytest
 from sqlalchemy import func, select
 
 from agents.services import create_token
-from campaigns.models import Page
+from campaigns.giving.models import Donation, StripeEvent
+from campaigns.pages.models import Page
 from campaigns.photos import PhotoError, process
-from tests.factories import AgentFactory, CauseFactory, OrganisationFactory
+from tests import stripe_objects as so
+from tests.factories import AgentFactory, CauseFactory, OrganisationFactory, PageFactory
 
 
 def tiny_png(width: int, height: int) -> bytes:
@@ -135,9 +138,6 @@ def test_the_page_form_answers_a_png_bomb_with_its_size_message(as_agent, client
 
 
 def test_a_signed_but_deeply_nested_stripe_event_is_a_400(app, client, db, monkeypatch):
-    from campaigns.models import StripeEvent
-    from tests import stripe_objects as so
-
     monkeypatch.setitem(app.config, "STRIPE_WEBHOOK_SECRET", "whsec_test_relais")
     body, headers = so.signed(nested(100_000).decode(), "whsec_test_relais")
 
@@ -155,7 +155,6 @@ SECRET = "whsec_test_relais"
 @pytest.fixture
 def post_body(app, client, monkeypatch):
     """Sign a raw JSON body like Stripe and post it."""
-    from tests import stripe_objects as so
 
     monkeypatch.setitem(app.config, "STRIPE_WEBHOOK_SECRET", SECRET)
 
@@ -168,36 +167,24 @@ def post_body(app, client, monkeypatch):
 
 @pytest.fixture
 def paid_page(db):
-    from tests.factories import PageFactory
-
     page = PageFactory(cause=CauseFactory(organisation=OrganisationFactory(currency="EUR")))
     db.session.commit()
     return page
 
 
 def _session(page, **kw):
-    from tests import stripe_objects as so
-
     return so.checkout_session(page=page.slug, cause=page.cause.slug, **kw)
 
 
 def _events(db):
-    from campaigns.models import StripeEvent
-
     return db.session.scalars(select(StripeEvent)).all()
 
 
 def _gifts(db):
-    from campaigns.models import Donation
-
     return db.session.scalars(select(Donation)).all()
 
 
 def test_an_event_created_far_in_the_future_is_recorded(post_body, db, paid_page):
-    import json
-
-    from tests import stripe_objects as so
-
     event = so.event(_session(paid_page), "checkout.session.completed", created=10**15)
 
     response = post_body(json.dumps(event))
@@ -215,10 +202,6 @@ def test_an_event_created_far_in_the_future_is_recorded(post_body, db, paid_page
 def test_an_event_id_stripe_never_makes_is_ignored_and_writes_nothing(
     post_body, db, paid_page, event_id
 ):
-    import json
-
-    from tests import stripe_objects as so
-
     event = so.event(_session(paid_page), "checkout.session.completed", event_id=event_id)
 
     response = post_body(json.dumps(event))
@@ -229,10 +212,6 @@ def test_an_event_id_stripe_never_makes_is_ignored_and_writes_nothing(
 
 
 def test_a_lone_surrogate_in_the_donor_name_keeps_the_gift(post_body, db, paid_page):
-    import json
-
-    from tests import stripe_objects as so
-
     event = so.event(_session(paid_page, name="Ada \udc80 Donor"), "checkout.session.completed")
 
     response = post_body(json.dumps(event))
@@ -244,10 +223,6 @@ def test_a_lone_surrogate_in_the_donor_name_keeps_the_gift(post_body, db, paid_p
 
 
 def test_an_infinite_amount_refunded_is_an_anomaly(post_body, db, paid_page):
-    import json
-
-    from tests import stripe_objects as so
-
     charge = so.charge(payment_intent_id=so.stripe_id("pi"), amount_refunded=123456789)
     body = json.dumps(so.event(charge, "charge.refunded")).replace("123456789", "1e400")
 

@@ -3,7 +3,8 @@ and never anything personal."""
 
 import pytest
 
-from campaigns import page_cache, services
+from campaigns import page_cache
+from campaigns.giving import ledger as services
 from tests.factories import AgentFactory, CauseFactory, OrganisationFactory, PageFactory
 
 

@@ -14,12 +14,17 @@ from flask import Flask
 
 from app import create_app
 from campaigns.runtime import logs
-from messaging.scheduler import Job, run_job
+from messaging.scheduling.scheduler import Job, run_job
 from tests.conftest import app_config, fresh_database_url
 
 PROJECT = ("campaigns", "messaging", "agents", "app", "relais")
 # Loggers the issue found silenced after `relais demo`'s upgrade.
-WATCHED = ("messaging.outbox", "campaigns.live", "campaigns.ranks", "messaging.automatic")
+WATCHED = (
+    "messaging.outbox.services",
+    "campaigns.standings.live",
+    "campaigns.standings.ranks",
+    "messaging.automatic.services",
+)
 
 
 def project_loggers() -> dict[str, logging.Logger]:
@@ -196,10 +201,10 @@ def broken() -> None:
 
 
 def test_each_job_run_is_logged_with_its_duration_and_a_failure_with_its_traceback(app, caplog):
-    with caplog.at_level(logging.INFO, logger="messaging.scheduler"):
+    with caplog.at_level(logging.INFO, logger="messaging.scheduling.scheduler"):
         run_job(app, Job("fine-job", f"{__name__}:fine", seconds=60))
         run_job(app, Job("broken-job", f"{__name__}:broken", seconds=60))
-    ran, failed = [r for r in caplog.records if r.name == "messaging.scheduler"]
+    ran, failed = [r for r in caplog.records if r.name == "messaging.scheduling.scheduler"]
     assert ran.levelname == "INFO" and ran.job_id == "fine-job"
     assert ran.duration_seconds >= 0 and ran.getMessage().startswith("job fine-job ran in ")
     assert failed.levelname == "ERROR" and failed.job_id == "broken-job"
@@ -207,7 +212,7 @@ def test_each_job_run_is_logged_with_its_duration_and_a_failure_with_its_traceba
 
 
 def test_the_worker_logs_its_start_and_each_batch(runner, org, caplog):
-    from messaging.outbox import enqueue
+    from messaging.outbox.services import enqueue
     from tests.factories import AgentFactory
 
     agent = AgentFactory()
@@ -222,7 +227,7 @@ def test_the_worker_logs_its_start_and_each_batch(runner, org, caplog):
         result = runner.invoke(args=["worker", "--once"])
     assert result.exit_code == 0, result.output
     assert any(r.getMessage().startswith("relais worker starting: ") for r in caplog.records)
-    (batch,) = [r for r in caplog.records if r.name == "messaging.worker_cli"]
+    (batch,) = [r for r in caplog.records if r.name == "messaging.outbox.cli"]
     assert batch.counts == {"sent": 1, "skipped": 1} and batch.failed == 0
 
 

@@ -1,0 +1,402 @@
+"""The organisation's dashboard: what staff watch during a campaign.
+
+Every function takes ids and only reads. Figures per cause, project, event and
+page come from the stored totals (``campaigns.totals.services``), never from summing
+the ledger per request; the time series (``campaigns.dashboard.charts``) and the
+unattributed money have no stored total and are read from the ledger. Each
+function runs a fixed number of queries whatever the number of pages, so the
+dashboard stays fast during a campaign's busiest night.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import case, func, select, union_all
+
+from campaigns import audit
+from campaigns.errors import NotFound
+from campaigns.giving.models import Donation, StripeEvent, StripeEventOutcome
+from campaigns.offline.models import OfflineGift, OfflineGiftStatus
+from campaigns.organisations.models import Cause, CauseStatus, Project
+from campaigns.pages.models import Page, PageKind, PageStatus
+from campaigns.totals import services as totals
+from campaigns.totals.models import Total, TotalScope
+from extensions import db
+from messaging.outbox import services as outbox
+from messaging.sharing import services as sharing
+
+EVENT_KINDS = (PageKind.EVENT, PageKind.TEAM)
+RECENTLY_PUBLISHED = timedelta(days=7)
+
+
+def wall_clock() -> ZoneInfo:
+    """The organisers' time zone: the one services.parse_datetime reads naive
+    times in and the pages show times in (organisations have no zone of their own)."""
+    return ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE") or "Europe/Paris")
+
+
+@dataclass(frozen=True)
+class Row:
+    """A cause, project, event or page with its stored figures."""
+
+    id: int
+    slug: str
+    title: str
+    goal_minor: int
+    raised_minor: int
+    donation_count: int
+    donor_count: int
+    kind: str = ""
+    status: str = ""
+    city: str = ""
+
+    @property
+    def goal_percent(self) -> int | None:
+        if not self.goal_minor:
+            return None
+        return max(0, int(self.raised_minor * 100 // self.goal_minor))
+
+
+# --- causes -------------------------------------------------------------------
+
+
+def causes(organisation_id: int) -> list[Cause]:
+    return list(
+        db.session.scalars(
+            select(Cause)
+            .where(Cause.organisation_id == organisation_id)
+            .order_by(Cause.created_at, Cause.id)
+        )
+    )
+
+
+def choose_cause(all_causes: list[Cause], slug: str | None) -> Cause | None:
+    """The cause named by ``slug``, else the first published one, else the first."""
+    if slug:
+        for cause in all_causes:
+            if cause.slug == slug:
+                return cause
+        raise NotFound(_("This organisation has no cause at this address. Choose one in the list."))
+    published = [c for c in all_causes if c.status == CauseStatus.PUBLISHED]
+    return (published or all_causes or [None])[0]
+
+
+def cause_rows(all_causes: list[Cause]) -> list[Row]:
+    figures = totals.figures(TotalScope.CAUSE, [c.id for c in all_causes])
+    return [_row(c, figures[c.id], status=str(c.status)) for c in all_causes]
+
+
+def projects(cause_id: int) -> list[Row]:
+    found = db.session.scalars(
+        select(Project).where(Project.cause_id == cause_id).order_by(Project.position, Project.id)
+    ).all()
+    figures = totals.figures(TotalScope.PROJECT, [p.id for p in found])
+    return [Row(p.id, p.slug, p.name, p.goal_minor, *_numbers(figures[p.id])) for p in found]
+
+
+def _numbers(figures: totals.Figures) -> tuple[int, int, int]:
+    return figures.raised_minor, figures.donation_count, figures.donor_count
+
+
+def _row(cause: Cause, figures: totals.Figures, **extra) -> Row:
+    return Row(cause.id, cause.slug, cause.title, cause.goal_minor, *_numbers(figures), **extra)
+
+
+# --- pages, events and cities (stored totals) -----------------------------------
+
+
+def page_figures(scope: TotalScope, page_ids):
+    """The stored figures of one scope (slots summed) for the pages ``page_ids``
+    (a select of page ids), as a subquery: page_id, raised, gifts, donors."""
+    return (
+        select(
+            Total.scope_id.label("page_id"),
+            func.sum(Total.raised_minor).label("raised"),
+            func.sum(Total.donation_count).label("gifts"),
+            func.sum(Total.donor_count).label("donors"),
+        )
+        .where(Total.scope == scope, Total.scope_id.in_(page_ids))
+        .group_by(Total.scope_id)
+        .subquery()
+    )
+
+
+def _figures(scope: TotalScope, cause_id: int):
+    return page_figures(scope, select(Page.id).where(Page.cause_id == cause_id))
+
+
+def _ranked_pages(cause_id: int, *, events: bool, limit: int) -> list[Row]:
+    figures = _figures(TotalScope.EVENT if events else TotalScope.PAGE, cause_id)
+    raised = func.coalesce(figures.c.raised, 0)
+    donors = func.coalesce(figures.c.donors, 0)
+    rows = db.session.execute(
+        select(
+            Page.id,
+            Page.slug,
+            Page.title,
+            Page.goal_minor,
+            raised,
+            func.coalesce(figures.c.gifts, 0),
+            donors,
+            Page.kind,
+            Page.status,
+            Page.city,
+        )
+        .outerjoin(figures, figures.c.page_id == Page.id)
+        .where(
+            Page.cause_id == cause_id,
+            Page.kind.in_(EVENT_KINDS) if events else Page.kind == PageKind.PERSONAL,
+            Page.status != PageStatus.DRAFT,
+        )
+        .order_by(raised.desc(), donors.desc(), Page.id)
+        .limit(limit)
+    ).all()
+    return [
+        Row(r[0], r[1], r[2], r[3], int(r[4]), int(r[5]), int(r[6]), str(r[7]), str(r[8]), r[9])
+        for r in rows
+    ]
+
+
+def top_pages(cause_id: int, limit: int = 20) -> list[Row]:
+    """Personal pages by money raised on them (drafts cannot receive money)."""
+    return _ranked_pages(cause_id, events=False, limit=limit)
+
+
+def events(cause_id: int, limit: int = 100) -> list[Row]:
+    """Event and team pages by money raised on them and on their member pages."""
+    return _ranked_pages(cause_id, events=True, limit=limit)
+
+
+def page_counts(cause_id: int) -> dict[str, int]:
+    """How many personal pages and how many events a cause has (drafts left out)."""
+    is_event = case((Page.kind.in_(EVENT_KINDS), "events"), else_="pages")
+    rows = db.session.execute(
+        select(is_event.label("page_group"), func.count())
+        .where(Page.cause_id == cause_id, Page.status != PageStatus.DRAFT)
+        .group_by("page_group")
+    )
+    counts = {"pages": 0, "events": 0}
+    counts.update({group: int(n) for group, n in rows})
+    return counts
+
+
+@dataclass(frozen=True)
+class City:
+    name: str
+    raised_minor: int
+    donation_count: int
+    page_count: int
+
+
+def top_cities(cause_id: int, limit: int = 10) -> list[City]:
+    """Cities by money raised: an event counts with its member pages, and a
+    personal page outside any event counts where it says it is."""
+    event_figures = _figures(TotalScope.EVENT, cause_id)
+    page_figures = _figures(TotalScope.PAGE, cause_id)
+    in_cause = (Page.cause_id == cause_id, Page.status != PageStatus.DRAFT, Page.city != "")
+    parts = union_all(
+        select(
+            Page.city.label("city"),
+            func.coalesce(event_figures.c.raised, 0).label("raised"),
+            func.coalesce(event_figures.c.gifts, 0).label("gifts"),
+        )
+        .outerjoin(event_figures, event_figures.c.page_id == Page.id)
+        .where(*in_cause, Page.kind.in_(EVENT_KINDS)),
+        select(
+            Page.city.label("city"),
+            func.coalesce(page_figures.c.raised, 0).label("raised"),
+            func.coalesce(page_figures.c.gifts, 0).label("gifts"),
+        )
+        .outerjoin(page_figures, page_figures.c.page_id == Page.id)
+        .where(*in_cause, Page.kind == PageKind.PERSONAL, Page.parent_id.is_(None)),
+    ).subquery()
+    raised = func.sum(parts.c.raised)
+    rows = db.session.execute(
+        select(parts.c.city, raised, func.sum(parts.c.gifts), func.count())
+        .group_by(parts.c.city)
+        .order_by(raised.desc(), parts.c.city)
+        .limit(limit)
+    ).all()
+    return [City(r[0], int(r[1] or 0), int(r[2] or 0), int(r[3])) for r in rows]
+
+
+# --- what needs a person ------------------------------------------------------
+
+
+def unattributed(organisation_id: int, limit: int = 20) -> tuple[int, int, list]:
+    """Net money that names no open page (sum, gift count) and its latest rows."""
+    condition = (Donation.organisation_id == organisation_id, Donation.is_unattributed.is_(True))
+    amount, count = db.session.execute(
+        select(
+            func.coalesce(func.sum(Donation.amount_minor), 0),
+            func.count().filter(Donation.kind.in_(totals.COUNTED_KINDS)),
+        ).where(*condition)
+    ).one()
+    rows = newest_ledger_rows(*condition, limit=limit)
+    return int(amount or 0), int(count or 0), rows
+
+
+def newest_ledger_rows(*conditions, limit: int) -> list:
+    """Ledger rows matching ``conditions``, newest first, with what a staff list
+    shows (cause and page titles); each links to its staff gift page."""
+    return db.session.execute(
+        select(
+            Donation.id,
+            Donation.created_at,
+            Donation.kind,
+            Donation.amount_minor,
+            Donation.currency,
+            Donation.donor_name,
+            Donation.is_anonymous,
+            Donation.payment_method,
+            Cause.title.label("cause_title"),
+            Page.title.label("page_title"),
+        )
+        .outerjoin(Cause, Cause.id == Donation.cause_id)
+        .outerjoin(Page, Page.id == Donation.page_id)
+        .where(*conditions)
+        .order_by(Donation.id.desc())
+        .limit(limit)
+    ).all()
+
+
+def latest_gifts(cause_id: int, limit: int = 20) -> list:
+    """The cause's newest gifts (card and confirmed cash), for staff to open one
+    (its ledger rows, audit trail and refund form)."""
+    return newest_ledger_rows(
+        Donation.cause_id == cause_id, Donation.kind.in_(totals.COUNTED_KINDS), limit=limit
+    )
+
+
+def anomalies(organisation_id: int, limit: int = 20) -> tuple[int, list[StripeEvent]]:
+    """Stripe events with paid money nobody could record as-is, still open."""
+    condition = (
+        StripeEvent.organisation_id == organisation_id,
+        StripeEvent.outcome == StripeEventOutcome.ANOMALY,
+        StripeEvent.resolved_at.is_(None),
+    )
+    count = db.session.scalar(select(func.count()).select_from(StripeEvent).where(*condition))
+    rows = db.session.scalars(
+        select(StripeEvent).where(*condition).order_by(StripeEvent.received_at.desc()).limit(limit)
+    ).all()
+    return int(count or 0), list(rows)
+
+
+def pending_offline(organisation_id: int, limit: int = 20) -> tuple[int, int, list]:
+    """Cash and cheques waiting for a person: count, amount and the oldest first."""
+    condition = (
+        Cause.organisation_id == organisation_id,
+        OfflineGift.status == OfflineGiftStatus.PENDING,
+    )
+    joined = select(OfflineGift).join(Page, Page.id == OfflineGift.page_id).join(Cause)
+    count, amount = db.session.execute(
+        joined.with_only_columns(
+            func.count(), func.coalesce(func.sum(OfflineGift.amount_minor), 0)
+        ).where(*condition)
+    ).one()
+    rows = db.session.execute(
+        joined.with_only_columns(
+            OfflineGift.id,
+            OfflineGift.amount_minor,
+            OfflineGift.currency,
+            OfflineGift.method,
+            OfflineGift.donor_name,
+            OfflineGift.collected_on,
+            Page.slug.label("page_slug"),
+            Page.title.label("page_title"),
+        )
+        .where(*condition)
+        .order_by(OfflineGift.created_at, OfflineGift.id)
+        .limit(limit)
+    ).all()
+    return int(count or 0), int(amount or 0), rows
+
+
+def _org_pages(organisation_id: int, *conditions, order, limit: int) -> tuple[int, list]:
+    base = select(Page).join(Cause).where(Cause.organisation_id == organisation_id, *conditions)
+    count = db.session.scalar(base.with_only_columns(func.count()))
+    rows = db.session.execute(
+        base.with_only_columns(
+            Page.id,
+            Page.slug,
+            Page.title,
+            Page.kind,
+            Page.published_at,
+            Page.hidden_reason,
+            Page.updated_at,
+            Cause.title.label("cause_title"),
+        )
+        .order_by(*order)
+        .limit(limit)
+    ).all()
+    return int(count or 0), rows
+
+
+def recently_published(organisation_id: int, now: datetime, limit: int = 30) -> tuple[int, list]:
+    """Pages published in the last seven days, newest first: what to look over."""
+    return _org_pages(
+        organisation_id,
+        Page.status == PageStatus.PUBLISHED,
+        Page.published_at >= now - RECENTLY_PUBLISHED,
+        order=(Page.published_at.desc(), Page.id.desc()),
+        limit=limit,
+    )
+
+
+def hidden_pages(organisation_id: int, limit: int = 30) -> tuple[int, list]:
+    """Hidden pages with the reason their owner sees, most recently changed first."""
+    return _org_pages(
+        organisation_id,
+        Page.status == PageStatus.HIDDEN,
+        order=(Page.updated_at.desc(), Page.id.desc()),
+        limit=limit,
+    )
+
+
+def audit_page(
+    organisation_id: int, before_id: int | None, limit: int = 25
+) -> tuple[list, int | None]:
+    """One screen of the audit log and the id to ask for the next (older) one."""
+    entries = audit.latest(organisation_id, limit + 1, before_id)
+    if len(entries) > limit:
+        return entries[:limit], entries[limit - 1].id
+    return entries, None
+
+
+# --- messaging (through its services) -------------------------------------------
+
+OUTBOX_STATES = ("queued", "in_flight", "sent", "failed", "dead", "review")
+
+
+def outbox_health(organisation_id: int) -> dict[str, int]:
+    """Messages per delivery state, every state present (zero when none)."""
+    counts = outbox.status_counts(organisation_id)
+    return {state: counts.get(state, 0) for state in OUTBOX_STATES}
+
+
+@dataclass(frozen=True)
+class Channel:
+    channel: str
+    clicks: int
+    gifts: int
+    amount_minor: int
+
+    @property
+    def conversion_percent(self) -> float | None:
+        """Gifts per hundred clicks (a gift may come without a counted click)."""
+        if not self.clicks:
+            return None
+        return round(self.gifts * 100 / self.clicks, 1)
+
+
+def share_funnel(cause: Cause) -> list[Channel]:
+    """Clicks → gifts → net amount per share channel for the cause's pages."""
+    stats = sharing.channel_stats(cause=cause)
+    return [
+        Channel(channel, s["clicks"], s["gifts"], s["amount_minor"]) for channel, s in stats.items()
+    ]

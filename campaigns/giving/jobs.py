@@ -1,0 +1,37 @@
+"""Scheduled jobs of the ledger: receipts and Stripe reconciliation."""
+
+from __future__ import annotations
+
+from campaigns.model_types import utcnow
+from extensions import begin_write, db
+
+
+def reconcile_stripe() -> dict | None:
+    """Record what Stripe says was paid, refunded or disputed in the last three
+    days (its webhook retry window) and the webhooks missed; skipped without
+    STRIPE_SECRET_KEY."""
+    from datetime import timedelta
+
+    from flask import current_app
+
+    from campaigns.giving.reconcile import reconcile
+
+    key = current_app.config.get("STRIPE_SECRET_KEY")
+    if not key:
+        return None
+    return reconcile(utcnow() - timedelta(days=3), key)
+
+
+def issue_receipts() -> int:
+    """Give waiting gifts their receipt numbers and queue their receipt mail."""
+    from campaigns.giving import receipts
+
+    issued = 0
+    while True:
+        db.session.commit()  # each batch is its own writing unit
+        begin_write()
+        count = receipts.issue_pending()
+        db.session.commit()
+        issued += count
+        if count < 500:
+            return issued

@@ -1,0 +1,175 @@
+"""The donation ledger, pending gifts, Stripe events and receipt numbers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from campaigns.model_types import UTCDateTime, utcnow
+from extensions import db
+
+if TYPE_CHECKING:
+    from campaigns.organisations.models import Cause, Project
+    from campaigns.pages.models import Page
+
+
+class DonationKind(StrEnum):
+    GIFT = "gift"
+    OFFLINE = "offline"
+    REFUND = "refund"
+    DISPUTE = "dispute"
+    DISPUTE_REVERSAL = "dispute_reversal"
+
+
+class Donation(db.Model):
+    """Append-only ledger. Refunds and disputes are further rows, never edits."""
+
+    __tablename__ = "donations"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    kind: Mapped[DonationKind] = mapped_column(String(20), default=DonationKind.GIFT)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    cause_id: Mapped[int | None] = mapped_column(ForeignKey("causes.id"), index=True)
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), index=True)
+    page_id: Mapped[int | None] = mapped_column(ForeignKey("pages.id"), index=True)
+    # The event (or team) the page belonged to when the gift was made: gifts stay
+    # counted there even if the page later leaves the event.
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("pages.id"), index=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    # Identifies a donor for donor counts (hash of the email, or the row for cash).
+    donor_key: Mapped[str] = mapped_column(String(64), default="")
+    donor_name: Mapped[str] = mapped_column(String(200), default="")
+    donor_email: Mapped[str] = mapped_column(String(255), default="")
+    message: Mapped[str] = mapped_column(String(500), default="")
+    is_anonymous: Mapped[bool] = mapped_column(default=False)
+    is_unattributed: Mapped[bool] = mapped_column(default=False)
+    # The donor's postal address, for the reçu fiscal (Cerfa 11580 names it):
+    # Stripe's billing address, or what the donor typed. Personal data: staff
+    # exports only, never open data. Country is ISO 3166 alpha-2.
+    donor_address_line: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    donor_postal_code: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    donor_city: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    donor_country: Mapped[str] = mapped_column(String(2), default="", server_default="")
+    # The gift a refund or dispute row belongs to.
+    original_id: Mapped[int | None] = mapped_column(ForeignKey("donations.id"), index=True)
+    # How the money came: card (Stripe), cash, cheque, transfer.
+    payment_method: Mapped[str] = mapped_column(String(20), default="card")
+    stripe_event_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    stripe_checkout_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    stripe_charge_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    # Refund rows: Stripe's cumulative amount_refunded after this refund, so one
+    # cumulative figure is recorded once per gift.
+    stripe_refund_cumulative: Mapped[int | None] = mapped_column(BigInteger)
+    stripe_dispute_id: Mapped[str | None] = mapped_column(String(255))
+    pending_gift_id: Mapped[int | None] = mapped_column(ForeignKey("pending_gifts.id"), unique=True)
+    offline_gift_id: Mapped[int | None] = mapped_column(ForeignKey("offline_gifts.id"), unique=True)
+    # "EV-2026-000123": gap-free per organisation and year (reçu fiscal).
+    receipt_number: Mapped[str | None] = mapped_column(String(40))
+    # The share link the donor came through (messaging's attribution).
+    share_link_id: Mapped[int | None] = mapped_column(ForeignKey("share_links.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    page: Mapped[Page | None] = relationship(foreign_keys=[page_id])
+    cause: Mapped[Cause | None] = relationship()
+    project: Mapped[Project | None] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("original_id", "stripe_refund_cumulative"),
+        UniqueConstraint("kind", "stripe_dispute_id"),
+        # Per organisation: two organisations may choose the same prefix.
+        UniqueConstraint("organisation_id", "receipt_number"),
+    )
+
+
+class PendingGiftStatus(StrEnum):
+    PENDING = "pending"  # checkout started, nothing paid yet
+    PAID = "paid"  # a webhook recorded the donation
+    EXPIRED = "expired"
+
+
+class PendingGift(db.Model):
+    """What a donor asked for before paying; its ``reference`` is the Checkout
+    Session's client_reference_id. Money is recorded from webhooks only."""
+
+    __tablename__ = "pending_gifts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(40), unique=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    cause_id: Mapped[int] = mapped_column(ForeignKey("causes.id"), index=True)
+    page_id: Mapped[int | None] = mapped_column(ForeignKey("pages.id"), index=True)
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    donor_name: Mapped[str] = mapped_column(String(200), default="")
+    donor_email: Mapped[str] = mapped_column(String(255), default="")
+    message: Mapped[str] = mapped_column(String(500), default="")
+    is_anonymous: Mapped[bool] = mapped_column(default=False)
+    is_amount_hidden: Mapped[bool] = mapped_column(default=False)
+    locale: Mapped[str] = mapped_column(String(10), default="fr")
+    # The donor's postal address, for the reçu fiscal (Cerfa 11580 names it):
+    # Typed on the demo's give form (Stripe collects it otherwise). ISO country.
+    donor_address_line: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    donor_postal_code: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    donor_city: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    donor_country: Mapped[str] = mapped_column(String(2), default="", server_default="")
+    share_code: Mapped[str | None] = mapped_column(String(20))
+    status: Mapped[PendingGiftStatus] = mapped_column(String(20), default=PendingGiftStatus.PENDING)
+    stripe_checkout_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (CheckConstraint("amount_minor > 0", name="amount_positive"),)
+
+
+class StripeEventOutcome(StrEnum):
+    RECORDED = "recorded"
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+    ANOMALY = "anomaly"  # paid money we could not record as-is: staff look at it
+
+
+class StripeEvent(db.Model):
+    """Every Stripe event received once (its id is the primary key), and what
+    became of it."""
+
+    __tablename__ = "stripe_events"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(100))
+    outcome: Mapped[StripeEventOutcome] = mapped_column(String(20))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
+    amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    # The event's object, kept for refunds and disputes that arrived before
+    # their gift: they are applied from it when the gift is recorded.
+    payload: Mapped[dict | None] = mapped_column(JSON)
+    stripe_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ReceiptCounter(db.Model):
+    """Gap-free receipt numbers: taken in the same transaction as the gift."""
+
+    __tablename__ = "receipt_counters"
+
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_number: Mapped[int] = mapped_column(Integer, default=0)

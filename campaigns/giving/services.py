@@ -1,0 +1,403 @@
+"""The donor's side of a gift: what they ask for (a PendingGift, before paying),
+the donor wall, and the receipt they get once a webhook recorded the money.
+
+Nothing here records money: the ledger is written from Stripe's events only.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from babel import Locale, UnknownLocaleError
+from babel.numbers import get_currency_name
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
+
+from campaigns.errors import ValidationError
+from campaigns.giving.models import Donation, DonationKind, PendingGift
+from campaigns.money import format_money, parse_major, to_decimal
+from campaigns.organisations.models import CauseStatus, Organisation, Project
+from campaigns.pages.models import Page, PageStatus
+from extensions import db
+
+MESSAGE_MAX = 500
+NAME_MAX = 200
+EMAIL_MAX = 255
+AMOUNT_TEXT_MAX = 20
+DONOR_WALL_SIZE = 10
+# The value of the "other amount" radio button.
+OTHER = "other"
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+SHARE_CODE_RE = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
+TRUE_VALUES = {"y", "yes", "on", "1", "true"}
+# The donor's postal address (reçu fiscal): field to its longest length.
+ADDRESS_MAX = {
+    "donor_address_line": 200,
+    "donor_postal_code": 20,
+    "donor_city": 100,
+    "donor_country": 2,
+}
+COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
+
+
+# --- what the give form offers --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GiftOptions:
+    currency: str
+    suggested_minor: list[int]
+    min_minor: int
+    max_minor: int
+    projects: list[Project]
+
+
+def gift_options(page: Page) -> GiftOptions:
+    """Amounts and projects the give form offers on a page."""
+    org = page.cause.organisation
+    suggested = [
+        a
+        for a in (org.suggested_amounts or [])
+        if isinstance(a, int) and org.min_amount_minor <= a <= org.max_amount_minor
+    ]
+    return GiftOptions(
+        currency=org.currency,
+        suggested_minor=suggested,
+        min_minor=org.min_amount_minor,
+        max_minor=org.max_amount_minor,
+        projects=list(page.cause.projects),
+    )
+
+
+def refusal(page: Page) -> str | None:
+    """Why a page takes no gift right now, as a sentence; None when it does."""
+    if page.cause.status != CauseStatus.PUBLISHED:
+        return _("This campaign is not taking gifts at the moment.")
+    if page.status == PageStatus.CLOSED:
+        return _(
+            "This page is closed and no longer takes gifts. You can still give through "
+            "another page of the campaign."
+        )
+    if page.status != PageStatus.PUBLISHED:
+        return _("This page is not published, so it cannot take gifts yet.")
+    return None
+
+
+# --- starting a gift ------------------------------------------------------------
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    return isinstance(value, str) and value.strip().lower() in TRUE_VALUES
+
+
+def _text(data: dict, key: str) -> str:
+    value = data.get(key)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _amount(data: dict, options: GiftOptions, locale: str, errors: dict) -> int | None:
+    """The amount in minor units, from the free field when it was filled in,
+    else from the suggested amount chosen."""
+    free = _text(data, "other_amount")
+    choice = _text(data, "amount")
+    key, text = ("other_amount", free) if free or choice == OTHER else ("amount", choice)
+    if not text:
+        if choice == OTHER:
+            errors[key] = _("Enter the amount you want to give, for example 30.")
+        else:
+            errors[key] = _("Choose an amount or enter another amount.")
+        return None
+    lowest = format_money(options.min_minor, options.currency, locale)
+    highest = format_money(options.max_minor, options.currency, locale)
+    try:
+        if len(text) > AMOUNT_TEXT_MAX:
+            raise ValueError("too long")
+        amount = parse_major(text, options.currency)
+    except (ValueError, ArithmeticError):
+        errors[key] = _(
+            "Enter the amount as a number, for example 25 or 12.50 (between %(low)s and %(high)s).",
+            low=lowest,
+            high=highest,
+        )
+        return None
+    if amount <= 0:
+        errors[key] = _(
+            "The amount must be more than zero: the smallest gift is %(low)s.", low=lowest
+        )
+    elif amount < options.min_minor:
+        errors[key] = _("The smallest gift is %(low)s. Enter %(low)s or more.", low=lowest)
+    elif amount > options.max_minor:
+        errors[key] = _(
+            "The largest gift online is %(high)s. For a larger gift, contact the organisation.",
+            high=highest,
+        )
+    else:
+        return amount
+    return None
+
+
+def _project(data: dict, page: Page, errors: dict) -> Project | None:
+    slug = _text(data, "project")
+    if not slug:
+        return None  # where it's most needed
+    project = db.session.scalar(
+        select(Project).where(Project.cause_id == page.cause_id, Project.slug == slug)
+    )
+    if project is None:
+        errors["project"] = _(
+            "Choose one of this campaign's projects, or “Where it's most needed”."
+        )
+    return project
+
+
+def _address(data: dict, organisation: Organisation, errors: dict) -> dict[str, str]:
+    """The optional postal address for the reçu fiscal (only asked when the
+    organisation issues tax receipts; Stripe collects it otherwise)."""
+    if not organisation.issues_tax_receipts:
+        return {}
+    return read_address(data, errors)
+
+
+def read_address(data: dict, errors: dict) -> dict[str, str]:
+    """The four address fields of a form (any may be empty), each checked:
+    ``errors`` gets a sentence per bad field (the give form, offline gifts)."""
+    address = {name: _text(data, name) for name in ADDRESS_MAX}
+    address["donor_country"] = address["donor_country"].upper()
+    for name, length in ADDRESS_MAX.items():
+        if len(address[name]) > length:
+            errors[name] = _("Keep this under %(n)s characters.", n=length)
+    country = address["donor_country"]
+    if country and not COUNTRY_RE.match(country):
+        errors["donor_country"] = _(
+            "Enter the country as a two-letter code such as FR or BE, or leave it empty."
+        )
+    return address
+
+
+def start_gift(page: Page, data: dict) -> PendingGift:
+    """Check what a donor asked for and keep it as a pending gift (flushed, not
+    committed); raise ValidationError with a sentence per field.
+
+    ``data``: amount (a suggested amount in major units, or "other"),
+    other_amount (major units as typed), message, donor_name, donor_email,
+    is_anonymous, is_amount_hidden, project (slug, empty for "where it's most
+    needed"), locale, share (the share link's code), and the optional address
+    (donor_address_line, donor_postal_code, donor_city, donor_country).
+    """
+    problem = refusal(page)
+    if problem:
+        raise ValidationError({"page": problem})
+    options = gift_options(page)
+    locale = _text(data, "locale") or page.cause.organisation.locale
+    errors: dict[str, str] = {}
+    amount = _amount(data, options, locale, errors)
+    message = _text(data, "message")
+    if len(message) > MESSAGE_MAX:
+        errors["message"] = _(
+            "Keep your message under %(n)s characters (it has %(count)s).",
+            n=MESSAGE_MAX,
+            count=len(message),
+        )
+    donor_name = _text(data, "donor_name")
+    if len(donor_name) > NAME_MAX:
+        errors["donor_name"] = _("Keep your name under %(n)s characters.", n=NAME_MAX)
+    donor_email = _text(data, "donor_email").lower()
+    if donor_email and (len(donor_email) > EMAIL_MAX or not EMAIL_RE.match(donor_email)):
+        errors["donor_email"] = _(
+            "Enter an email address like name@example.org, or leave it empty."
+        )
+    project = _project(data, page, errors)
+    address = _address(data, page.cause.organisation, errors)
+    if errors:
+        raise ValidationError(errors)
+    share = _text(data, "share")
+    pending = PendingGift(
+        reference=uuid.uuid4().hex,
+        organisation_id=page.cause.organisation_id,
+        cause_id=page.cause_id,
+        page_id=page.id,
+        project_id=project.id if project else None,
+        amount_minor=amount,
+        currency=options.currency,
+        donor_name=donor_name,
+        donor_email=donor_email,
+        message=message,
+        is_anonymous=_flag(data.get("is_anonymous")),
+        is_amount_hidden=_flag(data.get("is_amount_hidden")),
+        locale=locale if locale in ("fr", "en") else page.cause.organisation.locale,
+        share_code=share if SHARE_CODE_RE.match(share) else None,
+        **address,
+    )
+    db.session.add(pending)
+    db.session.flush()
+    return pending
+
+
+def get_pending(reference: str) -> PendingGift | None:
+    if not isinstance(reference, str) or not re.fullmatch(r"[0-9a-f]{32}", reference):
+        return None
+    return db.session.scalar(select(PendingGift).where(PendingGift.reference == reference))
+
+
+def gift_of(pending: PendingGift) -> Donation | None:
+    """The ledger row a pending gift became, once a webhook recorded it."""
+    return db.session.scalar(
+        select(Donation).where(
+            Donation.pending_gift_id == pending.id, Donation.kind == DonationKind.GIFT
+        )
+    )
+
+
+# --- the donor wall ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WallEntry:
+    name: str  # empty when anonymous
+    message: str
+    amount_minor: int | None  # None when the donor hid it
+    currency: str
+    created_at: datetime
+
+
+def donor_wall(page: Page, limit: int = DONOR_WALL_SIZE) -> list[WallEntry]:
+    """The latest gifts on a page (an event's include its members'), newest
+    first; fully refunded or lost-dispute gifts are left out."""
+    later = aliased(Donation)
+    # Refunds and disputes are negative rows pointing at the gift they undo.
+    net = (
+        select(func.coalesce(func.sum(later.amount_minor), 0))
+        .where(later.original_id == Donation.id)
+        .scalar_subquery()
+    )
+    where_page = Donation.page_id == page.id
+    if page.is_event:
+        where_page = where_page | (Donation.event_id == page.id)
+    rows = db.session.execute(
+        select(Donation, PendingGift.is_amount_hidden)
+        .outerjoin(PendingGift, PendingGift.id == Donation.pending_gift_id)
+        .where(
+            where_page,
+            Donation.kind.in_((DonationKind.GIFT, DonationKind.OFFLINE)),
+            Donation.amount_minor + net > 0,
+        )
+        .order_by(Donation.created_at.desc(), Donation.id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        WallEntry(
+            name="" if gift.is_anonymous else gift.donor_name,
+            message=gift.message,
+            amount_minor=None if is_hidden else gift.amount_minor,
+            currency=gift.currency,
+            created_at=gift.created_at,
+        )
+        for gift, is_hidden in rows
+    ]
+
+
+# --- receipts ---------------------------------------------------------------------
+
+
+def amount_in_words(amount_minor: int, currency: str, locale: str) -> str:
+    """'vingt-cinq euros', 'twenty-five euros and fifty cents' (reçus fiscaux
+    spell the amount out)."""
+    from num2words import num2words
+
+    lang = "fr" if str(locale).startswith("fr") else "en"
+    value = to_decimal(amount_minor, currency)
+    whole = int(value)
+    if value == value.to_integral_value():
+        name = get_currency_name(currency, count=whole, locale=lang)
+        return f"{num2words(whole, lang=lang)} {name}"
+    try:
+        return num2words(Decimal(value), lang=lang, to="currency", currency=currency)
+    except NotImplementedError:
+        name = get_currency_name(currency, count=whole, locale=lang)
+        return f"{num2words(value, lang=lang)} {name}"
+
+
+@dataclass(frozen=True)
+class Receipt:
+    number: str | None  # None when the organisation issues no tax receipts
+    reference: str | None  # the pending gift's: the printable receipt's address
+    organisation_name: str
+    legal_name: str
+    address: str
+    donor_name: str
+    donor_email: str
+    donor_address: str  # lines joined by "\n"; empty when the donor gave none
+    amount_minor: int
+    refunded_minor: int
+    currency: str
+    amount_words: str
+    given_at: datetime
+    payment_method: str
+    is_tax_receipt: bool
+
+
+def payment_method_label(method: str) -> str:
+    labels = {
+        "card": _("Bank card, online"),
+        "cash": _("Cash"),
+        "cheque": _("Cheque"),
+        "transfer": _("Bank transfer"),
+    }
+    return labels.get(method, method)
+
+
+def postal_address(gift: Donation, locale: str) -> str:
+    """The donor's address as printed under their name: street, then postal
+    code and city, then the country's name in ``locale`` (empty if none)."""
+    town = " ".join(part for part in (gift.donor_postal_code, gift.donor_city) if part)
+    country = ""
+    if gift.donor_country:
+        try:
+            names = Locale.parse(str(locale or "fr").replace("-", "_")).territories
+        except (ValueError, UnknownLocaleError):
+            names = {}
+        country = names.get(gift.donor_country, gift.donor_country)
+    if not (gift.donor_address_line or town):
+        return ""  # a country alone is no address
+    return "\n".join(line for line in (gift.donor_address_line, town, country) if line)
+
+
+def receipt_for(gift: Donation, locale: str) -> Receipt:
+    """The fields of a gift's receipt (a French reçu fiscal when the
+    organisation issues them), amounts spelt out in ``locale``."""
+    org = db.session.get(Organisation, gift.organisation_id)
+    reference = None
+    if gift.pending_gift_id:
+        reference = db.session.scalar(
+            select(PendingGift.reference).where(PendingGift.id == gift.pending_gift_id)
+        )
+    refunded = db.session.scalar(
+        select(func.coalesce(func.sum(Donation.amount_minor), 0)).where(
+            Donation.original_id == gift.id
+        )
+    )
+    return Receipt(
+        number=gift.receipt_number,
+        reference=reference,
+        organisation_name=org.name,
+        legal_name=org.legal_name or org.name,
+        address=org.address,
+        donor_name=gift.donor_name,
+        donor_email=gift.donor_email,
+        donor_address=postal_address(gift, locale),
+        amount_minor=gift.amount_minor,
+        refunded_minor=-int(refunded or 0),
+        currency=gift.currency,
+        amount_words=amount_in_words(gift.amount_minor, gift.currency, locale),
+        given_at=gift.created_at,
+        payment_method=payment_method_label(gift.payment_method),
+        is_tax_receipt=bool(org.issues_tax_receipts and gift.receipt_number),
+    )

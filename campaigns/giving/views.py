@@ -1,0 +1,191 @@
+"""The donor's journey: give on a page, pay (Stripe Checkout or the demo's test
+payment), the thank-you page and the printable receipt.
+
+None of these views records money: only ``campaigns.giving.payments.process_event``
+does, from Stripe's events (the demo's test payment builds one and runs it
+through that same code).
+"""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+
+from campaigns.errors import NotFound, ValidationError
+from campaigns.giving import services as giving
+from campaigns.giving.checkout import CheckoutError, completed_event, gateway, test_payments_allowed
+from campaigns.giving.forms import GiveForm
+from campaigns.giving.models import PendingGift, PendingGiftStatus
+from campaigns.organisations.models import Cause, Project
+from campaigns.pages.forms import ConfirmForm
+from campaigns.pages.models import Page
+from campaigns.pages.views import render_page
+from campaigns.urls import absolute_url
+from campaigns.web import visible_page
+from extensions import begin_write, db, limiter
+
+bp = Blueprint("giving", __name__)
+
+# Each gift may call Stripe: a client that posts in a loop is held back.
+GIVE_LIMIT = "20 per minute"
+
+GIVE_FIELDS = (
+    "amount",
+    "other_amount",
+    "project",
+    "message",
+    "donor_name",
+    "donor_email",
+    "donor_address_line",
+    "donor_postal_code",
+    "donor_city",
+    "donor_country",
+    "is_anonymous",
+    "is_amount_hidden",
+    "share",
+)
+
+
+def private(response):
+    """The reference in these addresses is the donor's key: keep it out of
+    caches and out of the Referer sent to other sites."""
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def pending_or_404(reference: str) -> PendingGift:
+    pending = giving.get_pending(reference)
+    if pending is None:
+        raise NotFound(_("We could not find this gift. Check the address in your email."))
+    cause = db.session.get(Cause, pending.cause_id)
+    g.organisation_locale = cause.organisation.locale
+    return pending
+
+
+def gift_context(pending: PendingGift) -> dict:
+    return {
+        "pending": pending,
+        "page": db.session.get(Page, pending.page_id) if pending.page_id else None,
+        "cause": db.session.get(Cause, pending.cause_id),
+        "project": db.session.get(Project, pending.project_id) if pending.project_id else None,
+    }
+
+
+def _limits_off() -> bool:
+    # One limiter serves every app a process builds (tests): the current app decides.
+    return not current_app.config.get("RATELIMIT_ENABLED", True)
+
+
+@bp.post("/p/<slug>/give")
+@limiter.limit(GIVE_LIMIT, exempt_when=_limits_off)
+def give(slug: str):
+    """Keep what the donor asked for, then send them to pay for it."""
+    page = visible_page(slug)
+    form = GiveForm()
+    form.fill_choices(giving.gift_options(page))
+    data = {name: form[name].data for name in GIVE_FIELDS}
+    data["locale"] = str(get_locale() or "")
+    try:
+        pending = giving.start_gift(page, data)
+        db.session.commit()
+    except ValidationError as exc:
+        db.session.rollback()
+        return render_page(page, give_form=form, give_errors=exc.errors, status=422)
+    # Committed before Stripe is asked: whatever Stripe says, the webhook will
+    # find the pending gift its client_reference_id names.
+    success_url = (
+        absolute_url("giving.thanks", reference=pending.reference)
+        + "?session_id={CHECKOUT_SESSION_ID}"
+    )
+    cancel_url = absolute_url("campaigns.page_detail", slug=page.slug) + "#give"
+    try:
+        url = gateway(current_app.config).create_session(pending, success_url, cancel_url)
+        db.session.commit()
+    except CheckoutError as exc:
+        db.session.rollback()
+        current_app.logger.warning("checkout session failed", exc_info=exc.__cause__)
+        return render_page(page, give_form=form, give_errors={"page": exc.message}, status=503)
+    return redirect(url, code=303)
+
+
+@bp.route("/give/<reference>/test-payment", methods=["GET", "POST"])
+def test_payment(reference: str):
+    """The demo's stand-in for Stripe's payment page (404 once Stripe is set up)."""
+    if not test_payments_allowed(current_app.config):
+        abort(404)
+    pending = pending_or_404(reference)
+    if pending.status != PendingGiftStatus.PENDING or giving.gift_of(pending):
+        return redirect(url_for("giving.thanks", reference=reference), code=303)
+    form = ConfirmForm()
+    if request.method == "POST" and form.validate():
+        from campaigns.giving.jobs import issue_receipts
+        from campaigns.giving.payments import process_event
+
+        event = completed_event(pending)
+        # End this read-only unit: the payment is its own writing unit, as a
+        # webhook's is (BEGIN IMMEDIATE on SQLite).
+        db.session.commit()
+        try:
+            begin_write()
+            process_event(event)
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            raise
+        # The demo has no time to wait for the receipts job: number it now. A
+        # failure here is no failure of the gift: the job numbers it later.
+        try:
+            issue_receipts()
+        except Exception:
+            db.session.rollback()
+            current_app.logger.exception("receipts: left to the job")
+        return redirect(url_for("giving.thanks", reference=reference), code=303)
+    return private(
+        current_app.make_response(
+            render_template("campaigns/test_payment.html", form=form, **gift_context(pending))
+        )
+    )
+
+
+@bp.get("/give/<reference>/thanks")
+def thanks(reference: str):
+    """Thank the donor. Never records money: it shows the gift as being
+    confirmed until the webhook has recorded it."""
+    pending = pending_or_404(reference)
+    gift = giving.gift_of(pending)
+    return private(
+        current_app.make_response(
+            render_template("campaigns/thanks.html", gift=gift, **gift_context(pending))
+        )
+    )
+
+
+@bp.get("/receipts/<reference>")
+def receipt(reference: str):
+    """A printable receipt (reçu fiscal when the organisation issues them)."""
+    pending = pending_or_404(reference)
+    gift = giving.gift_of(pending)
+    if gift is None:
+        raise NotFound(
+            _(
+                "Your receipt is not ready yet: the payment is still being confirmed. "
+                "Try again in a minute."
+            )
+        )
+    data = giving.receipt_for(gift, str(get_locale() or "fr"))
+    return private(
+        current_app.make_response(
+            render_template("campaigns/receipt.html", receipt=data, **gift_context(pending))
+        )
+    )

@@ -1,0 +1,154 @@
+"""JSON API reads of causes and organisations (routes of the ``api`` blueprint)."""
+
+from __future__ import annotations
+
+from flask import jsonify, url_for
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from campaigns.errors import NotFound
+from campaigns.json_api import (
+    DEFAULT_PER_PAGE,
+    MAX_PER_PAGE,
+    PUBLIC_CAUSE,
+    PUBLIC_PAGE,
+    bearer_agent,
+    bp,
+    int_arg,
+    iso,
+    money,
+    pages_json,
+    site_url,
+    unit_of_work,
+)
+from campaigns.organisations import services as org_services
+from campaigns.organisations.models import Cause
+from campaigns.pages.models import Page, PageKind
+from campaigns.totals.models import TotalScope
+from campaigns.totals.services import figures
+from extensions import db
+
+
+def public_cause(slug: str) -> Cause:
+    cause = org_services.get_cause(slug)
+    if cause.status not in PUBLIC_CAUSE:
+        raise NotFound(_("There is no cause at this address."))
+    return cause
+
+
+def causes_json(causes: list[Cause]) -> list[dict]:
+    """Causes with totals and public page counts in two queries."""
+    numbers = figures(TotalScope.CAUSE, [c.id for c in causes])
+    counts: dict[int, dict[str, int]] = {c.id: {} for c in causes}
+    if causes:
+        rows = db.session.execute(
+            select(Page.cause_id, Page.kind, func.count(Page.id))
+            .where(Page.cause_id.in_(counts), Page.status.in_(PUBLIC_PAGE))
+            .group_by(Page.cause_id, Page.kind)
+        )
+        for cause_id, kind, count in rows:
+            counts[cause_id][kind] = count
+    out = []
+    for cause in causes:
+        currency, fig, by_kind = cause.organisation.currency, numbers[cause.id], counts[cause.id]
+        out.append(
+            {
+                "slug": cause.slug,
+                "title": cause.title,
+                "summary": cause.summary,
+                "organisation": cause.organisation.slug,
+                "status": str(cause.status),
+                "goal": money(cause.goal_minor, currency),
+                "raised": money(fig.raised_minor, currency),
+                "donation_count": fig.donation_count,
+                "donor_count": fig.donor_count,
+                "page_count": sum(by_kind.values()),
+                "event_count": by_kind.get(PageKind.EVENT, 0),
+                "starts_at": iso(cause.starts_at),
+                "ends_at": iso(cause.ends_at),
+                "url": site_url("campaigns.cause_detail", slug=cause.slug),
+            }
+        )
+    return out
+
+
+# --- reads -------------------------------------------------------------------
+
+
+@bp.get("/causes")
+@unit_of_work
+def cause_list():
+    bearer_agent()  # a bad token is refused even where none is needed
+    causes = db.session.scalars(
+        select(Cause)
+        .where(Cause.status.in_(PUBLIC_CAUSE))
+        .options(selectinload(Cause.organisation))
+        .order_by(Cause.id)
+    ).all()
+    return jsonify({"causes": causes_json(list(causes))})
+
+
+@bp.get("/causes/<slug>")
+@unit_of_work
+def cause_detail(slug: str):
+    bearer_agent()
+    return jsonify(causes_json([public_cause(slug)])[0])
+
+
+@bp.get("/causes/<slug>/pages")
+@unit_of_work
+def cause_pages(slug: str):
+    """Public pages of a cause by id, ``per_page`` up to 500; 400 for anything
+    else (rather than a silently different page size)."""
+    cause = public_cause(slug)
+    number = int_arg("page", 1)
+    per_page = int_arg("per_page", DEFAULT_PER_PAGE, maximum=MAX_PER_PAGE)
+    where = (Page.cause_id == cause.id, Page.status.in_(PUBLIC_PAGE))
+    total = db.session.scalar(select(func.count(Page.id)).where(*where))
+    total_pages = -(-total // per_page)
+    offset = (number - 1) * per_page
+    pages: list[Page] = []
+    if offset < total:  # also keeps absurd page numbers away from the database
+        pages = list(
+            db.session.scalars(
+                select(Page).where(*where).order_by(Page.id).offset(offset).limit(per_page)
+            )
+        )
+
+    def link(n: int) -> str:
+        return url_for(".cause_pages", slug=slug, page=n, per_page=per_page, _external=True)
+
+    return jsonify(
+        {
+            "cause": cause.slug,
+            "pages": pages_json(pages, cause.organisation.currency, bearer_agent()),
+            "page": number,
+            "per_page": per_page,
+            "total": total,
+            "total_pages": total_pages,
+            "next": link(number + 1) if offset + per_page < total else None,
+            "previous": link(min(number - 1, max(total_pages, 1))) if number > 1 else None,
+        }
+    )
+
+
+@bp.get("/organisations/<slug>")
+@unit_of_work
+def organisation_detail(slug: str):
+    bearer_agent()
+    org = org_services.get_organisation(slug)
+    fig = figures(TotalScope.ORGANISATION, [org.id])[org.id]
+    return jsonify(
+        {
+            "slug": org.slug,
+            "name": org.name,
+            "currency": org.currency,
+            "locale": org.locale,
+            "website": org.website,
+            "suggested_amounts": [money(a, org.currency) for a in org.suggested_amounts or []],
+            "raised": money(fig.raised_minor, org.currency),
+            "donation_count": fig.donation_count,
+            "donor_count": fig.donor_count,
+        }
+    )

@@ -1,0 +1,77 @@
+"""Flask-WTF forms for agents' pages. Rules live in the services; a form only
+carries the fields, their labels and the CSRF token."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import RadioField, SelectField, StringField, TextAreaField
+from wtforms.fields import EmailField
+
+from campaigns.pages.models import PageKind
+
+try:
+    from wtforms.fields.choices import SelectChoice as choice
+except ImportError:  # WTForms < 3.3 takes (value, label) tuples
+
+    def choice(value, label):
+        return (value, label)
+
+
+class PageForm(FlaskForm):
+    """Create or edit a page; ``kind`` is only asked for a new page."""
+
+    kind = RadioField(
+        _l("Kind of page"),
+        choices=[
+            choice(PageKind.PERSONAL.value, _l("A personal page: you raise money yourself")),
+            choice(PageKind.EVENT.value, _l("A local event that others can join with their pages")),
+        ],
+        default=PageKind.PERSONAL.value,
+    )
+    title = StringField(_l("Title"))
+    slug = StringField(
+        _l("Web address"),
+        description=_l("Lower-case letters, digits and dashes. Leave empty for a suggestion."),
+    )
+    goal = StringField(
+        _l("Goal"),
+        description=_l("A whole amount, for example 500."),
+        render_kw={"inputmode": "decimal"},
+    )
+    story = TextAreaField(
+        _l("Your story"),
+        description=_l(
+            "Why you are raising money. Markdown: *italics*, **bold**, [links](https://…)."
+        ),
+        render_kw={"rows": 8},
+    )
+    city = StringField(_l("City"))
+    venue = StringField(_l("Venue"))
+    starts_at = StringField(
+        _l("Date and time"),
+        description=_l("Local time of the event, for example 2026-06-21 19:00."),
+        render_kw={"type": "datetime-local"},
+    )
+    photo = FileField(
+        _l("Photo"),
+        description=_l("JPEG, PNG or WebP. It is resized to 1200 pixels at most."),
+        render_kw={"accept": "image/jpeg,image/png,image/webp"},
+    )
+
+
+class JoinForm(FlaskForm):
+    page = SelectField(_l("Your page"), choices=[])
+
+
+class InviteForm(FlaskForm):
+    email = EmailField(
+        _l("Email address"),
+        description=_l("We send them a link; once they accept, they can edit this event page."),
+        render_kw={"autocomplete": "email"},
+    )
+
+
+class ConfirmForm(FlaskForm):
+    """A button only: the CSRF token and nothing else."""

@@ -1,0 +1,443 @@
+"""Public and agents' screens of pages: a page, creating and editing one,
+publishing, closing, joining and leaving events, co-hosts.
+
+The ``campaigns`` blueprint is defined here; organisations' public screens add to it.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_security import auth_required
+from sqlalchemy import select
+
+from agents.models import Agent
+from campaigns import inputs, photos
+from campaigns.errors import Conflict, NotFound, ServiceError, ValidationError
+from campaigns.giving import services as giving
+from campaigns.giving.forms import GiveForm
+from campaigns.money import parse_major, to_decimal
+from campaigns.organisations.models import CauseStatus
+from campaigns.pages import services as page_services
+from campaigns.pages.forms import ConfirmForm, InviteForm, JoinForm, PageForm, choice
+from campaigns.pages.models import CohostInvite, Page, PageKind, PageStatus
+from campaigns.totals.models import TotalScope
+from campaigns.totals.services import figures
+from campaigns.web import PUBLIC_STATUSES, agent, page_figures, visible_cause, visible_page
+from extensions import db
+
+bp = Blueprint("campaigns", __name__)
+# Field names the form shows errors next to; any other key goes to the top.
+PAGE_FIELDS = ("kind", "title", "slug", "goal", "story", "city", "venue", "starts_at", "photo")
+
+
+@bp.errorhandler(ServiceError)
+def service_error(exc: ServiceError):
+    db.session.rollback()
+    return render_template("error.html", code=exc.status, message=exc.message), exc.status
+
+
+def editable_page(slug: str) -> Page:
+    page = page_services.get_page(slug)
+    g.organisation_locale = page.cause.organisation.locale
+    page_services.require_editor(agent(), page)
+    return page
+
+
+def joinable_pages(who, event: Page) -> list[Page]:
+    """The agent's own personal pages that could join this event."""
+    if who is None or not event.is_event or event.status != PageStatus.PUBLISHED:
+        return []
+    return list(
+        db.session.scalars(
+            select(Page)
+            .where(
+                Page.owner_id == who.id,
+                Page.cause_id == event.cause_id,
+                Page.kind == PageKind.PERSONAL,
+                Page.status.in_((PageStatus.DRAFT, PageStatus.PUBLISHED)),
+                (Page.parent_id.is_(None)) | (Page.parent_id != event.id),
+            )
+            .order_by(Page.title)
+        )
+    )
+
+
+def render_page(
+    page: Page,
+    *,
+    join_form: JoinForm | None = None,
+    give_form: GiveForm | None = None,
+    give_errors: dict[str, str] | None = None,
+    status: int = 200,
+):
+    who = agent()
+    give_options = giving.gift_options(page)
+    if give_form is None:
+        give_form = GiveForm.for_page(page, give_options, share=request.args.get("s", ""))
+    members = [m for m in page.members if m.status in PUBLIC_STATUSES] if page.is_event else []
+    can_edit = page_services.can_edit(who, page)
+    if can_edit and page.is_event:
+        # Hosts also see their members' drafts, so they know who is getting ready.
+        members = [m for m in page.members if m.status != PageStatus.HIDDEN]
+    # The template names the page's owner and each member's: one query for all;
+    # the lazy loads find them in the session while this list keeps them alive.
+    owner_ids = {page.owner_id, *(m.owner_id for m in members)}
+    owners = db.session.scalars(select(Agent).where(Agent.id.in_(owner_ids))).all()
+    candidates = joinable_pages(who, page)
+    if join_form is None:
+        join_form = JoinForm()
+    join_form.page.choices = [choice(p.slug, p.title) for p in candidates]
+    response = render_template(
+        "campaigns/page.html",
+        page=page,
+        cause=page.cause,
+        figures=page_figures([page])[page.id],
+        members=members,
+        member_totals=figures(TotalScope.PAGE, [m.id for m in members]),
+        can_edit=can_edit,
+        is_owner=who is not None and who.id == page.owner_id,
+        join_form=join_form,
+        can_join=bool(candidates),
+        confirm_form=ConfirmForm(),
+        page_url=url_for("campaigns.page_detail", slug=page.slug, _external=True),
+        # Plain text built here: in a template it would come back HTML-escaped.
+        share_text=_("Support “%(title)s” on Relais", title=page.title),
+        give_form=give_form,
+        give_options=give_options,
+        give_errors=give_errors or {},
+        give_refusal=giving.refusal(page),
+        donor_wall=giving.donor_wall(page),
+        owners=owners,
+    )
+    return response, status
+
+
+@bp.get("/p/<slug>")
+def page_detail(slug: str):
+    return render_page(visible_page(slug))
+
+
+@bp.get("/media/<name>")
+def media(name: str):
+    return photos.serve(name)
+
+
+# --- creating and editing ------------------------------------------------------
+
+
+def major_units(amount_minor: int, currency: str) -> str:
+    value = to_decimal(amount_minor, currency)
+    return str(value.quantize(Decimal(1)) if value == value.to_integral_value() else value)
+
+
+def local_input(value) -> str:
+    """A stored UTC time as the value of a datetime-local input (organiser's wall clock)."""
+    if value is None:
+        return ""
+    zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    return value.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
+
+
+def read_page_form(form: PageForm, currency: str, *, is_event: bool) -> tuple[dict, dict, bytes]:
+    """The service's input from the form, the errors found on the way, and a clean photo."""
+    errors: dict[str, str] = {}
+    data = {
+        "title": form.title.data or "",
+        "slug": (form.slug.data or "").strip().lower(),
+        "story": form.story.data or "",
+    }
+    goal = (form.goal.data or "").strip()
+    try:
+        data["goal_minor"] = parse_major(goal, currency) if goal else 0
+    except (ValueError, ArithmeticError):
+        errors["goal"] = _("Enter the goal as a whole amount, 0 or more (for example 500).")
+    if is_event:
+        data.update(
+            city=form.city.data or "", venue=form.venue.data or "", starts_at=form.starts_at.data
+        )
+    jpeg = b""
+    upload = form.photo.data
+    if upload and getattr(upload, "filename", ""):
+        try:
+            jpeg = photos.process(upload)
+        except photos.PhotoError as exc:
+            errors["photo"] = str(exc)
+    return data, errors, jpeg
+
+
+def split_errors(errors: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    fields = {k: v for k, v in errors.items() if k in PAGE_FIELDS}
+    other = [v for k, v in errors.items() if k not in PAGE_FIELDS]
+    return fields, other
+
+
+def form_errors(form) -> dict[str, str]:
+    return {name: messages[0] for name, messages in form.errors.items() if messages}
+
+
+def save_page(save, errors: dict[str, str], jpeg: bytes) -> tuple[Page | None, dict]:
+    """Run ``save()`` (the service call), then store the photo and commit.
+
+    The service checks its fields even when the form already has errors, so
+    every message shows at once; any error rolls back. Returns the saved page
+    (None when refused) and all the errors."""
+    try:
+        page = save()
+        if errors:
+            raise ValidationError(errors)
+        if jpeg:
+            page.photo = photos.save(jpeg)
+        db.session.commit()
+    except ValidationError as exc:
+        db.session.rollback()
+        return None, {**exc.errors, **errors}
+    return page, errors
+
+
+@bp.route("/c/<slug>/pages/new", methods=["GET", "POST"])
+@auth_required()
+def new_page(slug: str):
+    cause = visible_cause(slug)
+    if cause.status != CauseStatus.PUBLISHED:
+        raise NotFound(_("This cause is not open for new pages."))
+    form = PageForm()
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        form.validate()
+        errors = form_errors(form)
+        kind = form.kind.data if form.kind.data in (PageKind.PERSONAL, PageKind.EVENT) else None
+        data, own_errors, jpeg = read_page_form(form, cause.currency, is_event=kind == "event")
+        errors.update(own_errors)
+        page, errors = save_page(
+            lambda: page_services.create_page(agent(), cause, kind or "", data), errors, jpeg
+        )
+        if page is not None:
+            flash(_("Your page is saved as a draft. Publish it when you are ready."), "success")
+            return redirect(url_for("campaigns.page_detail", slug=page.slug))
+        if not form.slug.data and form.title.data and "slug" not in errors:
+            form.slug.data = inputs.suggest_slug(Page, form.title.data)
+    fields, general = split_errors(errors)
+    return render_template(
+        "campaigns/page_form.html",
+        form=form,
+        cause=cause,
+        page=None,
+        errors=fields,
+        general_errors=general,
+    ), (422 if errors else 200)
+
+
+@bp.route("/p/<slug>/edit", methods=["GET", "POST"])
+@auth_required()
+def edit_page(slug: str):
+    page = editable_page(slug)
+    if page.status == PageStatus.CLOSED:
+        flash(_("This page is closed and can no longer be changed."), "error")
+        return redirect(url_for("campaigns.page_detail", slug=page.slug))
+    form = PageForm(
+        data={
+            "title": page.title,
+            "slug": page.slug,
+            "goal": major_units(page.goal_minor, page.currency),
+            "story": page.story,
+            "city": page.city,
+            "venue": page.venue,
+            "starts_at": local_input(page.starts_at),
+            "kind": page.kind,
+        }
+        if request.method == "GET"
+        else None
+    )
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        form.validate()
+        errors = {k: v for k, v in form_errors(form).items() if k != "kind"}
+        data, own_errors, jpeg = read_page_form(form, page.currency, is_event=page.is_event)
+        errors.update(own_errors)
+        # An unchanged date is not re-checked against "now": past events stay editable.
+        if page.is_event and data.get("starts_at") == local_input(page.starts_at):
+            data.pop("starts_at")
+        if not data["slug"]:
+            data.pop("slug")
+        saved, errors = save_page(
+            lambda: page_services.update_page(agent(), page, data), errors, jpeg
+        )
+        if saved is not None:
+            flash(_("Your changes are saved."), "success")
+            return redirect(url_for("campaigns.page_detail", slug=page.slug))
+    fields, general = split_errors(errors)
+    return render_template(
+        "campaigns/page_form.html",
+        form=form,
+        cause=page.cause,
+        page=page,
+        errors=fields,
+        general_errors=general,
+    ), (422 if errors else 200)
+
+
+# --- status and events -------------------------------------------------------
+
+
+@bp.post("/p/<slug>/publish")
+@auth_required()
+def publish_page(slug: str):
+    page = editable_page(slug)
+    try:
+        page_services.publish_page(agent(), page)
+        db.session.commit()
+    except Conflict as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash(_("Your page is published. Share it!"), "success")
+    return redirect(url_for("campaigns.page_detail", slug=page.slug))
+
+
+@bp.route("/p/<slug>/close", methods=["GET", "POST"])
+@auth_required()
+def close_page(slug: str):
+    page = editable_page(slug)
+    form = ConfirmForm()
+    if request.method == "POST" and form.validate():
+        page_services.close_page(agent(), page)
+        db.session.commit()
+        flash(_("The page is closed. Its gifts stay counted everywhere."), "success")
+        return redirect(url_for("campaigns.page_detail", slug=page.slug))
+    return render_template("campaigns/close.html", page=page, form=form)
+
+
+@bp.post("/p/<slug>/join")
+@auth_required()
+def join_event(slug: str):
+    event = visible_page(slug)
+    form = JoinForm()
+    who = agent()
+    chosen = db.session.scalar(
+        select(Page).where(Page.slug == (form.page.data or ""), Page.owner_id == who.id)
+    )
+    try:
+        if chosen is None:
+            raise ValidationError({"page": _("Choose one of your own pages.")})
+        page_services.join_event(who, chosen, event)
+        db.session.commit()
+    except ValidationError as exc:
+        db.session.rollback()
+        form.page.errors = list(exc.errors.values())
+        return render_page(event, join_form=form, status=422)
+    flash(_("Your page “%(page)s” joined this event.", page=chosen.title), "success")
+    return redirect(url_for("campaigns.page_detail", slug=event.slug))
+
+
+@bp.post("/p/<slug>/leave")
+@auth_required()
+def leave_event(slug: str):
+    page = page_services.get_page(slug)
+    event = page.parent
+    page_services.leave_event(agent(), page)
+    db.session.commit()
+    if event is not None:
+        flash(_("Your page left “%(event)s”.", event=event.title), "success")
+    return redirect(url_for("campaigns.page_detail", slug=page.slug))
+
+
+# --- co-hosts ------------------------------------------------------------------
+
+
+def invite_email(page: Page, link: str) -> tuple[str, str]:
+    inviter = agent().display_name
+    subject = _("%(name)s invites you to co-host “%(page)s”", name=inviter, page=page.title)
+    text = "\n\n".join(
+        (
+            _(
+                "%(name)s invites you to co-host the event “%(page)s” on Relais. "
+                "Co-hosts can edit the event page and invite others.",
+                name=inviter,
+                page=page.title,
+            ),
+            _("Accept the invitation here (the link works for 14 days):"),
+            link,
+            _("If you did not expect this email, you can ignore it."),
+        )
+    )
+    return subject, text
+
+
+@bp.route("/p/<slug>/cohosts", methods=["GET", "POST"])
+@auth_required()
+def cohosts(slug: str):
+    from messaging.mail.services import send_email
+
+    page = editable_page(slug)
+    form = InviteForm()
+    errors: dict[str, str] = {}
+    if request.method == "POST" and form.validate():
+        try:
+            invite, token = page_services.invite_cohost(agent(), page, form.email.data or "")
+            db.session.commit()
+        except ValidationError as exc:
+            db.session.rollback()
+            errors = exc.errors
+        else:
+            link = url_for("campaigns.accept_invite", token=token, _external=True)
+            subject, text = invite_email(page, link)
+            # The invite is committed first: mail only goes out for a saved invitation.
+            try:
+                send_email(to=invite.email, subject=subject, text=text, template="cohost_invite")
+                db.session.commit()
+            except (OSError, smtplib.SMTPException):
+                db.session.rollback()
+                current_app.logger.exception("co-host invitation email failed")
+                flash(
+                    _(
+                        "The invitation is saved but the email could not be sent. "
+                        "Send this link yourself: %(link)s",
+                        link=link,
+                    ),
+                    "error",
+                )
+            else:
+                flash(_("Invitation sent to %(email)s.", email=invite.email), "success")
+            return redirect(url_for("campaigns.cohosts", slug=page.slug))
+        errors = {**form_errors(form), **errors}
+    pending = db.session.scalars(
+        select(CohostInvite)
+        .where(CohostInvite.page_id == page.id, CohostInvite.accepted_at.is_(None))
+        .order_by(CohostInvite.created_at.desc())
+    ).all()
+    return render_template(
+        "campaigns/cohosts.html", page=page, form=form, errors=errors, pending=pending
+    ), (422 if errors else 200)
+
+
+@bp.route("/invites/<token>", methods=["GET", "POST"])
+@auth_required()
+def accept_invite(token: str):
+    form = ConfirmForm()
+    if request.method == "POST" and form.validate():
+        page = page_services.accept_invite(agent(), token)
+        db.session.commit()
+        flash(_("You are now a co-host of “%(page)s”.", page=page.title), "success")
+        return redirect(url_for("campaigns.page_detail", slug=page.slug))
+    invite = db.session.scalar(
+        select(CohostInvite).where(CohostInvite.token_hash == page_services.hash_token(token))
+    )
+    if invite is None or invite.accepted_at is not None:
+        abort(404)
+    g.organisation_locale = invite.page.cause.organisation.locale
+    return render_template("campaigns/invite.html", invite=invite, form=form)

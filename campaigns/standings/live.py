@@ -1,0 +1,411 @@
+"""Live totals and ranks of a cause, for Server-Sent Events.
+
+After a transaction that wrote ledger rows or changed pages (or the cause)
+commits, a small notice "cause N changed, these pages" is published: through
+Redis pub/sub when ``REDIS_URL`` is set, so that every worker process hears
+it, else to this process's hub. Each process has one :class:`Hub`: it
+coalesces notices (at most one snapshot build per cause per
+``LIVE_COALESCE_SECONDS``, default 1), builds the snapshot once and fans it
+out to that process's open streams. A stream never reads the database itself.
+
+A snapshot's version is the cause's highest ledger row id: it only grows,
+needs no state and is the same in every process. A change that writes no
+ledger row (a page hidden or renamed) is sent with the same version.
+
+Under gunicorn each open stream holds a thread for up to
+``LIVE_STREAM_SECONDS`` (default 300; EventSource then reconnects and
+resumes): run it with ``--worker-class gthread --threads N`` (or gevent), never
+the sync worker, and set ``REDIS_URL`` when there is more than one worker.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import redis
+from flask import Flask, current_app, has_app_context
+from flask_sqlalchemy.session import Session
+from sqlalchemy import event, func, select
+
+from campaigns.giving.models import Donation
+from campaigns.money import Money
+from campaigns.organisations.models import Cause
+from campaigns.pages.models import Page
+from campaigns.standings import leaderboards, ranks
+from campaigns.standings.boards import BOARDS, RANKED_STATUSES
+from campaigns.totals import services as totals
+from campaigns.totals.models import TotalScope
+from campaigns.urls import absolute_url
+from extensions import db
+
+log = logging.getLogger(__name__)
+
+BOARD_LIMIT = 50  # rows per board in a message: the cause page shows 10, the leaderboard 50
+
+
+# --- what changed: session hooks ------------------------------------------------------
+
+
+def _touch(session, cause_id: int | None, page_ids: Iterable[int | None]) -> None:
+    if cause_id is None:
+        return
+    touched = session.info.setdefault(ranks.TOUCHED, {})
+    touched.setdefault(cause_id, set()).update(p for p in page_ids if p is not None)
+
+
+@event.listens_for(Session, "after_flush")
+def _collect(session, _context) -> None:
+    for obj in session.new:
+        if isinstance(obj, Donation):
+            _touch(session, obj.cause_id, (obj.page_id, obj.event_id))
+        elif isinstance(obj, Page):
+            _touch(session, obj.cause_id, (obj.id,))
+    for obj in session.dirty:
+        if isinstance(obj, Page) and session.is_modified(obj):
+            _touch(session, obj.cause_id, (obj.id,))
+        elif isinstance(obj, Cause) and session.is_modified(obj):
+            _touch(session, obj.id, ())
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget(session, previous) -> None:
+    if previous.parent is None:  # the whole transaction, not a savepoint
+        session.info.pop(ranks.TOUCHED, None)
+
+
+@event.listens_for(Session, "after_commit")
+def _committed(session) -> None:
+    if session.get_nested_transaction() is not None:
+        return  # a savepoint: the transaction around it may still roll back
+    touched = session.info.pop(ranks.TOUCHED, None)
+    if not touched or not has_app_context():
+        return
+    app = current_app._get_current_object()
+    if ranks.enabled(app):
+        # The commit stands whatever happens here: a failure is logged, and the
+        # cause is rebuilt from the database at its next read.
+        try:
+            with ranks.reading(session) as conn:
+                for cause_id, page_ids in touched.items():
+                    try:
+                        ranks.sync(cause_id, page_ids, conn)
+                    except (redis.RedisError, ranks.Unavailable) as error:
+                        log.warning("ranks of cause %s not synced: %s", cause_id, error)
+                        ranks.mark_stale(cause_id)
+        except Exception:
+            log.exception("ranks not synced after a commit")
+            for cause_id in touched:
+                ranks.mark_stale(cause_id)
+    publish(app, touched)
+
+
+def channel(app: Flask) -> str:
+    return f"{ranks.prefix(app)}live"
+
+
+def publish(app: Flask, touched: dict[int, set[int]]) -> None:
+    """Tell every process's hub (Redis) or this one's that these causes changed."""
+    if ranks.enabled(app):
+        if ranks.is_down(app):
+            log.warning("live notice not published: Redis is down")
+            return
+        body = json.dumps({str(c): sorted(p) for c, p in touched.items()})
+        try:
+            ranks.client(app).publish(channel(app), body)
+        except redis.RedisError as error:
+            log.warning("live notice not published: %s", error)
+        return
+    hub(app).notice(touched)
+
+
+# --- snapshots ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    version: int
+    body: dict  # everything but "pages"
+    top: dict  # "pages" of a first message: the pages on the boards
+
+    def message(self, pages: dict | None = None) -> dict:
+        return {**self.body, "pages": self.top if pages is None else pages}
+
+
+def _figures(entry: leaderboards.Entry, currency: str) -> dict:
+    return {
+        "raised": Money(entry.raised_minor, currency).as_json(),
+        "donor_count": entry.donor_count,
+        "rank": entry.rank,
+    }
+
+
+def snapshot(cause_id: int) -> Snapshot:
+    """The cause's totals and boards now, as a stream message (no "pages" yet)."""
+    # Read first: the figures read next are at least as new as this version.
+    version = db.session.scalar(select(func.max(Donation.id)).where(Donation.cause_id == cause_id))
+    cause = db.session.get(Cause, cause_id)
+    currency = cause.organisation.currency
+    fig = totals.figures_one(TotalScope.CAUSE, cause_id)
+    boards = {b: leaderboards.board(cause_id, b, limit=BOARD_LIMIT) for b in BOARDS}
+    body = {
+        "cause": cause.slug,
+        "version": int(version or 0),
+        "raised": Money(fig.raised_minor, currency).as_json(),
+        "donation_count": fig.donation_count,
+        "donor_count": fig.donor_count,
+        "goal": Money(cause.goal_minor, currency).as_json(),
+        "leaderboards": {
+            name: [
+                {
+                    "rank": e.rank,
+                    "slug": e.slug,
+                    "title": e.title,
+                    "kind": e.kind,
+                    "city": e.city,
+                    "raised": Money(e.raised_minor, currency).as_json(),
+                    "donor_count": e.donor_count,
+                    "url": absolute_url("campaigns.page_detail", slug=e.slug, fallback=""),
+                }
+                for e in entries
+            ]
+            for name, entries in boards.items()
+        },
+    }
+    top = {e.slug: _figures(e, currency) for entries in boards.values() for e in entries}
+    return Snapshot(int(version or 0), body, top)
+
+
+def changed_pages(cause_id: int, page_ids: Iterable[int]) -> dict:
+    """Figures and rank of the ranked pages among these (hidden ones are left out)."""
+    ids = sorted(set(page_ids))
+    if not ids:
+        return {}
+    pages = db.session.scalars(
+        select(Page).where(
+            Page.id.in_(ids),
+            Page.cause_id == cause_id,
+            Page.status.in_(RANKED_STATUSES),
+        )
+    ).all()
+    currency = pages[0].currency if pages else ""
+    out = {}
+    for page in pages:
+        entry = leaderboards.rank_of(page)
+        if entry is not None:
+            out[page.slug] = _figures(entry, currency)
+    return out
+
+
+# --- one hub per process ------------------------------------------------------------------
+
+
+class Stream:
+    """One open connection's mailbox: the latest message, pages merged, since a
+    snapshot replaces the one before it."""
+
+    def __init__(self, cause_id: int):
+        self.cause_id = cause_id
+        self._ready = threading.Condition()
+        self._message: tuple[int, dict] | None = None
+
+    def put(self, version: int, data: dict) -> None:
+        with self._ready:
+            if self._message is not None:
+                data = {**data, "pages": {**self._message[1]["pages"], **data["pages"]}}
+            self._message = (version, data)
+            self._ready.notify_all()
+
+    def get(self, timeout: float) -> tuple[int, dict] | None:
+        with self._ready:
+            self._ready.wait_for(lambda: self._message is not None, timeout)
+            message, self._message = self._message, None
+            return message
+
+
+class Hub:
+    """Notices in, one snapshot build per cause per interval, messages out."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+        self.coalesce = float(app.config.get("LIVE_COALESCE_SECONDS", 1.0))
+        self._lock = threading.Condition()
+        self._streams: dict[int, set[Stream]] = {}
+        self._pending: dict[int, set[int]] = {}
+        self._built_at: dict[int, float] = {}
+        self._cache: dict[int, tuple[int, Snapshot]] = {}  # cause -> (ticket, snapshot)
+        self._build_locks: dict[int, threading.Lock] = {}
+        self._tickets = itertools.count(1)
+        self._started = False
+        self._closed = False
+        self._threads: list[threading.Thread] = []
+        self._listening = threading.Event()
+        self._lost = False
+
+    # Threads start with the first stream, never in create_app (nor before a fork).
+    def _start(self) -> None:
+        with self._lock:
+            first, self._started = not self._started, True
+        if first:
+            self._threads.append(threading.Thread(target=self._dispatch, name="live", daemon=True))
+            if ranks.enabled(self.app):
+                self._threads.append(
+                    threading.Thread(target=self._listen, name="live-redis", daemon=True)
+                )
+            for thread in self._threads:
+                thread.start()
+        # A notice published before SUBSCRIBE took effect would be lost: every
+        # stream waits (once, briefly) for the subscription.
+        if ranks.enabled(self.app) and not self._listening.wait(5):
+            log.warning("live: not subscribed to Redis yet; updates may be late")
+
+    def notice(self, touched: dict[int, Iterable[int]]) -> None:
+        with self._lock:
+            for cause_id, page_ids in touched.items():
+                if cause_id in self._streams:
+                    self._pending.setdefault(cause_id, set()).update(page_ids)
+            self._lock.notify_all()
+
+    def subscribe(self, cause_id: int, limit: int | None = None) -> Stream | None:
+        """A new stream, or None when this process already serves ``limit``."""
+        self._start()
+        stream = Stream(cause_id)
+        with self._lock:
+            if limit is not None and sum(map(len, self._streams.values())) >= limit:
+                return None
+            self._streams.setdefault(cause_id, set()).add(stream)
+        return stream
+
+    def unsubscribe(self, stream: Stream) -> None:
+        with self._lock:
+            streams = self._streams.get(stream.cause_id, set())
+            streams.discard(stream)
+            if not streams:
+                # Nobody listens: notices are dropped, so the cache would go stale.
+                for table in (self._streams, self._pending, self._built_at, self._cache):
+                    table.pop(stream.cause_id, None)
+
+    def current(self, cause_id: int) -> Snapshot:
+        """The cause's latest snapshot: cached while it has streams, else built
+        now in the caller's app context (once, however many connect at once)."""
+        with self._lock:
+            if cause_id in self._cache:
+                return self._cache[cause_id][1]
+            build_lock = self._build_locks.setdefault(cause_id, threading.Lock())
+        with build_lock:
+            with self._lock:
+                if cause_id in self._cache:
+                    return self._cache[cause_id][1]
+            ticket = next(self._tickets)
+            built = snapshot(cause_id)
+            self._store(cause_id, ticket, built)
+            return built
+
+    def _store(self, cause_id: int, ticket: int, built: Snapshot) -> None:
+        with self._lock:
+            # A build that began earlier must not replace a newer one.
+            if cause_id in self._streams and self._cache.get(cause_id, (0,))[0] < ticket:
+                self._cache[cause_id] = (ticket, built)
+
+    def _due(self) -> tuple[dict[int, set[int]], float | None]:
+        now, due, wait = time.monotonic(), {}, None
+        for cause_id in list(self._pending):
+            at = self._built_at.get(cause_id, float("-inf")) + self.coalesce
+            if at <= now:
+                due[cause_id] = self._pending.pop(cause_id)
+                self._built_at[cause_id] = now
+            else:
+                wait = at - now if wait is None else min(wait, at - now)
+        return due, wait
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop building and listening, once a build under way is done (a test's
+        end, a worker's shutdown): nothing touches Redis or the database after."""
+        with self._lock:
+            self._closed = True
+            self._lock.notify_all()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def _dispatch(self) -> None:
+        while True:
+            with self._lock:
+                due, wait = self._due()
+                while not due and not self._closed:
+                    self._lock.wait(wait)
+                    due, wait = self._due()
+                if self._closed:
+                    return
+            for cause_id, page_ids in due.items():
+                self._send(cause_id, page_ids)
+
+    def _send(self, cause_id: int, page_ids: set[int]) -> None:
+        with self._lock:
+            if self._closed or cause_id not in self._streams:
+                return  # everyone left while the notice waited
+        ticket = next(self._tickets)
+        try:
+            with self.app.app_context():
+                built = snapshot(cause_id)
+                pages = changed_pages(cause_id, page_ids)
+        except Exception:
+            log.exception("live: snapshot of cause %s failed", cause_id)
+            return
+        self._store(cause_id, ticket, built)
+        with self._lock:
+            streams = list(self._streams.get(cause_id, ()))
+        message = built.message(pages)
+        for stream in streams:
+            stream.put(built.version, message)
+
+    def _listen(self) -> None:
+        delay = 0.5
+        while not self._closed:
+            pubsub = None
+            try:
+                pubsub = ranks.client(self.app).pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(channel(self.app))
+                pubsub.get_message(timeout=1.0)  # the subscription's confirmation
+                self._listening.set()
+                if self._lost:  # notices may have gone by meanwhile: rebuild everything
+                    self._lost = False
+                    with self._lock:
+                        self.notice(dict.fromkeys(self._streams, ()))
+                delay = 0.5
+                while not self._closed:
+                    message = pubsub.get_message(timeout=1.0)
+                    if message and message.get("type") == "message":
+                        self.notice(_decode(message.get("data")))
+            except redis.RedisError as error:
+                log.warning("live: Redis subscription lost (%s); retrying", error)
+                self._lost = True
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
+            finally:
+                if pubsub is not None:
+                    pubsub.close()
+
+
+def _decode(data) -> dict[int, list[int]]:
+    """A notice from Redis; anything malformed is ignored."""
+    try:
+        body = json.loads(data)
+        return {int(c): [int(p) for p in pages] for c, pages in body.items()}
+    except (TypeError, ValueError, AttributeError):
+        return {}
+
+
+_hub_lock = threading.Lock()
+
+
+def hub(app: Flask | None = None) -> Hub:
+    app = app or current_app._get_current_object()
+    with _hub_lock:
+        if "relais.live" not in app.extensions:
+            app.extensions["relais.live"] = Hub(app)
+        return app.extensions["relais.live"]

@@ -1,0 +1,239 @@
+"""How one outbox message leaves Relais: SMTP, X (tweepy), Facebook Pages
+(facebook-sdk).
+
+Each sender raises one of three errors, and ``messaging.outbox.services`` decides from
+the kind alone: ``Transient`` (not delivered, try again later), ``Permanent``
+(will never work: dead-letter now) and ``Ambiguous`` (it may have gone out: a
+person decides, never an automatic retry).
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import parseaddr
+
+import facebook
+import requests
+import tweepy
+from flask import current_app
+from markupsafe import Markup
+
+from messaging.mail.services import build_message, smtp_settings
+
+GRAPH_API_VERSION = "v21.0"
+HTTP_TIMEOUT = 30  # seconds; far below the outbox lease, so a slow call cannot outlive its claim
+SMTP_TIMEOUT = 30
+# Graph API error codes that mean "slow down": nothing was posted.
+_GRAPH_RATE_LIMIT_CODES = {4, 17, 32, 613}
+
+
+class ChannelError(Exception):
+    pass
+
+
+class Transient(ChannelError):
+    """Not delivered; the same message may be tried again later."""
+
+
+class Permanent(ChannelError):
+    """Not delivered and never will be as it stands (bad address, revoked token)."""
+
+
+class Ambiguous(ChannelError):
+    """Maybe delivered: the request left and no clear answer came back."""
+
+
+# -- email ----------------------------------------------------------------------------
+
+
+def unsubscribe_mailto() -> str:
+    address = (
+        current_app.config.get("UNSUBSCRIBE_MAILTO")
+        or parseaddr(current_app.config["MAIL_FROM"])[1]
+    )
+    return f"mailto:{address}?subject=unsubscribe"
+
+
+def email_message(
+    *,
+    to: str,
+    subject: str,
+    text: str,
+    html: str,
+    message_id: str,
+    unsubscribe_url: str,
+    footer: str,
+) -> EmailMessage:
+    """The mail as sent: the row's text and HTML with an unsubscribe footer, and
+    RFC 2369 / RFC 8058 headers so mail clients offer a one-click unsubscribe."""
+    text = f"{text.rstrip()}\n\n-- \n{footer}\n{unsubscribe_url}\n"
+    if html:
+        link = Markup('<p style="font-size:small;color:#555">{} <a href="{}">{}</a></p>').format(
+            footer, unsubscribe_url, unsubscribe_url
+        )
+        lower = html.lower()
+        at = lower.rfind("</body>")
+        html = html[:at] + str(link) + html[at:] if at >= 0 else html + str(link)
+    msg = build_message(to, subject, text, html, message_id)
+    msg["List-Unsubscribe"] = f"<{unsubscribe_url}>, <{unsubscribe_mailto()}>"
+    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    return msg
+
+
+class Mailer:
+    """One SMTP connection reused across a worker's messages (a new connection
+    per mail would cap a worker at the server's connection rate)."""
+
+    def __init__(self, smtp_url: str):
+        self.smtp_url = smtp_url
+        self._smtp: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        settings = smtp_settings(self.smtp_url)
+        context = ssl.create_default_context()
+        if settings["ssl"]:
+            smtp = smtplib.SMTP_SSL(
+                settings["host"], settings["port"], timeout=SMTP_TIMEOUT, context=context
+            )
+        else:
+            smtp = smtplib.SMTP(settings["host"], settings["port"], timeout=SMTP_TIMEOUT)
+        try:
+            if settings["starttls"]:
+                smtp.starttls(context=context)
+            if settings["username"]:
+                smtp.login(settings["username"], settings["password"] or "")
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def send(self, msg: EmailMessage) -> None:
+        """Hand one mail to the SMTP server; raises Transient or Permanent."""
+        try:
+            reused = self._smtp is not None
+            if self._smtp is None:
+                self._smtp = self._connect()
+            try:
+                self._smtp.send_message(msg)
+            except smtplib.SMTPServerDisconnected:
+                if not reused:
+                    raise
+                # The server dropped an idle connection: a fresh one, once.
+                self.close()
+                self._smtp = self._connect()
+                self._smtp.send_message(msg)
+        except smtplib.SMTPRecipientsRefused as exc:
+            self.close()
+            codes = [code for code, _ in exc.recipients.values()]
+            error = "; ".join(
+                f"{rcpt}: {code} {reply.decode(errors='replace')}"
+                for rcpt, (code, reply) in exc.recipients.items()
+            )
+            if all(code >= 500 for code in codes):
+                raise Permanent(f"recipient refused: {error}") from exc
+            raise Transient(f"recipient deferred: {error}") from exc
+        except smtplib.SMTPAuthenticationError as exc:
+            # Relais' own settings are wrong, not this mail: retry until someone fixes them.
+            self.close()
+            raise Transient(f"SMTP login refused: {exc.smtp_code} {exc.smtp_error!r}") from exc
+        except smtplib.SMTPResponseException as exc:
+            self.close()
+            reply = exc.smtp_error.decode(errors="replace") if exc.smtp_error else ""
+            if exc.smtp_code >= 500:
+                raise Permanent(f"SMTP {exc.smtp_code} {reply}") from exc
+            raise Transient(f"SMTP {exc.smtp_code} {reply}") from exc
+        except (OSError, smtplib.SMTPException) as exc:  # refused, timeout, disconnected
+            self.close()
+            raise Transient(f"SMTP unavailable: {exc.__class__.__name__}: {exc}") from exc
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                self._smtp.close()
+            self._smtp = None
+
+
+# -- X and Facebook -------------------------------------------------------------------
+
+
+class _TimeoutSession(requests.Session):
+    """tweepy's Client has no timeout setting; its session gets one."""
+
+    def request(self, *args, **kwargs):
+        kwargs.setdefault("timeout", HTTP_TIMEOUT)
+        return super().request(*args, **kwargs)
+
+
+def _reply_text(response) -> str:
+    try:
+        return response.text[:500]
+    except Exception:
+        return ""
+
+
+def x_text(text: str, link: str) -> str:
+    text = text.strip()
+    if link and link not in text:
+        text = f"{text} {link}".strip()
+    return text
+
+
+def post_to_x(credentials: dict, text: str) -> str:
+    """Post a tweet as the agent (OAuth 1.0a user context); returns its id."""
+    client = tweepy.Client(
+        consumer_key=credentials["consumer_key"],
+        consumer_secret=credentials["consumer_secret"],
+        access_token=credentials["access_token"],
+        access_token_secret=credentials["access_token_secret"],
+    )
+    client.session = _TimeoutSession()
+    try:
+        response = client.create_tweet(text=text, user_auth=True)
+    except tweepy.TooManyRequests as exc:
+        raise Transient(f"X rate limit (429): {_reply_text(exc.response)}") from exc
+    except tweepy.TwitterServerError as exc:
+        raise Ambiguous(f"X server error {exc.response.status_code}") from exc
+    except tweepy.HTTPException as exc:  # 400, 401, 403 (duplicate content), 404
+        raise Permanent(
+            f"X refused the post ({exc.response.status_code}): {_reply_text(exc.response)}"
+        ) from exc
+    except requests.RequestException as exc:  # timeout, connection reset
+        raise Ambiguous(f"X did not answer: {exc.__class__.__name__}: {exc}") from exc
+    try:
+        return str(response.data["id"])
+    except (TypeError, KeyError) as exc:
+        raise Ambiguous(f"X answered without a post id: {response!r}") from exc
+
+
+def post_to_facebook(credentials: dict, page_id: str, message: str, link: str = "") -> str:
+    """Publish on the agent's Facebook Page; returns the post id."""
+    statuses: list[int] = []
+    session = requests.Session()
+    session.hooks["response"].append(lambda r, *a, **k: statuses.append(r.status_code))
+    graph = facebook.GraphAPI(credentials["page_token"], timeout=HTTP_TIMEOUT, session=session)
+    # facebook-sdk 3.1 only accepts versions it knows in its constructor.
+    graph.version = GRAPH_API_VERSION
+    fields = {"message": message}
+    if link:
+        fields["link"] = link
+    try:
+        result = graph.put_object(page_id, "feed", **fields)
+    except facebook.GraphAPIError as exc:
+        status = statuses[-1] if statuses else 0
+        code = getattr(exc, "code", None)
+        detail = f"Facebook ({status or 'no status'}, code {code}): {exc.message}"
+        if 400 <= status < 500 and code in _GRAPH_RATE_LIMIT_CODES:
+            raise Transient(detail) from exc
+        if 400 <= status < 500:
+            raise Permanent(detail) from exc
+        raise Ambiguous(detail) from exc
+    except (requests.RequestException, ValueError) as exc:  # timeout, reset, unreadable answer
+        raise Ambiguous(f"Facebook did not answer: {exc.__class__.__name__}: {exc}") from exc
+    post_id = result.get("id") if isinstance(result, dict) else None
+    if not post_id:
+        raise Ambiguous(f"Facebook answered without a post id: {result!r}")
+    return str(post_id)

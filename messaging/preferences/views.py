@@ -1,0 +1,36 @@
+"""Unsubscribe from email without logging in: ``/u/<token>``, the link in
+every outbox email's footer and List-Unsubscribe header.
+
+GET only shows a button (mail scanners open links); POST opts out, including
+the RFC 8058 one-click POST mail clients send on their own (no CSRF token
+there: the signed token is the proof).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request
+from flask_babel import gettext as _
+
+from extensions import csrf, db
+from messaging.preferences.services import opt_out_of_email, preference_for_token
+
+bp = Blueprint("unsubscribe", __name__)
+
+
+@bp.route("/u/<token>", methods=["GET", "POST"])
+@csrf.exempt
+def unsubscribe(token: str):
+    pref = preference_for_token(token)
+    if pref is None:
+        message = _(
+            "This unsubscribe link is not valid any more. Use the link in a more recent "
+            "email, or change your choices on your account page."
+        )
+        return render_template("error.html", code=404, message=message), 404
+    if request.method == "POST":
+        opt_out_of_email(pref)
+        db.session.commit()
+        return render_template("messaging/unsubscribed.html")
+    return render_template(
+        "messaging/unsubscribe.html", token=token, is_opted_out=pref.is_email_opted_out
+    )

@@ -1,0 +1,89 @@
+"""Every periodic job in one list, each with a fixed id (APScheduler 3).
+
+APScheduler 3 cannot share a job store between processes, so exactly one
+process runs these: ``relais demo`` in-process, or one ``relais scheduler``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import import_module
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from flask import Flask
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    func: str  # "module:function", imported when the job runs
+    seconds: int
+
+
+JOBS = [
+    Job("close-ended-causes", "campaigns.organisations.jobs:close_ended_causes", seconds=300),
+    Job("issue-receipts", "campaigns.giving.jobs:issue_receipts", seconds=20),
+    Job("deliver-pending-mail", "messaging.mail.jobs:deliver_pending_mail", seconds=30),
+    Job("deliver-outbox", "messaging.outbox.services:deliver_due", seconds=10),
+    Job("reconcile-stripe", "campaigns.giving.jobs:reconcile_stripe", seconds=900),
+    Job("expand-broadcasts", "messaging.broadcasts.services:expand_due_job", seconds=30),
+    Job("gift-digest", "messaging.automatic.services:gift_digest", seconds=300),
+    Job("rank-snapshots", "messaging.automatic.services:rank_snapshots", seconds=300),
+    Job("daily-digest", "messaging.automatic.services:daily_digest", seconds=3600),
+    Job("nudges", "messaging.automatic.services:nudges", seconds=3600),
+]
+
+
+def _resolve(path: str) -> Callable[[], object]:
+    module, name = path.split(":")
+    return getattr(import_module(module), name)
+
+
+def run_job(app: Flask, job: Job) -> None:
+    """Run one job in an app context; every run is logged with its duration, a
+    failure with its traceback (and rolled back)."""
+    from extensions import db
+
+    started = time.monotonic()
+    with app.app_context():
+        try:
+            _resolve(job.func)()
+        except Exception:
+            db.session.rollback()
+            seconds = round(time.monotonic() - started, 3)
+            log.exception(
+                "job %s failed after %.3f s",
+                job.id,
+                seconds,
+                extra={"job_id": job.id, "duration_seconds": seconds},
+            )
+        else:
+            seconds = round(time.monotonic() - started, 3)
+            log.info(
+                "job %s ran in %.3f s",
+                job.id,
+                seconds,
+                extra={"job_id": job.id, "duration_seconds": seconds},
+            )
+
+
+def build_scheduler(app: Flask, *, blocking: bool = False) -> BackgroundScheduler:
+    scheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone="UTC")
+    for job in JOBS:
+        scheduler.add_job(
+            run_job,
+            "interval",
+            seconds=job.seconds,
+            args=[app, job],
+            id=job.id,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+        )
+    return scheduler
