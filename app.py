@@ -67,6 +67,7 @@ MODEL_MODULES = (
     "campaigns.offline.models",
     "campaigns.organisations.models",
     "campaigns.pages.models",
+    "campaigns.runtime.heartbeats",
     "campaigns.totals.models",
     "messaging.automatic.models",
     "messaging.broadcasts.models",

@@ -92,9 +92,23 @@ def readyz():
     if redis_check is not None:
         checks["redis"] = redis_check
     ready = all(check["ok"] for check in checks.values())
+    processes = None
+    if checks["database"]["ok"]:
+        from campaigns.runtime import heartbeats
+
+        try:
+            # Shown, not judged: the web serves while a scheduler restarts.
+            processes = heartbeats.summary()
+        except Exception:
+            db.session.rollback()
+        finally:
+            db.session.rollback()
     if not ready:
         log.warning("not ready: %s", {k: v for k, v in checks.items() if not v["ok"]})
-    response = jsonify({"status": "ready" if ready else "unavailable", "checks": checks})
+    body = {"status": "ready" if ready else "unavailable", "checks": checks}
+    if processes is not None:
+        body["processes"] = processes
+    response = jsonify(body)
     response.status_code = 200 if ready else 503
     response.headers["Cache-Control"] = "no-store"
     return response

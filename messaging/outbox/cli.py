@@ -12,6 +12,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from campaigns.model_types import utcnow
+from campaigns.runtime import heartbeats
 from campaigns.runtime.logs import log_start
 from messaging.outbox.services import default_worker_id, drain
 
@@ -41,8 +43,13 @@ def worker_command(once: bool, batch: int, poll: float) -> None:
     log_start(current_app, "worker")
     click.echo(f"Outbox worker {worker_id} started.")
     total: Counter = Counter()
+    name, started_at = heartbeats.process_name("worker"), utcnow()
     try:
         while not stopping.is_set():
+            try:
+                heartbeats.beat(name, "worker", started_at=started_at, detail=worker_id)
+            except Exception as error:  # the database is away: drain says so below
+                log.warning("worker heartbeat not written: %s", error)
             counts = drain(worker_id, batch=batch, should_stop=stopping.is_set)
             total.update(counts)
             if counts:
@@ -61,6 +68,7 @@ def worker_command(once: bool, batch: int, poll: float) -> None:
             if not counts:
                 stopping.wait(poll)
     finally:
+        heartbeats.forget(name)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     click.echo(_summary(total, final=True))

@@ -53,3 +53,25 @@ def test_readyz_names_redis_when_it_is_configured_and_down(app, tmp_path):
     checks = response.get_json()["checks"]
     assert checks["database"]["ok"] is True
     assert checks["redis"]["ok"] is False and checks["redis"]["error"]
+
+
+def test_readyz_shows_the_background_processes(client, db):
+    from datetime import timedelta
+
+    from campaigns.model_types import utcnow
+    from campaigns.runtime import heartbeats
+
+    heartbeats.beat("scheduler:a:1", "scheduler", started_at=utcnow(), is_leader=True)
+    old = utcnow() - timedelta(minutes=5)
+    heartbeats.beat("worker:b:2", "worker", started_at=old)
+    db.session.execute(
+        heartbeats.Heartbeat.__table__.update()
+        .where(heartbeats.Heartbeat.name == "worker:b:2")
+        .values(seen_at=old)
+    )
+    db.session.commit()
+
+    processes = client.get("/readyz").get_json()["processes"]
+
+    assert processes["scheduler"]["has_leader"] is True and processes["scheduler"]["alive"] == 1
+    assert processes["worker"]["alive"] == 0 and processes["worker"]["last_seen_at"]
