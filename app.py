@@ -115,8 +115,10 @@ def create_app(config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     from agents import auth, locale
+    from agents import erasure as agents_erasure
     from agents.cli import agents_cli, staff_cli, tokens_cli
     from agents.views import bp as agents_bp
+    from campaigns import erasure as campaigns_erasure
     from campaigns import errors, templating
     from campaigns.dashboard.views import bp as dashboard_bp
     from campaigns.demo.cli import demo_command
@@ -137,6 +139,7 @@ def create_app(config: dict | None = None) -> Flask:
     from campaigns.standings.cli import ranks_cli
     from campaigns.standings.views import bp as live_bp
     from campaigns.totals.cli import totals_cli
+    from messaging import erasure as messaging_erasure
     from messaging import listeners
     from messaging.broadcasts.views import bp as broadcasts_bp
     from messaging.mail.views import bp as messaging_bp
@@ -161,6 +164,10 @@ def create_app(config: dict | None = None) -> Flask:
     metrics.init_app(app)
     reporting.init_app(app)
     listeners.init_app(app)
+    # Leaving: each package erases its own tables (agents.signals.account_deleted).
+    agents_erasure.init_app(app)
+    campaigns_erasure.init_app(app)
+    messaging_erasure.init_app(app)
 
     app.register_blueprint(health_bp)
     app.register_blueprint(campaigns_bp)

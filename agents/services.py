@@ -7,16 +7,15 @@ import uuid
 
 from flask_babel import gettext as _
 from flask_security.utils import hash_password
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from agents.auth import security
 from agents.models import AccessToken, Agent, Membership, MembershipRole
+from agents.signals import account_deleted, erasure_for
 from campaigns.errors import NotFound, ValidationError
 from campaigns.model_types import utcnow
-from campaigns.pages.models import CohostInvite, PageHost
 from campaigns.pages.services import hash_token
 from extensions import db
-from messaging.mail.models import SentMail
 
 TOKEN_PREFIX = "rls_"  # noqa: S105 - a marker, not a secret
 
@@ -131,28 +130,11 @@ def revoke_token(agent: Agent, token_id: int) -> None:
 
 
 def delete_account(agent: Agent) -> None:
-    """Erase personal data; pages and money stay, shown as a former supporter's."""
-    if agent.email:
-        # Copies of mail sent to them (links, their name) go with the account.
-        db.session.execute(
-            delete(SentMail).where(func.lower(SentMail.recipient) == agent.email.lower())
-        )
-    agent.email = None
-    agent.name = ""
-    agent.bio = ""
-    agent.password = None
-    agent.active = False
-    agent.fs_uniquifier = uuid.uuid4().hex  # ends every session
-    agent.deleted_at = utcnow()
-    db.session.execute(delete(Membership).where(Membership.agent_id == agent.id))
-    db.session.execute(delete(PageHost).where(PageHost.agent_id == agent.id))
-    db.session.execute(
-        delete(CohostInvite).where(
-            CohostInvite.invited_by_id == agent.id, CohostInvite.accepted_at.is_(None)
-        )
-    )
-    for token in list_tokens(agent):
-        token.revoked_at = utcnow()
+    """Erase personal data; pages and money stay, shown as a former supporter's.
+
+    One signal, answered by each package for its own tables (agents/erasure.py,
+    campaigns/erasure.py, messaging/erasure.py), inside the caller's unit of work."""
+    account_deleted.send(erasure_for(agent))
     db.session.flush()
 
 

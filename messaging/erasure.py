@@ -1,0 +1,63 @@
+"""What messaging erases when an account is deleted (``agents.signals.account_deleted``)."""
+
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy import delete, func, or_, select, update
+
+from agents.signals import Erasure, account_deleted
+from extensions import db
+from messaging.mail.models import SentMail
+from messaging.outbox.models import OutboxMessage, OutboxStatus
+from messaging.preferences.models import MessagingPreference
+from messaging.sharing.models import ShareLink
+from messaging.social.models import SocialAccount
+
+NOT_YET_SENT = (OutboxStatus.QUEUED, OutboxStatus.FAILED, OutboxStatus.REVIEW)
+MESSAGE_TEXT = ("subject", "body_text", "body_html", "last_error")
+
+
+def erase_messaging(erasure: Erasure) -> None:
+    """Credentials, preferences and messages to them go; links stay for attribution."""
+    agent_id = erasure.agent_id
+    db.session.execute(delete(SocialAccount).where(SocialAccount.agent_id == agent_id))
+    db.session.execute(delete(MessagingPreference).where(MessagingPreference.agent_id == agent_id))
+    # Clicks and gifts stay counted for the page; the link no longer names anyone.
+    db.session.execute(
+        update(ShareLink).where(ShareLink.agent_id == agent_id).values(agent_id=None)
+    )
+
+    to_them = OutboxMessage.agent_id == agent_id
+    if erasure.email:
+        to_them = or_(to_them, func.lower(OutboxMessage.recipient) == erasure.email)
+    db.session.execute(
+        update(OutboxMessage)
+        .where(to_them, OutboxMessage.status.in_(NOT_YET_SENT))
+        .values(status=OutboxStatus.CANCELLED)
+    )
+    # Every status, sent and in flight too: the row stays as a count, its text goes.
+    db.session.execute(
+        update(OutboxMessage)
+        .where(to_them)
+        .values(recipient="", subject="", body_text="", body_html="", link="", last_error="")
+    )
+    if erasure.email:
+        db.session.execute(
+            update(SentMail)
+            .where(func.lower(SentMail.recipient) == erasure.email)
+            .values(recipient="", subject="", body_text="", body_html="")
+        )
+    if erasure.forget:
+        # Messages to other people that name them (an invitation, "X passed you").
+        for model in (OutboxMessage, SentMail):
+            fields = MESSAGE_TEXT if model is OutboxMessage else MESSAGE_TEXT[:3]
+            rows = db.session.scalars(
+                select(model).where(erasure.mentions(*(getattr(model, f) for f in fields)))
+            )
+            for row in rows:
+                for field in fields:
+                    setattr(row, field, erasure.text(getattr(row, field)))
+
+
+def init_app(app: Flask) -> None:
+    account_deleted.connect(erase_messaging)
