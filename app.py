@@ -123,6 +123,7 @@ def create_app(config: dict | None = None) -> Flask:
     from campaigns.dashboard.views import bp as dashboard_bp
     from campaigns.demo.cli import demo_command
     from campaigns.fund_use.views import bp as expenses_bp
+    from campaigns.giving import stripe_gateway
     from campaigns.giving.cli import stripe_cli
     from campaigns.giving.staff_views import bp as staff_donations_bp
     from campaigns.giving.views import bp as giving_bp
@@ -168,6 +169,7 @@ def create_app(config: dict | None = None) -> Flask:
     agents_erasure.init_app(app)
     campaigns_erasure.init_app(app)
     messaging_erasure.init_app(app)
+    stripe_gateway.init_app(app)
 
     app.register_blueprint(health_bp)
     app.register_blueprint(campaigns_bp)

@@ -16,7 +16,6 @@ import psycopg
 import pytest
 import redis
 import responses
-import stripe
 from aiosmtpd.controller import Controller
 from flask import g
 from flask_sqlalchemy.session import Session as FlaskSession
@@ -26,6 +25,7 @@ from werkzeug.serving import make_server
 
 from agents.models import MembershipRole
 from app import create_app
+from campaigns.giving import stripe_gateway
 from extensions import begin_write
 from extensions import db as _db
 from tests.factories import CauseFactory, MembershipFactory, OrganisationFactory, PageFactory
@@ -359,11 +359,20 @@ def count_queries(db, starting: str = ""):
 
 
 @pytest.fixture
-def stripe_api(app, monkeypatch):
-    """Stripe configured; the real stripe library talks HTTP through requests,
-    which ``responses`` intercepts. Yields the mock."""
+def stripe_configured(app, monkeypatch):
+    """A Stripe key, and the app's Stripe gateway as ``init_app`` builds it but
+    without the library's own retries: each call the test answers is made once."""
     monkeypatch.setitem(app.config, "STRIPE_SECRET_KEY", "sk_test_relais")
-    monkeypatch.setattr(stripe, "default_http_client", stripe.RequestsClient())
-    monkeypatch.setattr(stripe, "max_network_retries", 0)
+    monkeypatch.setitem(
+        app.extensions,
+        stripe_gateway.EXTENSION,
+        stripe_gateway.StripeGateway(max_network_retries=0),
+    )
+
+
+@pytest.fixture
+def stripe_api(stripe_configured):
+    """Stripe configured; the gateway's real stripe client talks HTTP through
+    requests, which ``responses`` intercepts. Yields the mock."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         yield mock

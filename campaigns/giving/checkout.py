@@ -1,5 +1,6 @@
-"""Paying for a pending gift: Stripe Checkout behind a small gateway, and the
-demo's stand-in when no Stripe key is set.
+"""Paying for a pending gift: the Checkout Session's payload, handed to the
+Stripe gateway (``campaigns.giving.stripe_gateway``: Stripe, or the demo's
+test payment when no Stripe key is set).
 
 Either way the browser only ever starts a payment; the money is recorded when
 the ``checkout.session.completed`` event reaches ``campaigns.giving.payments``. The
@@ -9,23 +10,17 @@ demo's refunds (``campaigns.giving.refund_requests``) use ``refunded_event`` the
 from __future__ import annotations
 
 import time
-from typing import Protocol
 
-import stripe
-from flask import current_app, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
+from campaigns.giving import stripe_gateway
 from campaigns.giving.models import Donation, PendingGift
 from campaigns.organisations.models import Cause, Organisation, Project
 from campaigns.pages.models import Page
 from extensions import db
 
 STRIPE_LOCALES = ("fr", "en")
-# Stripe is called while a request waits (and, for a refund, while the gift's
-# row is locked): fail in seconds, not the library's 80 s. Retries are safe,
-# every call carries an idempotency key.
-stripe.default_http_client = stripe.RequestsClient(timeout=(4, 10))
 
 
 class CheckoutError(Exception):
@@ -34,13 +29,6 @@ class CheckoutError(Exception):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
-
-
-class Checkout(Protocol):
-    is_demo: bool
-
-    def create_session(self, pending: PendingGift, success_url: str, cancel_url: str) -> str:
-        """Start paying for ``pending``; return the URL to send the donor to."""
 
 
 def metadata_for(pending: PendingGift) -> dict[str, str]:
@@ -67,86 +55,64 @@ def product_name(pending: PendingGift) -> str:
         return _("Gift to “%(page)s” (%(cause)s)", page=page.title, cause=cause.title)
 
 
-class StripeCheckout:
-    is_demo = False
+def session_params(pending: PendingGift, success_url: str, cancel_url: str) -> dict:
+    """The Checkout Session that pays for ``pending``, as Stripe's API takes it."""
+    metadata = metadata_for(pending)
+    params: dict = {
+        "mode": "payment",
+        "submit_type": "donate",
+        "line_items": [
+            {
+                "price_data": {
+                    "currency": pending.currency.lower(),
+                    "unit_amount": pending.amount_minor,
+                    "product_data": {"name": product_name(pending)},
+                },
+                "quantity": 1,
+            }
+        ],
+        "client_reference_id": pending.reference,
+        "metadata": metadata,
+        "payment_intent_data": {"metadata": metadata},
+        "locale": pending.locale if pending.locale in STRIPE_LOCALES else "auto",
+        "success_url": success_url,
+        "cancel_url": cancel_url,
+    }
+    if pending.donor_email:
+        params["customer_email"] = pending.donor_email
+    organisation = db.session.get(Organisation, pending.organisation_id)
+    if organisation.issues_tax_receipts:
+        # The reçu fiscal names the donor's postal address: Stripe asks for it.
+        params["billing_address_collection"] = "required"
+    return params
 
-    def __init__(self, secret_key: str):
-        self.secret_key = secret_key
 
-    def create_session(self, pending: PendingGift, success_url: str, cancel_url: str) -> str:
-        metadata = metadata_for(pending)
-        params: dict = {
-            "mode": "payment",
-            "submit_type": "donate",
-            "line_items": [
-                {
-                    "price_data": {
-                        "currency": pending.currency.lower(),
-                        "unit_amount": pending.amount_minor,
-                        "product_data": {"name": product_name(pending)},
-                    },
-                    "quantity": 1,
-                }
-            ],
-            "client_reference_id": pending.reference,
-            "metadata": metadata,
-            "payment_intent_data": {"metadata": metadata},
-            "locale": pending.locale if pending.locale in STRIPE_LOCALES else "auto",
-            "success_url": success_url,
-            "cancel_url": cancel_url,
-        }
-        if pending.donor_email:
-            params["customer_email"] = pending.donor_email
-        organisation = db.session.get(Organisation, pending.organisation_id)
-        if organisation.issues_tax_receipts:
-            # The reçu fiscal names the donor's postal address: Stripe asks for it.
-            params["billing_address_collection"] = "required"
-        try:
-            session = stripe.checkout.Session.create(
-                api_key=self.secret_key,
-                # The same pending gift never opens two sessions, even when the
-                # donor double-clicks or the library retries after a timeout.
-                idempotency_key=f"pending-gift-{pending.reference}",
-                **params,
+def start_payment(pending: PendingGift, success_url: str, cancel_url: str) -> str:
+    """Open the payment of ``pending``; return the URL to send the donor to
+    (Stripe Checkout, or the demo's test payment page). Raises CheckoutError."""
+    try:
+        session = stripe_gateway.gateway().create_checkout_session(
+            session_params(pending, success_url, cancel_url),
+            # The same pending gift never opens two sessions, even when the
+            # donor double-clicks or the library retries after a timeout.
+            idempotency_key=f"pending-gift-{pending.reference}",
+        )
+    except stripe_gateway.GatewayNotConfigured:
+        raise CheckoutError(
+            _(
+                "Online payments are not set up yet on this site. "
+                "Please come back later: nothing was charged."
             )
-        except stripe.StripeError as exc:
-            raise CheckoutError(
-                _(
-                    "The payment service did not answer. Nothing was charged; "
-                    "please try again in a minute."
-                )
-            ) from exc
-        pending.stripe_checkout_session_id = session.id
-        return session.url
-
-
-class DemoCheckout:
-    """No Stripe key (the demo): a local "test payment" page plays Stripe's part."""
-
-    is_demo = True
-
-    def create_session(self, pending: PendingGift, success_url: str, cancel_url: str) -> str:
-        if not test_payments_allowed(current_app.config):
-            raise CheckoutError(
-                _(
-                    "Online payments are not set up yet on this site. "
-                    "Please come back later: nothing was charged."
-                )
+        ) from None
+    except stripe_gateway.GatewayError as exc:
+        raise CheckoutError(
+            _(
+                "The payment service did not answer. Nothing was charged; "
+                "please try again in a minute."
             )
-        pending.stripe_checkout_session_id = f"cs_test_{pending.reference}"
-        return url_for("giving.test_payment", reference=pending.reference)
-
-
-def test_payments_allowed(config) -> bool:
-    """Simulated payments write real ledger rows: only in a demo or development
-    site, never in production (even before Stripe keys are set)."""
-    return not config.get("STRIPE_SECRET_KEY") and config.get("RELAIS_ENV") != "production"
-
-
-def gateway(config) -> Checkout:
-    """Stripe when ``STRIPE_SECRET_KEY`` is set, else the demo's test payment."""
-    key = config.get("STRIPE_SECRET_KEY") or ""
-    return StripeCheckout(key) if key else DemoCheckout()
+        ) from exc
+    pending.stripe_checkout_session_id = session["id"]
+    return session["url"]
 
 
 def pending_address(pending: PendingGift) -> dict | None:
@@ -175,7 +141,7 @@ def completed_event(pending: PendingGift, *, created: int | None = None) -> dict
     return {
         "id": f"evt_test_{pending.reference}",
         "object": "event",
-        "api_version": stripe.api_version,
+        "api_version": stripe_gateway.API_VERSION,
         "created": created,
         "livemode": False,
         "pending_webhooks": 1,
@@ -238,7 +204,7 @@ def refunded_event(
     return {
         "id": f"evt_test_{key}",
         "object": "event",
-        "api_version": stripe.api_version,
+        "api_version": stripe_gateway.API_VERSION,
         "created": created,
         "livemode": False,
         "pending_webhooks": 1,

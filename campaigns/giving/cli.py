@@ -33,12 +33,11 @@ def reconcile_command(since: str) -> None:
                 _("Give an ISO date such as 2026-11-01, or a span such as 24h or 7d."),
                 param_hint="--since",
             ) from None
-        key = current_app.config.get("STRIPE_SECRET_KEY")
-        if not key:
+        if not current_app.config.get("STRIPE_SECRET_KEY"):
             raise click.ClickException(
                 _("STRIPE_SECRET_KEY is not set: there is no Stripe account to ask.")
             )
-        report = reconcile(moment, key)
+        report = reconcile(moment)
         labels = {
             "sessions": _("Paid sessions"),
             "refunds": _("Refunds"),

@@ -16,10 +16,9 @@ def reconcile_stripe() -> dict | None:
 
     from campaigns.giving.reconcile import reconcile
 
-    key = current_app.config.get("STRIPE_SECRET_KEY")
-    if not key:
+    if not current_app.config.get("STRIPE_SECRET_KEY"):
         return None
-    return reconcile(utcnow() - timedelta(days=3), key)
+    return reconcile(utcnow() - timedelta(days=3))
 
 
 def issue_receipts() -> int:

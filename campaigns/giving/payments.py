@@ -1,13 +1,14 @@
 """Stripe events into the donation ledger: the one entry point for webhooks,
 the demo's simulated payments and reconciliation.
 
-``process_event`` is idempotent and order-tolerant. It first inserts the
+``record_event`` is that entry: it runs ``process_event`` as its own unit of
+work. ``process_event`` is idempotent and order-tolerant. It first inserts the
 ``StripeEvent`` row (its id is the primary key, so a replay is a duplicate),
 then handles the event in a savepoint: a concurrent duplicate that slips past
 the checks trips a unique key (event, checkout session, payment intent,
 pending gift, refund cumulative, dispute) and is answered as a duplicate. It
-never commits: the caller calls ``extensions.begin_write()`` first and
-commits once.
+never commits: ``record_event`` (or a caller with its own unit of work, as the
+demo's refund request) starts the write transaction and commits once.
 """
 
 from __future__ import annotations
@@ -40,9 +41,9 @@ from campaigns.giving.refunds import (
 from campaigns.organisations.models import Cause, Organisation, Project
 from campaigns.pages.models import Page
 from campaigns.signals import gift_attribution
-from extensions import db
+from extensions import db, run_transaction
 
-__all__ = ["StripeEventOutcome", "process_event"]
+__all__ = ["StripeEventOutcome", "process_event", "record_event"]
 
 # Stripe's own ceiling for one payment (99,999,999 minor units): anything above
 # is not a real payment and could overflow the totals.
@@ -183,6 +184,21 @@ def process_event(event: dict) -> StripeEventOutcome:
         row.payload = obj  # applied from this when its gift arrives
     db.session.flush()
     return result.outcome
+
+
+def record_event(event: dict) -> StripeEventOutcome:
+    """Record one Stripe event in its own unit of work, committed (the webhook,
+    reconciliation and the demo's test payment all come through here).
+
+    A PostgreSQL deadlock is run again; a unique key lost to a concurrent
+    delivery of the same event, committed first, is a duplicate. Any other
+    integrity error propagates, rolled back, so that Stripe retries."""
+    try:
+        return run_transaction(lambda: process_event(event))
+    except IntegrityError:
+        if db.session.get(StripeEvent, event["id"]) is None:
+            raise
+        return StripeEventOutcome.DUPLICATE
 
 
 def _handle(event: dict, obj: dict) -> Result:

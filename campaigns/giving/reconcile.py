@@ -1,9 +1,11 @@
 """Reconciliation: ask Stripe what was paid, refunded and disputed, and feed
-anything the webhooks missed through the same idempotent ``process_event``.
+anything the webhooks missed through the same idempotent ``record_event``.
 
 Each Stripe object becomes a synthetic event ``recon_<object id>``, so a second
 run records nothing more; a session its webhook already recorded is a
-duplicate through the checkout session and payment intent unique keys.
+duplicate through the checkout session and payment intent unique keys. Each
+is its own unit of work: a failure loses only itself, and the write lock is
+not held while Stripe is asked for the next page.
 """
 
 from __future__ import annotations
@@ -12,12 +14,8 @@ import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-import stripe
-from sqlalchemy.exc import IntegrityError
-
-from campaigns.giving.models import StripeEvent
-from campaigns.giving.payments import StripeEventOutcome, process_event
-from extensions import begin_write, db
+from campaigns.giving.payments import StripeEventOutcome, record_event
+from campaigns.giving.stripe_gateway import gateway
 
 _RELATIVE = re.compile(r"^\s*(\d+)\s*([mhd])\s*$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
@@ -36,24 +34,6 @@ def parse_since(value: str, now: datetime | None = None) -> datetime:
     return moment.astimezone(UTC)
 
 
-def feed(event: dict) -> StripeEventOutcome:
-    """One synthetic event in its own transaction: a failure loses only itself,
-    and the write lock is not held while Stripe's API is asked for the next page."""
-    begin_write()
-    try:
-        outcome = process_event(event)
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        if db.session.get(StripeEvent, event["id"]) is None:
-            raise
-        outcome = StripeEventOutcome.DUPLICATE
-    except Exception:
-        db.session.rollback()
-        raise
-    return outcome
-
-
 def _event(object_id: str, event_type: str, obj: dict, suffix: str = "") -> dict:
     return {
         "id": f"recon_{object_id}{suffix}",
@@ -64,43 +44,38 @@ def _event(object_id: str, event_type: str, obj: dict, suffix: str = "") -> dict
     }
 
 
-def reconcile(since: datetime, api_key: str) -> dict[str, Counter]:
+def reconcile(since: datetime) -> dict[str, Counter]:
     """Record the paid sessions, refunds and disputes created since ``since``
     that the ledger lacks; returns outcome counts per kind of object."""
+    source = gateway()  # Stripe, or the demo's stand-in (which has nothing)
     created = {"gte": int(since.timestamp())}
     report: dict[str, Counter] = {
         "sessions": Counter(),
         "refunds": Counter(),
         "disputes": Counter(),
     }
-    sessions = stripe.checkout.Session.list(
-        created=created, status="complete", limit=100, api_key=api_key
+    sessions = source.list_checkout_sessions(
+        {"created": created, "status": "complete", "limit": 100}
     )
-    for session in sessions.auto_paging_iter():
-        obj = session.to_dict()
+    for obj in sessions:
         if obj.get("payment_status") != "paid":
             continue
-        outcome = feed(_event(obj["id"], "checkout.session.completed", obj))
+        outcome = record_event(_event(obj["id"], "checkout.session.completed", obj))
         report["sessions"][outcome.value] += 1
     # The charge carries the cumulative amount_refunded the ledger keys on.
-    refunds = stripe.Refund.list(
-        created=created, limit=100, expand=["data.charge"], api_key=api_key
-    )
-    for refund in refunds.auto_paging_iter():
-        obj = refund.to_dict()
+    for obj in source.list_refunds({"created": created, "limit": 100, "expand": ["data.charge"]}):
         charge = obj.get("charge")
         if not isinstance(charge, dict):
             continue
         charge = {**charge, "created": obj.get("created")}
-        outcome = feed(_event(obj["id"], "charge.refunded", charge))
+        outcome = record_event(_event(obj["id"], "charge.refunded", charge))
         report["refunds"][outcome.value] += 1
-    for dispute in stripe.Dispute.list(
-        created=created, limit=100, api_key=api_key
-    ).auto_paging_iter():
-        obj = dispute.to_dict()
-        outcome = feed(_event(obj["id"], "charge.dispute.created", obj))
+    for obj in source.list_disputes({"created": created, "limit": 100}):
+        outcome = record_event(_event(obj["id"], "charge.dispute.created", obj))
         if obj.get("status") in ("won", "lost"):
-            closed = feed(_event(obj["id"], "charge.dispute.closed", obj, f"_{obj['status']}"))
+            closed = record_event(
+                _event(obj["id"], "charge.dispute.closed", obj, f"_{obj['status']}")
+            )
             if closed == StripeEventOutcome.RECORDED:
                 outcome = closed
         report["disputes"][outcome.value] += 1

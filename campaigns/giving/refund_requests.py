@@ -29,7 +29,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import stripe
 from flask import current_app
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -39,7 +38,8 @@ from agents.models import Agent
 from campaigns import audit
 from campaigns.audit import AuditEntry
 from campaigns.errors import Conflict, ServiceError, ValidationError
-from campaigns.giving.checkout import refunded_event, test_payments_allowed
+from campaigns.giving import stripe_gateway
+from campaigns.giving.checkout import refunded_event
 from campaigns.giving.models import Donation, DonationKind
 from campaigns.giving.payments import STRIPE_MAX_AMOUNT, process_event
 from campaigns.giving.refunds import remaining
@@ -188,7 +188,7 @@ def stripe_refundable(gift: Donation) -> str | None:
 
 def refunds_available(config) -> bool:
     """Stripe is set up, or this is the demo (which plays Stripe's part)."""
-    return bool(config.get("STRIPE_SECRET_KEY")) or test_payments_allowed(config)
+    return bool(config.get("STRIPE_SECRET_KEY")) or stripe_gateway.test_payments_allowed(config)
 
 
 def _money(amount_minor: int, currency: str) -> str:
@@ -259,21 +259,20 @@ def request_refund(
     if problem:
         raise Conflict(problem)
     reason = reason.strip() if isinstance(reason, str) else ""
-    config = current_app.config
-    secret = config.get("STRIPE_SECRET_KEY") or ""
-    if not secret and not test_payments_allowed(config):
+    if not refunds_available(current_app.config):
         raise Conflict(
             _(
                 "Refunds go through Stripe, which is not set up on this site: "
                 "set STRIPE_SECRET_KEY. Nothing was refunded."
             )
         )
+    gateway = stripe_gateway.gateway()
     gift = locked_row(donation)
     state = refund_state(gift)
     if seen is not None and seen != state.token:
         repeat = _repeat_of(gift, state, seen, amount_minor)
         if repeat is not None:
-            return RefundRequest(repeat, is_repeat=True, is_demo=not secret)
+            return RefundRequest(repeat, is_repeat=True, is_demo=gateway.is_demo)
         raise Conflict(
             _(
                 "This gift changed since you opened the page (another refund was "
@@ -288,10 +287,7 @@ def request_refund(
         raise ValidationError({field: text for field, text in problems.items() if text})
     cumulative = state.asked_minor + amount_minor
     key = idempotency_key(gift, state.last_request_id, cumulative)
-    if secret:
-        refund = _ask_stripe(secret, gift, amount_minor, key)
-    else:
-        refund = {"id": f"re_test_{key}", "status": "succeeded"}
+    refund = _ask_stripe(gateway, gift, amount_minor, key)
     entry = audit.record(
         gift.organisation_id,
         actor,
@@ -308,29 +304,33 @@ def request_refund(
             "idempotency_key": key,
             "refund_id": refund["id"],
             "refund_status": refund["status"],
-            "is_demo": not secret,
+            "is_demo": gateway.is_demo,
         },
     )
     db.session.flush()
-    if not secret:
+    if gateway.is_demo:
+        # No Stripe to send the event: this unit of work records it (same transaction).
         process_event(refunded_event(gift, cumulative, amount_minor, key, refund["id"]))
-    return RefundRequest(entry, is_demo=not secret)
+    return RefundRequest(entry, is_demo=gateway.is_demo)
 
 
-def _ask_stripe(secret: str, gift: Donation, amount_minor: int, key: str) -> dict:
+def _ask_stripe(
+    gateway: stripe_gateway.Gateway, gift: Donation, amount_minor: int, key: str
+) -> dict:
     try:
-        refund = stripe.Refund.create(
-            api_key=secret,
-            payment_intent=gift.stripe_payment_intent_id,
-            amount=amount_minor,
-            # Kept stable for one key: Stripe refuses a replay whose parameters differ.
-            metadata={
-                "relais_donation": str(gift.id),
-                "relais_organisation": str(gift.organisation_id),
+        refund = gateway.create_refund(
+            {
+                "payment_intent": gift.stripe_payment_intent_id,
+                "amount": amount_minor,
+                # Kept stable for one key: Stripe refuses a replay whose parameters differ.
+                "metadata": {
+                    "relais_donation": str(gift.id),
+                    "relais_organisation": str(gift.organisation_id),
+                },
             },
             idempotency_key=key,
         )
-    except stripe.IdempotencyError as exc:
+    except stripe_gateway.IdempotencyConflict as exc:
         # The same key with other parameters: another amount from the same page.
         raise _refusal(
             exc,
@@ -339,21 +339,21 @@ def _ask_stripe(secret: str, gift: Donation, amount_minor: int, key: str) -> dic
                 "the page to see where it stands before trying again."
             ),
         ) from exc
-    except (stripe.CardError, stripe.InvalidRequestError) as exc:
+    except stripe_gateway.KeyRejected as exc:
+        raise _refusal(
+            exc,
+            _("Stripe did not accept our key: check STRIPE_SECRET_KEY. Nothing was refunded."),
+        ) from exc
+    except stripe_gateway.GatewayRefused as exc:
         raise _refusal(
             exc,
             _(
                 "Stripe refused this refund (%(detail)s). Nothing was refunded; check "
                 "the payment in your Stripe dashboard.",
-                detail=exc.user_message or exc.code or _("no reason given"),
+                detail=exc.message or _("no reason given"),
             ),
         ) from exc
-    except (stripe.AuthenticationError, stripe.PermissionError) as exc:
-        raise _refusal(
-            exc,
-            _("Stripe did not accept our key: check STRIPE_SECRET_KEY. Nothing was refunded."),
-        ) from exc
-    except stripe.StripeError as exc:
+    except stripe_gateway.GatewayError as exc:
         # No answer, or Stripe's own failure: the refund may or may not exist.
         raise _refusal(
             exc,
@@ -363,7 +363,6 @@ def _ask_stripe(secret: str, gift: Donation, amount_minor: int, key: str) -> dic
                 "refund once Stripe confirms it."
             ),
         ) from exc
-    refund = refund.to_dict()
     status = refund.get("status") or ""
     if status in ("failed", "canceled"):
         raise RefundError(
@@ -376,6 +375,6 @@ def _ask_stripe(secret: str, gift: Donation, amount_minor: int, key: str) -> dic
     return {"id": refund.get("id") or "", "status": status}
 
 
-def _refusal(exc: stripe.StripeError, message: str) -> RefundError:
-    current_app.logger.warning("refund refused by Stripe: %s", exc)
+def _refusal(exc: stripe_gateway.GatewayError, message: str) -> RefundError:
+    current_app.logger.warning("refund refused by Stripe: %s", exc.__cause__ or exc)
     return RefundError(message)

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import stripe
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 from flask_babel import gettext as _
-from sqlalchemy.exc import IntegrityError
 
-from campaigns.giving.models import StripeEvent
-from campaigns.giving.payments import StripeEventOutcome, process_event
-from extensions import db, run_transaction
+from campaigns.giving import stripe_gateway
+from campaigns.giving.payments import record_event
 
 bp = Blueprint("webhooks", __name__)
 
@@ -21,26 +18,18 @@ def _refuse(message: str):
 @bp.post("/webhooks/stripe")
 def stripe_webhook():
     """One Stripe event: 400 and nothing written unless Stripe signed it."""
-    secret = current_app.config.get("STRIPE_WEBHOOK_SECRET")
-    if not secret:
+    try:
+        data = stripe_gateway.verify_event(
+            request.get_data(), request.headers.get("Stripe-Signature")
+        )
+    except stripe_gateway.GatewayNotConfigured:
         return _refuse(
             _("Webhooks are not configured: set STRIPE_WEBHOOK_SECRET and restart Relais.")
         )
-    try:
-        event = stripe.Webhook.construct_event(
-            request.get_data(), request.headers.get("Stripe-Signature"), secret
-        )
-        data = event.to_dict()
-        if not isinstance(data.get("id"), str) or not isinstance(data.get("type"), str):
-            raise ValueError("no event id or type")
-    except stripe.SignatureVerificationError:
+    except stripe_gateway.BadSignature:
         return _refuse(_("The Stripe signature is missing, wrong or too old."))
-    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+    except stripe_gateway.BadPayload:
         return _refuse(_("The body is not a Stripe event in JSON."))
-    try:
-        outcome = run_transaction(lambda: process_event(data))
-    except IntegrityError:
-        if db.session.get(StripeEvent, data["id"]) is None:
-            raise  # not a duplicate: answer 500 so that Stripe retries
-        outcome = StripeEventOutcome.DUPLICATE  # committed by a concurrent delivery
+    # Not a duplicate and still failing: the 500 makes Stripe retry.
+    outcome = record_event(data)
     return jsonify({"received": True, "outcome": outcome.value})

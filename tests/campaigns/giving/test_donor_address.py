@@ -9,7 +9,6 @@ from urllib.parse import parse_qs
 
 import pytest
 import responses
-import stripe
 from sqlalchemy import func, select
 
 from agents.models import MembershipRole
@@ -74,10 +73,9 @@ def demo(app, monkeypatch):
 
 
 @pytest.fixture
-def live_stripe(app, monkeypatch):
-    monkeypatch.setitem(app.config, "STRIPE_SECRET_KEY", "sk_test_relais")
-    monkeypatch.setattr(stripe, "default_http_client", stripe.RequestsClient())
-    monkeypatch.setattr(stripe, "max_network_retries", 0)
+def live_stripe(stripe_configured):
+    """Stripe configured; the gateway's real stripe client talks HTTP through
+    requests, which ``responses`` intercepts (every answer given must be asked for)."""
     with responses.RequestsMock() as mock:
         yield mock
 

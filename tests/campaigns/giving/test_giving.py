@@ -70,12 +70,9 @@ def demo(app, monkeypatch):
 
 
 @pytest.fixture
-def live_stripe(app, monkeypatch):
-    """Stripe configured; the real stripe library talks HTTP through requests,
-    which ``responses`` intercepts."""
-    monkeypatch.setitem(app.config, "STRIPE_SECRET_KEY", "sk_test_relais")
-    monkeypatch.setattr(stripe, "default_http_client", stripe.RequestsClient())
-    monkeypatch.setattr(stripe, "max_network_retries", 0)
+def live_stripe(stripe_configured):
+    """Stripe configured; the gateway's real stripe client talks HTTP through
+    requests, which ``responses`` intercepts (every answer given must be asked for)."""
     with responses.RequestsMock() as mock:
         yield mock
 
