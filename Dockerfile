@@ -11,6 +11,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     HOST=0.0.0.0 \
     PORT=8000
 
+# DejaVu draws the accents on the generated share images.
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+
 RUN useradd --system --user-group --home-dir /var/lib/relais --create-home \
         --shell /usr/sbin/nologin relais
 

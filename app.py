@@ -120,6 +120,7 @@ def create_app(config: dict | None = None) -> Flask:
     from agents.views import bp as agents_bp
     from campaigns import erasure as campaigns_erasure
     from campaigns import errors, templating
+    from campaigns.cards import views as cards
     from campaigns.dashboard.views import bp as dashboard_bp
     from campaigns.demo.cli import demo_command
     from campaigns.fund_use.views import bp as expenses_bp
@@ -170,6 +171,7 @@ def create_app(config: dict | None = None) -> Flask:
     campaigns_erasure.init_app(app)
     messaging_erasure.init_app(app)
     stripe_gateway.init_app(app)
+    cards.init_app(app)
 
     app.register_blueprint(health_bp)
     app.register_blueprint(campaigns_bp)
