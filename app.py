@@ -90,6 +90,7 @@ ROUTE_MODULES = (
     "campaigns.pages.api",
     "campaigns.pages.staff_views",
     "campaigns.standings.api",
+    "campaigns.discovery.api",
 )
 
 
@@ -123,6 +124,7 @@ def create_app(config: dict | None = None) -> Flask:
     from campaigns.cards import views as cards
     from campaigns.dashboard.views import bp as dashboard_bp
     from campaigns.demo.cli import demo_command
+    from campaigns.discovery import views as discovery
     from campaigns.fund_use.views import bp as expenses_bp
     from campaigns.giving import stripe_gateway
     from campaigns.giving.cli import stripe_cli
@@ -172,6 +174,7 @@ def create_app(config: dict | None = None) -> Flask:
     messaging_erasure.init_app(app)
     stripe_gateway.init_app(app)
     cards.init_app(app)
+    discovery.init_app(app)
 
     app.register_blueprint(health_bp)
     app.register_blueprint(campaigns_bp)

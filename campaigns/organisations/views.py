@@ -5,12 +5,20 @@ They are routes of the ``campaigns`` blueprint, defined in ``campaigns/pages/vie
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
 from flask import (
+    current_app,
     render_template,
+    request,
 )
-from sqlalchemy import func, select
+from flask_babel import gettext as _
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import selectinload
 
+from campaigns.discovery import search
 from campaigns.fund_use import services as expenses
 from campaigns.organisations.models import Cause, CauseStatus
 from campaigns.page_cache import cached_for_anonymous
@@ -34,19 +42,58 @@ def home():
     return render_template("campaigns/home.html", causes=causes, totals=totals)
 
 
-@bp.get("/c/<slug>")
-@cached_for_anonymous
-def cause_detail(slug: str):
-    cause = visible_cause(slug)
-    events = db.session.scalars(
+@dataclass(frozen=True)
+class EventFilter:
+    city: str = ""
+    day: date | None = None
+    error: str = ""
+
+    @property
+    def is_set(self) -> bool:
+        return bool(self.city or self.day)
+
+
+def event_filter(args) -> EventFilter:
+    """The city and day a visitor asked the cause page's events for."""
+    city = (args.get("city") or "").strip()[:120]
+    raw = (args.get("date") or "").strip()
+    if not raw:
+        return EventFilter(city=city)
+    try:
+        return EventFilter(city=city, day=date.fromisoformat(raw[:10]))
+    except ValueError:
+        return EventFilter(city=city, error=_("Give the date as YYYY-MM-DD."))
+
+
+def events_of(cause: Cause, chosen: EventFilter):
+    """Public events and teams of a cause, upcoming first (soonest first), then
+    past and undated ones; in a city and on a day (the organiser's) if asked."""
+    now = datetime.now(UTC)
+    upcoming = case((Page.starts_at >= now, 0), else_=1)
+    query = (
         select(Page)
         .where(
             Page.cause_id == cause.id,
             Page.kind.in_((PageKind.EVENT, PageKind.TEAM)),
             Page.status.in_(PUBLIC_STATUSES),
         )
-        .order_by(func.lower(Page.city), Page.starts_at, Page.title)
-    ).all()
+        .order_by(func.lower(Page.city), upcoming, Page.starts_at, Page.title)
+    )
+    if chosen.city:
+        query = query.where(search.in_city(chosen.city))
+    if chosen.day:
+        zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+        start = datetime.combine(chosen.day, time(0), zone)
+        query = query.where(Page.starts_at >= start, Page.starts_at < start + timedelta(days=1))
+    return query
+
+
+@bp.get("/c/<slug>")
+@cached_for_anonymous
+def cause_detail(slug: str):
+    cause = visible_cause(slug)
+    chosen = event_filter(request.args)
+    events = db.session.scalars(events_of(cause, chosen)).all()
     # The same ranking as the public leaderboard (raised, then donors).
     entries = leaderboards.board(cause.id, "pages", limit=TOP_PAGES)
     by_id = {
@@ -64,6 +111,7 @@ def cause_detail(slug: str):
         cause=cause,
         total=figures_one(TotalScope.CAUSE, cause.id),
         events=events,
+        event_filter=chosen,
         event_totals=figures(TotalScope.EVENT, [e.id for e in events]),
         top_pages=top,
         project_totals=figures(TotalScope.PROJECT, [p.id for p in cause.projects]),

@@ -57,6 +57,8 @@ class Page(db.Model):
     photo: Mapped[str | None] = mapped_column(String(120))
     status: Mapped[PageStatus] = mapped_column(String(20), default=PageStatus.DRAFT)
     hidden_reason: Mapped[str] = mapped_column(Text, default="")
+    # Title, city, venue and owner folded for search (campaigns.discovery.search).
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

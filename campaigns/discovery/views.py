@@ -1,0 +1,95 @@
+"""Finding a page or an event (``/search``) and events in a calendar (.ics)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, Flask, Response, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from campaigns.discovery import calendars, search
+from campaigns.errors import NotFound
+from campaigns.organisations.models import CauseStatus
+from campaigns.pages.models import Page, PageKind
+from campaigns.web import PUBLIC_STATUSES, page_figures, visible_cause, visible_page
+from extensions import db
+
+bp = Blueprint("discovery", __name__)
+PER_SCREEN = 20
+
+
+def _screen() -> int:
+    raw = request.args.get("page", "1")
+    return int(raw) if raw.isdigit() and 0 < len(raw) < 7 and int(raw) > 0 else 1
+
+
+class Listing:
+    """What templates/_pager.html needs, for a list that is not a query."""
+
+    def __init__(self, page: int, total: int, per_page: int):
+        self.page, self.total = page, total
+        self.pages = max(1, -(-total // per_page))
+        self.has_prev, self.has_next = page > 1, page < self.pages
+        self.prev_num, self.next_num = page - 1, page + 1
+
+
+@bp.get("/search")
+def search_pages():
+    query = search.Query(
+        words=request.args.get("q", ""),
+        cause=request.args.get("cause", ""),
+        city=request.args.get("city", ""),
+    )
+    number = _screen()
+    total = 0 if query.is_empty else search.count(query)
+    found = search.search(query, offset=(number - 1) * PER_SCREEN, limit=PER_SCREEN)
+    return render_template(
+        "campaigns/search.html",
+        query=query,
+        results=found,
+        figures=page_figures(found),
+        total=total,
+        listing=Listing(number, total, PER_SCREEN),
+    )
+
+
+def _ics(body: bytes, name: str) -> Response:
+    response = Response(body, mimetype="text/calendar")
+    response.headers["Content-Disposition"] = f'inline; filename="{name}.ics"'
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@bp.get("/p/<slug>.ics")
+def page_calendar(slug: str):
+    page = visible_page(slug)
+    if not page.is_event or page.starts_at is None:
+        raise NotFound(_("This page is not an event with a date."))
+    url = url_for("campaigns.page_detail", slug=page.slug, _external=True)
+    return _ics(calendars.calendar([(page, url)], page.title), page.slug)
+
+
+@bp.get("/c/<slug>/events.ics")
+def cause_calendar(slug: str):
+    """Every upcoming event of a cause: a feed a calendar app can subscribe to."""
+    cause = visible_cause(slug)
+    if cause.status == CauseStatus.DRAFT:
+        raise NotFound(_("There is no cause at this address."))
+    events = db.session.scalars(
+        select(Page)
+        .where(
+            Page.cause_id == cause.id,
+            Page.kind == PageKind.EVENT,
+            Page.status.in_(PUBLIC_STATUSES),
+            Page.starts_at >= datetime.now(UTC),
+        )
+        .order_by(Page.starts_at, Page.id)
+    ).all()
+    pairs = [(e, url_for("campaigns.page_detail", slug=e.slug, _external=True)) for e in events]
+    return _ics(calendars.calendar(pairs, cause.title), f"{cause.slug}-events")
+
+
+def init_app(app: Flask) -> None:
+    search.init_app(app)
+    app.register_blueprint(bp)
