@@ -125,6 +125,7 @@ def create_app(config: dict | None = None) -> Flask:
     from campaigns.dashboard.views import bp as dashboard_bp
     from campaigns.demo.cli import demo_command
     from campaigns.discovery import views as discovery
+    from campaigns.embeds import views as embeds
     from campaigns.fund_use.views import bp as expenses_bp
     from campaigns.giving import stripe_gateway
     from campaigns.giving.cli import stripe_cli
@@ -175,6 +176,7 @@ def create_app(config: dict | None = None) -> Flask:
     stripe_gateway.init_app(app)
     cards.init_app(app)
     discovery.init_app(app)
+    embeds.init_app(app)
 
     app.register_blueprint(health_bp)
     app.register_blueprint(campaigns_bp)

@@ -7,11 +7,15 @@ from flask_login import current_user
 
 
 def select_locale() -> str:
-    """The switch (session), then the agent's choice, then the browser, then the
-    organisation being viewed (set by the view on ``g``), then French."""
+    """A language the view pinned (embeds), the switch (session), the agent's
+    choice, the browser, the organisation being viewed (set by the view on
+    ``g``), then French."""
     languages = current_app.config["LANGUAGES"]
     if not has_request_context():  # CLI commands and jobs
         return current_app.config["BABEL_DEFAULT_LOCALE"]
+    pinned = getattr(g, "pinned_locale", None)  # an embed's ?lang=, set by its view
+    if pinned in languages:
+        return pinned
     chosen = session.get("locale")
     if chosen in languages:
         return chosen

@@ -364,3 +364,80 @@ def test_staff_see_the_chart_and_a_test_payment_move_the_dashboard_total(
     assert staff.evaluate("window.relaisSameDocument") is True  # no reload
     assert expected in staff.inner_text(f"{headline} [data-live-region]")  # announced politely
     assert_accessible(staff)
+
+
+@contextmanager
+def other_origin(html: str):
+    """A page of another site (another loopback port) that holds ``html``."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = html.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/blog.html"
+    finally:
+        server.shutdown()
+
+
+def test_embeds_load_and_move_in_a_page_of_another_origin(live_app, live_server, browser):
+    """A blogger's page frames the cause's goal and reads the public API; a
+    gift given meanwhile moves the framed figure without a reload."""
+    if os.environ.get("STRIPE_SECRET_KEY"):
+        pytest.skip("the test payment only exists in the demo (no Stripe key)")
+    from playwright.sync_api import expect
+
+    from campaigns.demo import seed as demo
+    from campaigns.money import format_money
+
+    base = live_server
+    slug = demo.DEMO_CAUSE_SLUG
+    html = f"""<!doctype html><html lang="en"><head><title>A blog</title></head><body>
+    <iframe id="goal" title="goal" src="{base}/embed/c/{slug}/goal?lang=en"></iframe>
+    <iframe id="board" title="board" src="{base}/embed/c/{slug}/leaderboard?lang=fr"></iframe>
+    <p id="api">waiting</p>
+    <script>
+      fetch("{base}/api/v1/causes/{slug}").then(r => r.json())
+        .then(c => {{ document.getElementById("api").textContent = "read " + c.slug; }})
+        .catch(e => {{ document.getElementById("api").textContent = "blocked " + e; }});
+    </script></body></html>"""
+    context = new_context(browser, locale="en-GB")
+    try:
+        with other_origin(html) as blog_url:
+            blog = context.new_page()
+            blog.goto(blog_url)
+            expect(blog.locator("#api")).to_have_text(f"read {slug}")
+            goal = blog.frame_locator("#goal")
+            before, currency, _cause_id = demo_cause_money(live_app)
+            raised = goal.locator("[data-live=cause-raised]")
+            expect(raised).to_have_text(format_money(before, currency, "en"))
+            expect(goal.locator("[data-live-stream][data-live-version]")).to_have_count(1)
+            board = blog.frame_locator("#board")
+            expect(board.locator("html")).to_have_attribute("lang", "fr")
+            expect(board.locator("ol.ranking li").first).to_be_visible()
+
+            donor = context.new_page()
+            donor.goto(f"{base}/c/{slug}")
+            donor.click("ol.ranking a >> nth=0")
+            donor.wait_for_load_state()
+            give_with_test_payment(donor, "25", "Bea Blogueuse", "bea@exemple.fr")
+            after = demo_cause_money(live_app)[0]
+            assert after == before + 2500
+            expect(raised).to_have_text(format_money(after, currency, "en"))
+            for embed in ("goal", "leaderboard"):
+                alone = context.new_page()
+                alone.goto(f"{base}/embed/c/{slug}/{embed}")
+                assert_accessible(alone)
+    finally:
+        context.close()
