@@ -11,10 +11,10 @@ from flask import (
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from campaigns.fund_use import services as expenses
+from campaigns.fund_use import allocation
 from campaigns.organisations.models import Cause, CauseStatus
 from campaigns.page_cache import cached_for_anonymous
-from campaigns.pages.models import Page, PageKind
+from campaigns.pages.models import Page
 from campaigns.pages.views import bp
 from campaigns.standings import leaderboards
 from campaigns.totals.models import TotalScope
@@ -42,7 +42,7 @@ def cause_detail(slug: str):
         select(Page)
         .where(
             Page.cause_id == cause.id,
-            Page.kind.in_((PageKind.EVENT, PageKind.TEAM)),
+            Page.is_event,
             Page.status.in_(PUBLIC_STATUSES),
         )
         .order_by(func.lower(Page.city), Page.starts_at, Page.title)
@@ -58,7 +58,7 @@ def cause_detail(slug: str):
         )
     }
     top = [(by_id[e.page_id], e.raised_minor) for e in entries]
-    money = expenses.cause_money([cause.id]).get(cause.id)
+    money = allocation.cause_money([cause.id]).get(cause.id)
     return render_template(
         "campaigns/cause.html",
         cause=cause,
