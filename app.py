@@ -88,6 +88,7 @@ ROUTE_MODULES = (
     "campaigns.organisations.api",
     "campaigns.organisations.views",
     "campaigns.pages.api",
+    "campaigns.pages.cohost_views",
     "campaigns.pages.staff_views",
     "campaigns.standings.api",
     "campaigns.discovery.api",

@@ -59,7 +59,16 @@ def check_slug(model, slug: str, exclude_id: int | None = None) -> str | None:
 # --- input -----------------------------------------------------------------
 
 
-def _text(data: dict, key: str, errors: dict, *, max_length: int, required: bool = False) -> str:
+def text_field(
+    data: dict,
+    key: str,
+    errors: dict,
+    *,
+    max_length: int,
+    required: bool = False,
+    required_message: str | None = None,
+) -> str:
+    """``data[key]`` as stripped text; what is wrong with it goes to ``errors[key]``."""
     value = data.get(key, "")
     if value is None:
         value = ""
@@ -68,10 +77,17 @@ def _text(data: dict, key: str, errors: dict, *, max_length: int, required: bool
         return ""
     value = value.strip()
     if required and not value:
-        errors[key] = _("This field is required.")
+        errors[key] = required_message or _("This field is required.")
     elif len(value) > max_length:
         errors[key] = _("Keep this under %(n)s characters.", n=max_length)
     return value
+
+
+def as_text(value: Any, max_length: int) -> str:
+    """Any value as text that can be stored: a string without NUL (PostgreSQL
+    refuses it), stripped and cut to ``max_length``; anything else empty. For
+    what must be recorded whatever it is, such as Stripe's data."""
+    return value.replace("\x00", "").strip()[:max_length] if isinstance(value, str) else ""
 
 
 def parse_goal(value: Any) -> int:

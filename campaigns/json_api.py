@@ -30,8 +30,7 @@ from campaigns.errors import Conflict, ValidationError
 from campaigns.money import Money
 from campaigns.organisations.models import CauseStatus
 from campaigns.pages.models import Page, PageStatus
-from campaigns.totals.models import TotalScope
-from campaigns.totals.services import Figures, figures
+from campaigns.totals.services import Figures, page_figures
 from campaigns.urls import absolute_url
 from extensions import db
 
@@ -157,20 +156,7 @@ def iso(value) -> str | None:
 # --- visibility --------------------------------------------------------------
 
 
-def is_public(page: Page) -> bool:
-    return page.status in PUBLIC_PAGE and page.cause.status in PUBLIC_CAUSE
-
-
 # --- shapes ------------------------------------------------------------------
-
-
-def page_figures(pages: Iterable[Page]) -> dict[int, Figures]:
-    """Raised per page, two queries at most: a personal page counts its own
-    gifts, an event or team counts its members' too."""
-    pages = list(pages)
-    out = figures(TotalScope.PAGE, [p.id for p in pages if not p.is_event])
-    out.update(figures(TotalScope.EVENT, [p.id for p in pages if p.is_event]))
-    return out
 
 
 def parent_slugs(pages: Iterable[Page], agent: Agent | None) -> dict[int, str]:

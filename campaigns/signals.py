@@ -1,10 +1,17 @@
 """Signals campaigns sends; messaging (receipts, notifications) listens.
 
 Receivers run inside the sender's transaction: they may only add rows (an
-outbox or mail row), never send anything themselves.
+outbox or mail row), never send anything themselves. Some signals are
+questions (attribution, the dashboard's messaging figures): a receiver answers
+with a value, read with ``first_answer``, so that campaigns never imports
+messaging and works, with empty answers, without it.
 """
 
-from blinker import Namespace
+from __future__ import annotations
+
+from typing import Any
+
+from blinker import NamedSignal, Namespace
 
 signals = Namespace()
 
@@ -22,6 +29,26 @@ page_published = signals.signal("page-published")
 # through (messaging's attribution), or None; the first id wins.
 gift_attribution = signals.signal("gift-attribution")
 
+# sender: the organisation's id. A receiver answers with {delivery state: count}
+# of the organisation's messages (messaging's outbox), for the dashboard.
+message_counts = signals.signal("message-counts")
+
+# sender: the Cause. A receiver answers with {channel: {"clicks", "gifts",
+# "amount_minor"}} of the share links of its pages (messaging's attribution).
+share_funnel = signals.signal("share-funnel")
+
+# sender: None. A receiver answers with a table (or subquery) with id and channel
+# columns: the share links a ledger row's share_link_id names, for the donations export.
+share_link_channels = signals.signal("share-link-channels")
+
 # sender: the demo's Organisation, cause= its Cause; sent by the demo seed before
 # any page or gift exists, so that messaging adds its demo templates first.
 demo_seeded = signals.signal("demo-seeded")
+
+
+def first_answer(signal: NamedSignal, sender: Any, **kwargs: Any) -> Any:
+    """The first receiver's answer that is not None, or None when nobody answers."""
+    for _receiver, answer in signal.send(sender, **kwargs):
+        if answer is not None:
+            return answer
+    return None

@@ -14,8 +14,6 @@ from campaigns.organisations import services as org_services
 from campaigns.organisations.models import Cause, CauseStatus
 from campaigns.pages import services as page_services
 from campaigns.pages.models import Page, PageStatus
-from campaigns.totals.models import TotalScope
-from campaigns.totals.services import Figures, figures
 
 PUBLIC_STATUSES = (PageStatus.PUBLISHED, PageStatus.CLOSED)
 
@@ -26,13 +24,6 @@ def agent():
 
 
 # --- reading -----------------------------------------------------------------
-
-
-def page_figures(pages: list[Page]) -> dict[int, Figures]:
-    """What each page shows as raised: its own gifts, or an event's with its members'."""
-    personal = [p.id for p in pages if not p.is_event]
-    events = [p.id for p in pages if p.is_event]
-    return {**figures(TotalScope.PAGE, personal), **figures(TotalScope.EVENT, events)}
 
 
 def visible_cause(slug: str) -> Cause:
@@ -46,13 +37,8 @@ def visible_cause(slug: str) -> Cause:
 
 
 def visible_page(slug: str) -> Page:
-    """A page the current visitor may see: drafts and hidden pages only for
-    their owner, co-hosts and the organisation's staff."""
-    page = page_services.get_page(slug)
+    """A page the current visitor may see (``pages.services.visible_page``, the
+    API's rule too), its organisation's locale set for the screen."""
+    page = page_services.visible_page(agent(), slug)
     g.organisation_locale = page.cause.organisation.locale
-    if page.status in PUBLIC_STATUSES:
-        return page
-    who = agent()
-    if page_services.can_edit(who, page) or org_services.is_staff(who, page.cause.organisation_id):
-        return page
-    raise NotFound(_("There is no page at this address."))
+    return page

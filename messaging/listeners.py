@@ -9,12 +9,17 @@ from campaigns.signals import (
     demo_seeded,
     gift_attribution,
     gift_recorded,
+    message_counts,
     page_published,
     receipt_issued,
+    share_funnel,
+    share_link_channels,
 )
 from messaging.automatic.services import gift_milestones, welcome
 from messaging.mail.receipts import queue_receipt
-from messaging.sharing.services import attributed_link_id
+from messaging.outbox.services import status_counts
+from messaging.sharing.models import ShareLink
+from messaging.sharing.services import attributed_link_id, channel_stats
 from messaging.templating.demo_templates import seed_templates
 
 
@@ -26,6 +31,18 @@ def _demo_templates(organisation, *, cause) -> None:
     seed_templates(organisation, cause)
 
 
+def _message_counts(organisation_id: int) -> dict[str, int]:
+    return status_counts(organisation_id)
+
+
+def _share_funnel(cause) -> dict:
+    return channel_stats(cause=cause)
+
+
+def _share_link_channels(_sender):
+    return ShareLink.__table__
+
+
 def init_app(app: Flask) -> None:
     # blinker keeps one receiver list per process: connecting again (one app per
     # test) is a no-op, and receivers hold no app of their own.
@@ -34,3 +51,6 @@ def init_app(app: Flask) -> None:
     receipt_issued.connect(queue_receipt)
     gift_attribution.connect(_attribution)
     demo_seeded.connect(_demo_templates)
+    message_counts.connect(_message_counts)
+    share_funnel.connect(_share_funnel)
+    share_link_channels.connect(_share_link_channels)

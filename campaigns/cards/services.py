@@ -18,7 +18,7 @@ from campaigns.organisations.models import Cause, Project
 from campaigns.pages.models import Page, PageKind
 from campaigns.templating import render_story
 from campaigns.totals.models import TotalScope
-from campaigns.totals.services import figures_one
+from campaigns.totals.services import figures_one, page_figures
 
 IMAGE_WIDTH = 1200
 IMAGE_HEIGHT = 630
@@ -129,8 +129,6 @@ def cause_drawing(cause: Cause, locale: str) -> Drawing:
 
 def page_figures_for_card(page: Page):
     """What the page itself shows as raised (an event counts its members)."""
-    from campaigns.web import page_figures
-
     return page_figures([page])[page.id]
 
 

@@ -21,12 +21,11 @@ from sqlalchemy import func, literal_column, select
 from campaigns.giving.models import Donation
 from campaigns.money import minor_factor
 from campaigns.organisations.models import Cause
-from campaigns.pages.models import Page, PageKind, PageStatus
+from campaigns.pages.models import Page, PageStatus
 from campaigns.templating import money
 from campaigns.totals import services as totals
 from extensions import db
 
-EVENT_KINDS = (PageKind.EVENT, PageKind.TEAM)
 # The daily chart shows at most this many days, ending today (or the cause's end).
 DAILY_WINDOW = 90
 
@@ -132,7 +131,7 @@ def event_days(cause_id: int, zone: ZoneInfo, limit: int = 500) -> list[date]:
         select(Page.starts_at)
         .where(
             Page.cause_id == cause_id,
-            Page.kind.in_(EVENT_KINDS),
+            Page.is_event,
             Page.status != PageStatus.DRAFT,
             Page.starts_at.is_not(None),
         )

@@ -11,116 +11,33 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, null, select
 from sqlalchemy.orm import aliased
 
 from agents.models import Agent  # read only
-from campaigns.dashboard.charts import midnight
-from campaigns.dashboard.services import EVENT_KINDS, page_figures, wall_clock
-from campaigns.errors import ServiceError
+from campaigns.dashboard.filters import Filters
+from campaigns.dashboard.services import wall_clock
 from campaigns.giving.models import Donation
 from campaigns.money import to_decimal
 from campaigns.offline.models import OfflineGift
 from campaigns.organisations.models import Cause, Organisation, Project
 from campaigns.pages.models import Page
+from campaigns.signals import first_answer, share_link_channels
 from campaigns.totals.models import TotalScope
+from campaigns.totals.services import figures_subquery
 from extensions import db
-from messaging.sharing.models import ShareLink  # read only: a gift's share channel
 
 YIELD_PER = 1000
 ROWS_PER_CHUNK = 500
 # What spreadsheets read as the start of a formula (OWASP's list).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 BOM = "\ufeff"
-
-
-@dataclass(frozen=True)
-class Filters:
-    cause_id: int | None = None
-    cause_slug: str = ""
-    since: date | None = None
-    until: date | None = None
-
-    def window(self, column) -> list:
-        """Conditions keeping ``column`` within the chosen local days (both included)."""
-        zone = wall_clock()
-        conditions = []
-        if self.since is not None:
-            conditions.append(column >= midnight(self.since, zone))
-        if self.until is not None:
-            conditions.append(column < midnight(self.until + timedelta(days=1), zone))
-        return conditions
-
-    def where(self, organisation, organisation_id: int, cause, day) -> list:
-        """Conditions for one file: the organisation's rows (``organisation`` is
-        the column naming it), of the chosen cause (``cause``) if any, with
-        ``day`` within the chosen days."""
-        conditions = [organisation == organisation_id]
-        if self.cause_id:
-            conditions.append(cause == self.cause_id)
-        return [*conditions, *self.window(day)]
-
-    def describe(self) -> dict:
-        return {
-            "cause": self.cause_slug,
-            "since": self.since.isoformat() if self.since else "",
-            "until": self.until.isoformat() if self.until else "",
-        }
-
-
-def parse_day(text: str | None) -> date | None:
-    """A day written YYYY-MM-DD (what a date field sends), None when empty;
-    ValueError for anything else."""
-    text = (text or "").strip()
-    if not text:
-        return None
-    day = date.fromisoformat(text) if len(text) == 10 else None
-    # Days at the ends of the calendar cannot be turned into UTC times.
-    if day is None or not 1970 <= day.year <= 2999:
-        raise ValueError(text)
-    return day
-
-
-def _day(args: Mapping[str, str], name: str) -> date | None:
-    try:
-        return parse_day(args.get(name))
-    except ValueError:
-        raise ServiceError(
-            _(
-                "The date “%(name)s” must be written YYYY-MM-DD, for example 2026-06-21.",
-                name=name,
-            )
-        ) from None
-
-
-def parse_filters(organisation_id: int, args: Mapping[str, str]) -> Filters:
-    """``cause`` (a slug of the organisation's), ``since`` and ``until`` (local
-    days, both included); a ServiceError (400) says what to correct."""
-    since, until = _day(args, "since"), _day(args, "until")
-    if since and until and since > until:
-        raise ServiceError(_("The start date (since) must be on or before the end date (until)."))
-    slug = (args.get("cause") or "").strip()
-    cause_id = None
-    if slug:
-        cause_id = db.session.scalar(
-            select(Cause.id).where(Cause.organisation_id == organisation_id, Cause.slug == slug)
-        )
-        if cause_id is None:
-            raise ServiceError(
-                _(
-                    "This organisation has no cause “%(slug)s”. Choose one of its causes, "
-                    "or leave the cause out to export them all.",
-                    slug=slug[:80],
-                )
-            )
-    return Filters(cause_id, slug if cause_id else "", since, until)
 
 
 # --- CSV ----------------------------------------------------------------------
@@ -203,10 +120,12 @@ def donation_rows(organisation_id: int, filters: Filters) -> Iterator[tuple]:
     """Every ledger row, oldest first; refunds and disputes carry their gift's
     donor and share channel."""
     gift, page, event = aliased(Donation), aliased(Page), aliased(Page)
+    # The share links are messaging's: it answers with their (id, channel).
+    links = first_answer(share_link_channels, None)
     conditions = filters.where(
         Donation.organisation_id, organisation_id, Donation.cause_id, Donation.created_at
     )
-    statement = (
+    query = (
         select(
             Donation.id,
             Donation.created_at,
@@ -226,7 +145,7 @@ def donation_rows(organisation_id: int, filters: Filters) -> Iterator[tuple]:
             page.slug,
             event.slug,
             Donation.is_unattributed,
-            ShareLink.channel,
+            links.c.channel if links is not None else null(),
             Donation.original_id,
             Donation.receipt_number,
             Donation.stripe_checkout_session_id,
@@ -240,12 +159,12 @@ def donation_rows(organisation_id: int, filters: Filters) -> Iterator[tuple]:
         .outerjoin(Project, Project.id == Donation.project_id)
         .outerjoin(page, page.id == Donation.page_id)
         .outerjoin(event, event.id == Donation.event_id)
-        .outerjoin(
-            ShareLink, ShareLink.id == func.coalesce(Donation.share_link_id, gift.share_link_id)
-        )
-        .where(*conditions)
-        .order_by(Donation.id)
     )
+    if links is not None:
+        query = query.outerjoin(
+            links, links.c.id == func.coalesce(Donation.share_link_id, gift.share_link_id)
+        )
+    statement = query.where(*conditions).order_by(Donation.id)
     for row in _stream(statement):
         amount, currency = row[3], row[4]
         yield (*row[:3], to_decimal(amount, currency), *row[3:])
@@ -261,8 +180,9 @@ PAGE_HEADER = _columns(
 def page_rows(organisation_id: int, filters: Filters) -> Iterator[tuple]:
     """Every page; an event's figures include its member pages, as on the leaderboard."""
     ids = _org_pages(organisation_id)
-    own, whole_event = page_figures(TotalScope.PAGE, ids), page_figures(TotalScope.EVENT, ids)
-    is_event = Page.kind.in_(EVENT_KINDS)
+    own = figures_subquery(TotalScope.PAGE, ids)
+    whole_event = figures_subquery(TotalScope.EVENT, ids)
+    is_event = Page.is_event
 
     def pick(column: str):
         return case(
@@ -323,7 +243,7 @@ AGENT_HEADER = _columns("name email pages events raised raised_minor currency fi
 def agent_rows(organisation_id: int, filters: Filters) -> Iterator[tuple]:
     """Agents owning pages in the organisation's causes, with the money raised
     on their own pages (an event's member pages count for their owners)."""
-    own = page_figures(TotalScope.PAGE, _org_pages(organisation_id))
+    own = figures_subquery(TotalScope.PAGE, _org_pages(organisation_id))
     conditions = filters.where(
         Cause.organisation_id, organisation_id, Page.cause_id, Page.created_at
     )
@@ -332,7 +252,7 @@ def agent_rows(organisation_id: int, filters: Filters) -> Iterator[tuple]:
             Agent.name,
             Agent.email,
             func.count(Page.id),
-            func.count(Page.id).filter(Page.kind.in_(EVENT_KINDS)),
+            func.count(Page.id).filter(Page.is_event),
             func.sum(func.coalesce(own.c.raised, 0)),
             func.min(Page.created_at),
         )

@@ -11,27 +11,20 @@ dashboard stays fast during a campaign's busiest night.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import case, func, select, union_all
 
-from campaigns import audit
 from campaigns.errors import NotFound
-from campaigns.giving.models import Donation, StripeEvent, StripeEventOutcome
-from campaigns.offline.models import OfflineGift, OfflineGiftStatus
 from campaigns.organisations.models import Cause, CauseStatus, Project
 from campaigns.pages.models import Page, PageKind, PageStatus
+from campaigns.signals import first_answer, message_counts
+from campaigns.signals import share_funnel as share_funnel_signal
 from campaigns.totals import services as totals
-from campaigns.totals.models import Total, TotalScope
+from campaigns.totals.models import TotalScope
 from extensions import db
-from messaging.outbox import services as outbox
-from messaging.sharing import services as sharing
-
-EVENT_KINDS = (PageKind.EVENT, PageKind.TEAM)
-RECENTLY_PUBLISHED = timedelta(days=7)
 
 
 def wall_clock() -> ZoneInfo:
@@ -110,24 +103,8 @@ def _row(cause: Cause, figures: totals.Figures, **extra) -> Row:
 # --- pages, events and cities (stored totals) -----------------------------------
 
 
-def page_figures(scope: TotalScope, page_ids):
-    """The stored figures of one scope (slots summed) for the pages ``page_ids``
-    (a select of page ids), as a subquery: page_id, raised, gifts, donors."""
-    return (
-        select(
-            Total.scope_id.label("page_id"),
-            func.sum(Total.raised_minor).label("raised"),
-            func.sum(Total.donation_count).label("gifts"),
-            func.sum(Total.donor_count).label("donors"),
-        )
-        .where(Total.scope == scope, Total.scope_id.in_(page_ids))
-        .group_by(Total.scope_id)
-        .subquery()
-    )
-
-
 def _figures(scope: TotalScope, cause_id: int):
-    return page_figures(scope, select(Page.id).where(Page.cause_id == cause_id))
+    return totals.figures_subquery(scope, select(Page.id).where(Page.cause_id == cause_id))
 
 
 def _ranked_pages(cause_id: int, *, events: bool, limit: int) -> list[Row]:
@@ -150,7 +127,7 @@ def _ranked_pages(cause_id: int, *, events: bool, limit: int) -> list[Row]:
         .outerjoin(figures, figures.c.page_id == Page.id)
         .where(
             Page.cause_id == cause_id,
-            Page.kind.in_(EVENT_KINDS) if events else Page.kind == PageKind.PERSONAL,
+            Page.is_event if events else Page.kind == PageKind.PERSONAL,
             Page.status != PageStatus.DRAFT,
         )
         .order_by(raised.desc(), donors.desc(), Page.id)
@@ -174,7 +151,7 @@ def events(cause_id: int, limit: int = 100) -> list[Row]:
 
 def page_counts(cause_id: int) -> dict[str, int]:
     """How many personal pages and how many events a cause has (drafts left out)."""
-    is_event = case((Page.kind.in_(EVENT_KINDS), "events"), else_="pages")
+    is_event = case((Page.is_event, "events"), else_="pages")
     rows = db.session.execute(
         select(is_event.label("page_group"), func.count())
         .where(Page.cause_id == cause_id, Page.status != PageStatus.DRAFT)
@@ -206,7 +183,7 @@ def top_cities(cause_id: int, limit: int = 10) -> list[City]:
             func.coalesce(event_figures.c.gifts, 0).label("gifts"),
         )
         .outerjoin(event_figures, event_figures.c.page_id == Page.id)
-        .where(*in_cause, Page.kind.in_(EVENT_KINDS)),
+        .where(*in_cause, Page.is_event),
         select(
             Page.city.label("city"),
             func.coalesce(page_figures.c.raised, 0).label("raised"),
@@ -225,157 +202,14 @@ def top_cities(cause_id: int, limit: int = 10) -> list[City]:
     return [City(r[0], int(r[1] or 0), int(r[2] or 0), int(r[3])) for r in rows]
 
 
-# --- what needs a person ------------------------------------------------------
-
-
-def unattributed(organisation_id: int, limit: int = 20) -> tuple[int, int, list]:
-    """Net money that names no open page (sum, gift count) and its latest rows."""
-    condition = (Donation.organisation_id == organisation_id, Donation.is_unattributed.is_(True))
-    amount, count = db.session.execute(
-        select(
-            func.coalesce(func.sum(Donation.amount_minor), 0),
-            func.count().filter(Donation.kind.in_(totals.COUNTED_KINDS)),
-        ).where(*condition)
-    ).one()
-    rows = newest_ledger_rows(*condition, limit=limit)
-    return int(amount or 0), int(count or 0), rows
-
-
-def newest_ledger_rows(*conditions, limit: int) -> list:
-    """Ledger rows matching ``conditions``, newest first, with what a staff list
-    shows (cause and page titles); each links to its staff gift page."""
-    return db.session.execute(
-        select(
-            Donation.id,
-            Donation.created_at,
-            Donation.kind,
-            Donation.amount_minor,
-            Donation.currency,
-            Donation.donor_name,
-            Donation.is_anonymous,
-            Donation.payment_method,
-            Cause.title.label("cause_title"),
-            Page.title.label("page_title"),
-        )
-        .outerjoin(Cause, Cause.id == Donation.cause_id)
-        .outerjoin(Page, Page.id == Donation.page_id)
-        .where(*conditions)
-        .order_by(Donation.id.desc())
-        .limit(limit)
-    ).all()
-
-
-def latest_gifts(cause_id: int, limit: int = 20) -> list:
-    """The cause's newest gifts (card and confirmed cash), for staff to open one
-    (its ledger rows, audit trail and refund form)."""
-    return newest_ledger_rows(
-        Donation.cause_id == cause_id, Donation.kind.in_(totals.COUNTED_KINDS), limit=limit
-    )
-
-
-def anomalies(organisation_id: int, limit: int = 20) -> tuple[int, list[StripeEvent]]:
-    """Stripe events with paid money nobody could record as-is, still open."""
-    condition = (
-        StripeEvent.organisation_id == organisation_id,
-        StripeEvent.outcome == StripeEventOutcome.ANOMALY,
-        StripeEvent.resolved_at.is_(None),
-    )
-    count = db.session.scalar(select(func.count()).select_from(StripeEvent).where(*condition))
-    rows = db.session.scalars(
-        select(StripeEvent).where(*condition).order_by(StripeEvent.received_at.desc()).limit(limit)
-    ).all()
-    return int(count or 0), list(rows)
-
-
-def pending_offline(organisation_id: int, limit: int = 20) -> tuple[int, int, list]:
-    """Cash and cheques waiting for a person: count, amount and the oldest first."""
-    condition = (
-        Cause.organisation_id == organisation_id,
-        OfflineGift.status == OfflineGiftStatus.PENDING,
-    )
-    joined = select(OfflineGift).join(Page, Page.id == OfflineGift.page_id).join(Cause)
-    count, amount = db.session.execute(
-        joined.with_only_columns(
-            func.count(), func.coalesce(func.sum(OfflineGift.amount_minor), 0)
-        ).where(*condition)
-    ).one()
-    rows = db.session.execute(
-        joined.with_only_columns(
-            OfflineGift.id,
-            OfflineGift.amount_minor,
-            OfflineGift.currency,
-            OfflineGift.method,
-            OfflineGift.donor_name,
-            OfflineGift.collected_on,
-            Page.slug.label("page_slug"),
-            Page.title.label("page_title"),
-        )
-        .where(*condition)
-        .order_by(OfflineGift.created_at, OfflineGift.id)
-        .limit(limit)
-    ).all()
-    return int(count or 0), int(amount or 0), rows
-
-
-def _org_pages(organisation_id: int, *conditions, order, limit: int) -> tuple[int, list]:
-    base = select(Page).join(Cause).where(Cause.organisation_id == organisation_id, *conditions)
-    count = db.session.scalar(base.with_only_columns(func.count()))
-    rows = db.session.execute(
-        base.with_only_columns(
-            Page.id,
-            Page.slug,
-            Page.title,
-            Page.kind,
-            Page.published_at,
-            Page.hidden_reason,
-            Page.updated_at,
-            Cause.title.label("cause_title"),
-        )
-        .order_by(*order)
-        .limit(limit)
-    ).all()
-    return int(count or 0), rows
-
-
-def recently_published(organisation_id: int, now: datetime, limit: int = 30) -> tuple[int, list]:
-    """Pages published in the last seven days, newest first: what to look over."""
-    return _org_pages(
-        organisation_id,
-        Page.status == PageStatus.PUBLISHED,
-        Page.published_at >= now - RECENTLY_PUBLISHED,
-        order=(Page.published_at.desc(), Page.id.desc()),
-        limit=limit,
-    )
-
-
-def hidden_pages(organisation_id: int, limit: int = 30) -> tuple[int, list]:
-    """Hidden pages with the reason their owner sees, most recently changed first."""
-    return _org_pages(
-        organisation_id,
-        Page.status == PageStatus.HIDDEN,
-        order=(Page.updated_at.desc(), Page.id.desc()),
-        limit=limit,
-    )
-
-
-def audit_page(
-    organisation_id: int, before_id: int | None, limit: int = 25
-) -> tuple[list, int | None]:
-    """One screen of the audit log and the id to ask for the next (older) one."""
-    entries = audit.latest(organisation_id, limit + 1, before_id)
-    if len(entries) > limit:
-        return entries[:limit], entries[limit - 1].id
-    return entries, None
-
-
-# --- messaging (through its services) -------------------------------------------
+# --- messaging (it answers the signals; campaigns never imports it) -------------
 
 OUTBOX_STATES = ("queued", "in_flight", "sent", "failed", "dead", "review")
 
 
 def outbox_health(organisation_id: int) -> dict[str, int]:
     """Messages per delivery state, every state present (zero when none)."""
-    counts = outbox.status_counts(organisation_id)
+    counts = first_answer(message_counts, organisation_id) or {}
     return {state: counts.get(state, 0) for state in OUTBOX_STATES}
 
 
@@ -396,7 +230,7 @@ class Channel:
 
 def share_funnel(cause: Cause) -> list[Channel]:
     """Clicks → gifts → net amount per share channel for the cause's pages."""
-    stats = sharing.channel_stats(cause=cause)
+    stats = first_answer(share_funnel_signal, cause) or {}
     return [
         Channel(channel, s["clicks"], s["gifts"], s["amount_minor"]) for channel, s in stats.items()
     ]

@@ -23,7 +23,8 @@ from flask_babel import gettext as _
 from flask_security import auth_required, current_user
 
 from campaigns import audit
-from campaigns.dashboard import charts, exports
+from campaigns.dashboard import attention, charts, exports
+from campaigns.dashboard import filters as export_filters
 from campaigns.dashboard import services as dashboard
 from campaigns.errors import ServiceError
 from campaigns.model_types import utcnow
@@ -75,7 +76,7 @@ def _labels() -> dict:
 
 def _day_arg(name: str) -> date | None:
     try:
-        return exports.parse_day(request.args.get(name))
+        return export_filters.parse_day(request.args.get(name))
     except ValueError:
         raise ServiceError(_("Write the day as YYYY-MM-DD, for example 2026-06-21.")) from None
 
@@ -107,13 +108,13 @@ def index(org_slug: str):
         "cause": cause,
         "cause_rows": dashboard.cause_rows(all_causes),
         "org_figures": totals.figures_one(TotalScope.ORGANISATION, org.id),
-        "unattributed": dashboard.unattributed(org.id),
-        "anomalies": dashboard.anomalies(org.id),
-        "offline": dashboard.pending_offline(org.id),
+        "unattributed": attention.unattributed(org.id),
+        "anomalies": attention.anomalies(org.id),
+        "offline": attention.pending_offline(org.id),
         "outbox": dashboard.outbox_health(org.id),
-        "published": dashboard.recently_published(org.id, now),
-        "hidden": dashboard.hidden_pages(org.id),
-        "audit": dashboard.audit_page(org.id, audit_before),
+        "published": attention.recently_published(org.id, now),
+        "hidden": attention.hidden_pages(org.id),
+        "audit": attention.audit_page(org.id, audit_before),
         "audit_before": audit_before,
         "exports": exports.EXPORTS.values(),
         "confirm": ConfirmForm(),
@@ -130,7 +131,7 @@ def index(org_slug: str):
             page_counts=dashboard.page_counts(cause.id),
             cities=dashboard.top_cities(cause.id),
             funnel=dashboard.share_funnel(cause),
-            latest=dashboard.latest_gifts(cause.id),
+            latest=attention.latest_gifts(cause.id),
             event_days=days,
             day=day,
             daily_chart=charts.daily_chart(
@@ -152,7 +153,7 @@ def export(org_slug: str, name: str):
     found = exports.EXPORTS.get(name)
     if found is None:
         abort(404)
-    filters = exports.parse_filters(org.id, request.args)
+    filters = export_filters.parse_filters(org.id, request.args)
     if found.audit_action:
         audit.record(
             org.id,

@@ -12,7 +12,8 @@ from campaigns.discovery import calendars, search
 from campaigns.errors import NotFound
 from campaigns.organisations.models import CauseStatus
 from campaigns.pages.models import Page, PageKind
-from campaigns.web import PUBLIC_STATUSES, page_figures, visible_cause, visible_page
+from campaigns.totals.services import page_figures
+from campaigns.web import PUBLIC_STATUSES, visible_cause, visible_page
 from extensions import db
 
 bp = Blueprint("discovery", __name__)

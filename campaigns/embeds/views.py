@@ -14,8 +14,8 @@ from campaigns.organisations.models import Cause, CauseStatus
 from campaigns.runtime.headers import framable
 from campaigns.standings import leaderboards
 from campaigns.totals.models import TotalScope
-from campaigns.totals.services import figures_one
-from campaigns.web import page_figures, visible_cause, visible_page
+from campaigns.totals.services import figures_one, page_figures
+from campaigns.web import visible_cause, visible_page
 
 bp = Blueprint("embeds", __name__, url_prefix="/embed")
 LIVE_CAUSES = (CauseStatus.PUBLISHED, CauseStatus.CLOSED)

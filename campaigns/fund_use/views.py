@@ -28,6 +28,7 @@ from flask_security import auth_required, current_user
 from sqlalchemy import case, func, select
 
 from campaigns.errors import NotFound, ValidationError
+from campaigns.fund_use import allocation
 from campaigns.fund_use import services as expenses
 from campaigns.fund_use.forms import ExpenseForm
 from campaigns.fund_use.models import Expense
@@ -62,7 +63,7 @@ def expense_day(expense: Expense) -> str:
 @bp.app_context_processor
 def _helpers() -> dict:
     return {
-        "fund_use_for": expenses.page_fund_use,
+        "fund_use_for": allocation.page_fund_use,
         "fund_percent": percent_text,
         "expense_day": expense_day,
     }
@@ -94,7 +95,7 @@ def project(cause_slug: str, project_slug: str):
         "campaigns/project.html",
         cause=cause,
         project=found,
-        money=expenses.project_money(found),
+        money=allocation.project_money(found),
         listing=listing,
     )
 

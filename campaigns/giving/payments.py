@@ -38,9 +38,10 @@ from campaigns.giving.refunds import (
     as_currency,
     lock_payment,
 )
+from campaigns.inputs import as_text
 from campaigns.organisations.models import Cause, Organisation, Project
 from campaigns.pages.models import Page
-from campaigns.signals import gift_attribution
+from campaigns.signals import first_answer, gift_attribution
 from extensions import db, run_transaction
 
 __all__ = ["StripeEventOutcome", "process_event", "record_event"]
@@ -55,15 +56,7 @@ NO_PROJECT = ("", "general", "none", "any")
 
 def _attributed_link_id(code: str | None, page_id: int | None) -> int | None:
     """The share link the gift came through, as messaging's attribution answers."""
-    for _receiver, link_id in gift_attribution.send(None, code=code, page_id=page_id):
-        if link_id is not None:
-            return link_id
-    return None
-
-
-def _text(value, length: int) -> str:
-    # NUL cannot be stored in PostgreSQL text: a retried 500 forever otherwise.
-    return value.replace("\x00", "").strip()[:length] if isinstance(value, str) else ""
+    return first_answer(gift_attribution, None, code=code, page_id=page_id)
 
 
 def _id(value) -> str | None:
@@ -76,11 +69,11 @@ def donor_address(details: dict, pending: PendingGift | None) -> dict[str, str]:
     Any field may be missing, null or not a string: it is then left empty."""
     address = details.get("address")
     address = address if isinstance(address, dict) else {}
-    lines = [_text(address.get("line1"), 200), _text(address.get("line2"), 200)]
+    lines = [as_text(address.get("line1"), 200), as_text(address.get("line2"), 200)]
     fields = {
         "donor_address_line": ", ".join(line for line in lines if line)[:200],
-        "donor_postal_code": _text(address.get("postal_code"), 20),
-        "donor_city": _text(address.get("city"), 100),
+        "donor_postal_code": as_text(address.get("postal_code"), 20),
+        "donor_city": as_text(address.get("city"), 100),
         "donor_country": _country(address.get("country")),
     }
     # A country alone (Stripe sends one even without billing address
@@ -99,7 +92,7 @@ def _has_street(fields: dict) -> bool:
 
 
 def _country(value) -> str:
-    code = _text(value, 2).upper()
+    code = as_text(value, 2).upper()
     return code if re.fullmatch(r"[A-Z]{2}", code) and len(str(value).strip()) == 2 else ""
 
 
@@ -248,7 +241,7 @@ def _place(metadata: dict, pending: PendingGift | None):
     project = None
     if pending and pending.project_id:
         project = db.session.get(Project, pending.project_id)
-    elif cause is not None and _text(metadata.get("project"), 80).lower() not in NO_PROJECT:
+    elif cause is not None and as_text(metadata.get("project"), 80).lower() not in NO_PROJECT:
         project = db.session.scalars(
             select(Project).where(
                 Project.cause_id == cause.id, Project.slug == metadata.get("project")
@@ -319,10 +312,10 @@ def record_checkout(event: dict, session: dict) -> Result:
         link = pending
     details = session.get("customer_details")
     details = details if isinstance(details, dict) else {}
-    typed_name = _text(pending.donor_name if pending else "", 200)
+    typed_name = as_text(pending.donor_name if pending else "", 200)
     # The share link the donor came through: the session's metadata, else the
     # code the give form kept on the pending gift (messaging's attribution).
-    share_code = _text(metadata.get("share"), 20) or (pending.share_code if pending else None)
+    share_code = as_text(metadata.get("share"), 20) or (pending.share_code if pending else None)
     share_link_id = _attributed_link_id(share_code, page.id if page else None)
     donation = services.record_gift(
         page=page,
@@ -331,10 +324,10 @@ def record_checkout(event: dict, session: dict) -> Result:
         amount_minor=amount,
         # The card holder's name (Stripe's) is for the receipt only: a donor who
         # typed no name is "Anonymous" on the public wall.
-        donor_name=typed_name or _text(details.get("name"), 200),
-        donor_email=_text(details.get("email") or session.get("customer_email"), 255)
-        or _text(pending.donor_email if pending else "", 255),
-        message=_text(pending.message if pending else "", 500),
+        donor_name=typed_name or as_text(details.get("name"), 200),
+        donor_email=as_text(details.get("email") or session.get("customer_email"), 255)
+        or as_text(pending.donor_email if pending else "", 255),
+        message=as_text(pending.message if pending else "", 500),
         is_anonymous=not typed_name or bool(pending and pending.is_anonymous),
         created_at=_created_at(event),
         extra={

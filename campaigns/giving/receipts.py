@@ -1,4 +1,5 @@
-"""Receipt numbers: gap-free per organisation and year.
+"""Receipts: gap-free numbers per organisation and year, and what a receipt says
+(``receipt_for``: a French reçu fiscal when the organisation issues them).
 
 Numbers are issued after the gift is recorded, by one job (``issue_pending``)
 in ledger order, not inside the webhook's transaction: a per-year counter that
@@ -10,9 +11,17 @@ row lock orders the numbers.
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 
-from campaigns.giving.models import Donation, DonationKind, ReceiptCounter
+from babel import Locale, UnknownLocaleError
+from babel.numbers import get_currency_name
+from flask_babel import gettext as _
+from sqlalchemy import func, select, update
+
+from campaigns.giving.models import Donation, DonationKind, PendingGift, ReceiptCounter
+from campaigns.money import to_decimal
 from campaigns.organisations.models import Organisation
 from campaigns.signals import receipt_issued
 from extensions import db, dialect_insert
@@ -78,3 +87,99 @@ def numbers_are_gap_free(organisation_id: int, year: int) -> bool:
     ).all()
     numbers = sorted(int(n.rsplit("-", 1)[1]) for n in prefix_rows if f"-{year}-" in n)
     return numbers == list(range(1, len(numbers) + 1))
+
+
+def amount_in_words(amount_minor: int, currency: str, locale: str) -> str:
+    """'vingt-cinq euros', 'twenty-five euros and fifty cents' (reçus fiscaux
+    spell the amount out)."""
+    from num2words import num2words
+
+    lang = "fr" if str(locale).startswith("fr") else "en"
+    value = to_decimal(amount_minor, currency)
+    whole = int(value)
+    if value == value.to_integral_value():
+        name = get_currency_name(currency, count=whole, locale=lang)
+        return f"{num2words(whole, lang=lang)} {name}"
+    try:
+        return num2words(Decimal(value), lang=lang, to="currency", currency=currency)
+    except NotImplementedError:
+        name = get_currency_name(currency, count=whole, locale=lang)
+        return f"{num2words(value, lang=lang)} {name}"
+
+
+@dataclass(frozen=True)
+class Receipt:
+    number: str | None  # None when the organisation issues no tax receipts
+    reference: str | None  # the pending gift's: the printable receipt's address
+    organisation_name: str
+    legal_name: str
+    address: str
+    donor_name: str
+    donor_email: str
+    donor_address: str  # lines joined by "\n"; empty when the donor gave none
+    amount_minor: int
+    refunded_minor: int
+    currency: str
+    amount_words: str
+    given_at: datetime
+    payment_method: str
+    is_tax_receipt: bool
+
+
+def payment_method_label(method: str) -> str:
+    labels = {
+        "card": _("Bank card, online"),
+        "cash": _("Cash"),
+        "cheque": _("Cheque"),
+        "transfer": _("Bank transfer"),
+    }
+    return labels.get(method, method)
+
+
+def postal_address(gift: Donation, locale: str) -> str:
+    """The donor's address as printed under their name: street, then postal
+    code and city, then the country's name in ``locale`` (empty if none)."""
+    town = " ".join(part for part in (gift.donor_postal_code, gift.donor_city) if part)
+    country = ""
+    if gift.donor_country:
+        try:
+            names = Locale.parse(str(locale or "fr").replace("-", "_")).territories
+        except (ValueError, UnknownLocaleError):
+            names = {}
+        country = names.get(gift.donor_country, gift.donor_country)
+    if not (gift.donor_address_line or town):
+        return ""  # a country alone is no address
+    return "\n".join(line for line in (gift.donor_address_line, town, country) if line)
+
+
+def receipt_for(gift: Donation, locale: str) -> Receipt:
+    """The fields of a gift's receipt (a French reçu fiscal when the
+    organisation issues them), amounts spelt out in ``locale``."""
+    org = db.session.get(Organisation, gift.organisation_id)
+    reference = None
+    if gift.pending_gift_id:
+        reference = db.session.scalar(
+            select(PendingGift.reference).where(PendingGift.id == gift.pending_gift_id)
+        )
+    refunded = db.session.scalar(
+        select(func.coalesce(func.sum(Donation.amount_minor), 0)).where(
+            Donation.original_id == gift.id
+        )
+    )
+    return Receipt(
+        number=gift.receipt_number,
+        reference=reference,
+        organisation_name=org.name,
+        legal_name=org.legal_name or org.name,
+        address=org.address,
+        donor_name=gift.donor_name,
+        donor_email=gift.donor_email,
+        donor_address=postal_address(gift, locale),
+        amount_minor=gift.amount_minor,
+        refunded_minor=-int(refunded or 0),
+        currency=gift.currency,
+        amount_words=amount_in_words(gift.amount_minor, gift.currency, locale),
+        given_at=gift.created_at,
+        payment_method=payment_method_label(gift.payment_method),
+        is_tax_receipt=bool(org.issues_tax_receipts and gift.receipt_number),
+    )

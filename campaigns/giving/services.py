@@ -1,5 +1,6 @@
-"""The donor's side of a gift: what they ask for (a PendingGift, before paying),
-the donor wall, and the receipt they get once a webhook recorded the money.
+"""The donor's side of a gift: what they ask for (a PendingGift, before paying)
+and the donor wall; the receipt they get once a webhook recorded the money is
+in ``campaigns.giving.receipts``.
 
 Nothing here records money: the ledger is written from Stripe's events only.
 """
@@ -10,18 +11,15 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
-from babel import Locale, UnknownLocaleError
-from babel.numbers import get_currency_name
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from campaigns.errors import ValidationError
 from campaigns.giving.models import Donation, DonationKind, PendingGift
-from campaigns.money import format_money, parse_major, to_decimal
+from campaigns.money import format_money, parse_major
 from campaigns.organisations.models import CauseStatus, Organisation, Project
 from campaigns.pages.models import Page, PageStatus
 from extensions import db
@@ -302,102 +300,3 @@ def donor_wall(page: Page, limit: int = DONOR_WALL_SIZE) -> list[WallEntry]:
         )
         for gift, is_hidden in rows
     ]
-
-
-# --- receipts ---------------------------------------------------------------------
-
-
-def amount_in_words(amount_minor: int, currency: str, locale: str) -> str:
-    """'vingt-cinq euros', 'twenty-five euros and fifty cents' (reçus fiscaux
-    spell the amount out)."""
-    from num2words import num2words
-
-    lang = "fr" if str(locale).startswith("fr") else "en"
-    value = to_decimal(amount_minor, currency)
-    whole = int(value)
-    if value == value.to_integral_value():
-        name = get_currency_name(currency, count=whole, locale=lang)
-        return f"{num2words(whole, lang=lang)} {name}"
-    try:
-        return num2words(Decimal(value), lang=lang, to="currency", currency=currency)
-    except NotImplementedError:
-        name = get_currency_name(currency, count=whole, locale=lang)
-        return f"{num2words(value, lang=lang)} {name}"
-
-
-@dataclass(frozen=True)
-class Receipt:
-    number: str | None  # None when the organisation issues no tax receipts
-    reference: str | None  # the pending gift's: the printable receipt's address
-    organisation_name: str
-    legal_name: str
-    address: str
-    donor_name: str
-    donor_email: str
-    donor_address: str  # lines joined by "\n"; empty when the donor gave none
-    amount_minor: int
-    refunded_minor: int
-    currency: str
-    amount_words: str
-    given_at: datetime
-    payment_method: str
-    is_tax_receipt: bool
-
-
-def payment_method_label(method: str) -> str:
-    labels = {
-        "card": _("Bank card, online"),
-        "cash": _("Cash"),
-        "cheque": _("Cheque"),
-        "transfer": _("Bank transfer"),
-    }
-    return labels.get(method, method)
-
-
-def postal_address(gift: Donation, locale: str) -> str:
-    """The donor's address as printed under their name: street, then postal
-    code and city, then the country's name in ``locale`` (empty if none)."""
-    town = " ".join(part for part in (gift.donor_postal_code, gift.donor_city) if part)
-    country = ""
-    if gift.donor_country:
-        try:
-            names = Locale.parse(str(locale or "fr").replace("-", "_")).territories
-        except (ValueError, UnknownLocaleError):
-            names = {}
-        country = names.get(gift.donor_country, gift.donor_country)
-    if not (gift.donor_address_line or town):
-        return ""  # a country alone is no address
-    return "\n".join(line for line in (gift.donor_address_line, town, country) if line)
-
-
-def receipt_for(gift: Donation, locale: str) -> Receipt:
-    """The fields of a gift's receipt (a French reçu fiscal when the
-    organisation issues them), amounts spelt out in ``locale``."""
-    org = db.session.get(Organisation, gift.organisation_id)
-    reference = None
-    if gift.pending_gift_id:
-        reference = db.session.scalar(
-            select(PendingGift.reference).where(PendingGift.id == gift.pending_gift_id)
-        )
-    refunded = db.session.scalar(
-        select(func.coalesce(func.sum(Donation.amount_minor), 0)).where(
-            Donation.original_id == gift.id
-        )
-    )
-    return Receipt(
-        number=gift.receipt_number,
-        reference=reference,
-        organisation_name=org.name,
-        legal_name=org.legal_name or org.name,
-        address=org.address,
-        donor_name=gift.donor_name,
-        donor_email=gift.donor_email,
-        donor_address=postal_address(gift, locale),
-        amount_minor=gift.amount_minor,
-        refunded_minor=-int(refunded or 0),
-        currency=gift.currency,
-        amount_words=amount_in_words(gift.amount_minor, gift.currency, locale),
-        given_at=gift.created_at,
-        payment_method=payment_method_label(gift.payment_method),
-        is_tax_receipt=bool(org.issues_tax_receipts and gift.receipt_number),
-    )

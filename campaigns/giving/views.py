@@ -22,13 +22,14 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from campaigns.errors import NotFound, ValidationError
+from campaigns.giving import receipts
 from campaigns.giving import services as giving
 from campaigns.giving.checkout import CheckoutError, completed_event, start_payment
 from campaigns.giving.forms import GiveForm
 from campaigns.giving.models import PendingGift, PendingGiftStatus
 from campaigns.giving.stripe_gateway import test_payments_allowed
+from campaigns.organisations.forms import ConfirmForm
 from campaigns.organisations.models import Cause, Project
-from campaigns.pages.forms import ConfirmForm
 from campaigns.pages.models import Page
 from campaigns.pages.views import render_page
 from campaigns.urls import absolute_url
@@ -178,7 +179,7 @@ def receipt(reference: str):
                 "Try again in a minute."
             )
         )
-    data = giving.receipt_for(gift, str(get_locale() or "fr"))
+    data = receipts.receipt_for(gift, str(get_locale() or "fr"))
     return private(
         current_app.make_response(
             render_template("campaigns/receipt.html", receipt=data, **gift_context(pending))

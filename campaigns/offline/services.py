@@ -28,6 +28,7 @@ from campaigns.errors import Conflict, ValidationError
 from campaigns.giving import ledger
 from campaigns.giving import services as giving
 from campaigns.giving.models import Donation, DonationKind
+from campaigns.inputs import text_field
 from campaigns.model_types import utcnow
 from campaigns.money import format_money, parse_major
 from campaigns.offline.models import OfflineGift, OfflineGiftStatus
@@ -57,17 +58,6 @@ class Pending:
 
 
 # --- input -------------------------------------------------------------------
-
-
-def _text(data: dict, key: str, errors: dict, max_length: int) -> str:
-    value = data.get(key) or ""
-    if not isinstance(value, str):
-        errors[key] = _("This must be text.")
-        return ""
-    value = value.strip()
-    if len(value) > max_length:
-        errors[key] = _("Keep this under %(n)s characters.", n=max_length)
-    return value
 
 
 def today() -> date:
@@ -154,12 +144,12 @@ def record_offline_gift(agent: Agent, page: Page, data: dict) -> OfflineGift:
     method = data.get("method") or ""
     if method not in METHODS:
         errors["method"] = _("Choose cash or cheque.")
-    donor_name = _text(data, "donor_name", errors, 200)
-    donor_email = _text(data, "donor_email", errors, 255).lower()
+    donor_name = text_field(data, "donor_name", errors, max_length=200)
+    donor_email = text_field(data, "donor_email", errors, max_length=255).lower()
     if donor_email and not EMAIL_RE.match(donor_email) and "donor_email" not in errors:
         errors["donor_email"] = _("Enter a valid email address, or leave it empty.")
     address = giving.read_address({name: data.get(name) for name in giving.ADDRESS_MAX}, errors)
-    note = _text(data, "note", errors, 500)
+    note = text_field(data, "note", errors, max_length=500)
     collected_on = _collected_on(data.get("collected_on"), errors)
     jpeg = b""
     upload = data.get("photo")

@@ -32,9 +32,9 @@ from wtforms.fields import EmailField
 from campaigns.errors import Conflict, ValidationError
 from campaigns.offline import services as offline
 from campaigns.offline.models import OfflineGift, OfflineGiftStatus
-from campaigns.organisations import services as org_services
+from campaigns.organisations.forms import ConfirmForm
 from campaigns.pages import services as page_services
-from campaigns.pages.forms import ConfirmForm, choice
+from campaigns.pages.forms import choice
 from campaigns.photos import NAME_RE
 from campaigns.staff_gate import staff_organisation, staff_organisation_to_write
 from campaigns.templating import money
@@ -196,9 +196,7 @@ def photo(gift_id: int):
     gift = db.session.get(OfflineGift, gift_id)
     if gift is None or not gift.photo or not NAME_RE.match(gift.photo):
         abort(404)
-    who = current_user._get_current_object()
-    org_id = gift.page.cause.organisation_id
-    if not (page_services.can_edit(who, gift.page) or org_services.is_staff(who, org_id)):
+    if not page_services.is_editor_or_staff(current_user._get_current_object(), gift.page):
         abort(403)
     response = send_from_directory(offline.photo_folder(), gift.photo, max_age=0)
     response.headers["Cache-Control"] = "private, no-store"

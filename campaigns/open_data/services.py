@@ -5,18 +5,13 @@ floor, so a single gift cannot be read off."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC
 
-from flask import url_for
 from sqlalchemy import func, select
 
 from campaigns.audit import AuditEntry
-from campaigns.fund_use import services as expenses
+from campaigns.fund_use import allocation
 from campaigns.fund_use.models import Expense
 from campaigns.giving.models import Donation
 from campaigns.organisations.models import Cause, CauseStatus, Organisation, Project
@@ -25,24 +20,11 @@ from campaigns.standings import boards as standings_boards
 from campaigns.standings import leaderboards as standings_leaderboards
 from campaigns.totals import services as totals
 from campaigns.totals.models import TotalScope
+from campaigns.urls import absolute_url
 from extensions import db
 
 PUBLIC_CAUSES = (CauseStatus.PUBLISHED, CauseStatus.CLOSED)
 PUBLIC_PAGES = (PageStatus.PUBLISHED, PageStatus.CLOSED)
-LICENCE = {
-    "name": "CC-BY-4.0",
-    "title": "Creative Commons Attribution 4.0",
-    "path": "https://creativecommons.org/licenses/by/4.0/",
-}
-
-
-@dataclass(frozen=True)
-class Dataset:
-    name: str
-    title: str
-    fields: tuple[tuple[str, str], ...]  # (name, Frictionless type)
-    rows: Callable[[], list[dict]]
-    descriptions: dict[str, str] = field(default_factory=dict)  # per field, for the schema
 
 
 def _causes() -> list[Cause]:
@@ -98,7 +80,7 @@ def projects() -> list[dict]:
         select(Project).join(Cause).where(Cause.status.in_(PUBLIC_CAUSES)).order_by(Project.id)
     ).all()
     figures = totals.figures(TotalScope.PROJECT, [p.id for p in rows])
-    money = expenses.cause_money({p.cause_id for p in rows})
+    money = allocation.cause_money({p.cause_id for p in rows})
     return [
         {
             "slug": p.slug,
@@ -316,12 +298,11 @@ def expense_rows() -> list[dict]:
             "amount_minor": e.amount_minor,
             "currency": e.currency,
             "spent_at": e.spent_at.astimezone(UTC).date().isoformat(),
-            "document_url": url_for(
+            "document_url": absolute_url(
                 "expenses.document",
                 cause_slug=cause,
                 project_slug=project,
                 expense_id=e.id,
-                _external=True,
             )
             if e.document
             else None,
@@ -333,7 +314,7 @@ def expense_rows() -> list[dict]:
 def fund_use_rows() -> list[dict]:
     """Each public page's share of each project with published expenses (the
     rule of ``campaigns.fund_use.services.shares``); amounts null below the k floor."""
-    money = expenses.cause_money(c.id for c in _causes())
+    money = allocation.cause_money(c.id for c in _causes())
     if not money:
         return []
     rows = db.session.scalars(
@@ -341,7 +322,7 @@ def fund_use_rows() -> list[dict]:
         .where(Page.cause_id.in_(list(money)), Page.status.in_(PUBLIC_PAGES))
         .order_by(Page.id)
     ).all()
-    own = expenses.own_money(rows)
+    own = allocation.own_money(rows)
     donors = {
         **totals.figures(TotalScope.PAGE, [p.id for p in rows if not p.is_event]),
         **totals.figures(TotalScope.EVENT, [p.id for p in rows if p.is_event]),
@@ -360,7 +341,7 @@ def fund_use_rows() -> list[dict]:
             donors[p.id].donor_count >= p.cause.organisation.open_data_k_floor
             and p.id not in hiding
         )
-        for pid, share in expenses.shares(money[p.cause_id], own.get(p.id, {})).items():
+        for pid, share in allocation.shares(money[p.cause_id], own.get(p.id, {})).items():
             if share.fraction == 0:
                 continue
             out.append(
@@ -389,190 +370,3 @@ def newest_change() -> str:
     )
     stamps = db.session.execute(select(*(select(func.max(c)).scalar_subquery() for c in columns)))
     return "|".join(str(s) for s in stamps.one())
-
-
-MONEY = ("raised_minor", "integer")
-FLOOR_NOTE = "Minor units; empty when the page has fewer donors than the organisation's floor."
-DATASETS = {
-    d.name: d
-    for d in (
-        Dataset(
-            "organisations",
-            "Organisations",
-            (
-                ("slug", "string"),
-                ("name", "string"),
-                ("currency", "string"),
-                MONEY,
-                ("donor_count", "integer"),
-            ),
-            organisations,
-        ),
-        Dataset(
-            "causes",
-            "Causes",
-            (
-                ("slug", "string"),
-                ("organisation", "string"),
-                ("title", "string"),
-                ("status", "string"),
-                ("currency", "string"),
-                ("goal_minor", "integer"),
-                MONEY,
-                ("donation_count", "integer"),
-                ("donor_count", "integer"),
-            ),
-            causes,
-        ),
-        Dataset(
-            "projects",
-            "Projects",
-            (
-                ("slug", "string"),
-                ("cause", "string"),
-                ("name", "string"),
-                ("goal_minor", "integer"),
-                MONEY,
-                ("donor_count", "integer"),
-                ("spent_minor", "integer"),
-            ),
-            projects,
-            {
-                "raised_minor": "Net gifts designated to the project, in minor units.",
-                "spent_minor": "Published expenses of the project, in minor units.",
-            },
-        ),
-        Dataset(
-            "pages",
-            "Pages and events",
-            (
-                ("slug", "string"),
-                ("cause", "string"),
-                ("kind", "string"),
-                ("title", "string"),
-                ("city", "string"),
-                ("parent", "string"),
-                ("status", "string"),
-                ("goal_minor", "integer"),
-                MONEY,
-                ("donor_count", "integer"),
-            ),
-            pages,
-            {"raised_minor": FLOOR_NOTE},
-        ),
-        Dataset(
-            "daily",
-            "Daily series per cause",
-            (("cause", "string"), ("date", "date"), MONEY, ("donation_count", "integer")),
-            daily,
-        ),
-        Dataset(
-            "daily_pages",
-            "Daily series per page and event",
-            (
-                ("page", "string"),
-                ("cause", "string"),
-                ("date", "date"),
-                MONEY,
-                ("donation_count", "integer"),
-            ),
-            daily_pages,
-            {
-                "raised_minor": "Minor units; empty when fewer than the organisation's floor of "
-                "distinct donors gave to the page that day. An event counts its members' gifts."
-            },
-        ),
-        Dataset(
-            "leaderboards",
-            "Leaderboards",
-            (
-                ("cause", "string"),
-                ("board", "string"),
-                ("rank", "integer"),
-                ("page", "string"),
-                MONEY,
-                ("donor_count", "integer"),
-            ),
-            leaderboard_rows,
-            {"raised_minor": FLOOR_NOTE},
-        ),
-        Dataset(
-            "expenses",
-            "Published expenses (fund use)",
-            (
-                ("id", "integer"),
-                ("cause", "string"),
-                ("project", "string"),
-                ("title", "string"),
-                ("description", "string"),
-                ("amount_minor", "integer"),
-                ("currency", "string"),
-                ("spent_at", "date"),
-                ("document_url", "string"),
-            ),
-            expense_rows,
-            {
-                "amount_minor": "Minor units of the currency (cents for EUR).",
-                "spent_at": "The day the money was spent.",
-                "document_url": "The invoice or receipt, when one was published.",
-            },
-        ),
-        Dataset(
-            "fund_use",
-            "What each page's money funded",
-            (
-                ("cause", "string"),
-                ("page", "string"),
-                ("project", "string"),
-                ("contribution_minor", "integer"),
-                ("funded_minor", "integer"),
-                ("donor_count", "integer"),
-            ),
-            fund_use_rows,
-            {
-                "contribution_minor": "The page's gifts designated to the project plus its "
-                "undesignated gifts times the project's share of all spending. " + FLOOR_NOTE,
-                "funded_minor": "The part of the project's published expenses this page paid "
-                "for: contribution / max(project funding, spent) times spent. " + FLOOR_NOTE,
-            },
-        ),
-    )
-}
-
-
-def to_csv(dataset: Dataset, rows: list[dict]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=[name for name, _ in dataset.fields])
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: "" if v is None else v for k, v in row.items()})
-    return out.getvalue()
-
-
-def datapackage(base_url: str) -> dict:
-    """A Frictionless Data Package describing every CSV file."""
-    sources = [{"title": o["name"]} for o in organisations()] or [{"title": "Relais"}]
-    return {
-        "name": "relais-open-data",
-        "title": "Relais: open fundraising data",
-        "licenses": [LICENCE],
-        "sources": sources,
-        "resources": [
-            {
-                "name": d.name,
-                "title": d.title,
-                "path": f"{base_url}{d.name}.csv",
-                "format": "csv",
-                "mediatype": "text/csv",
-                "encoding": "utf-8",
-                "schema": {
-                    "fields": [
-                        {"name": n, "type": t}
-                        | ({"description": d.descriptions[n]} if n in d.descriptions else {})
-                        for n, t in d.fields
-                    ]
-                },
-            }
-            for d in DATASETS.values()
-        ],
-    }

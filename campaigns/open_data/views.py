@@ -24,11 +24,12 @@ from flask import (
     current_app,
     render_template,
     request,
-    url_for,
 )
 from flask_babel import gettext as _
 
+from campaigns.open_data import datasets
 from campaigns.open_data import services as open_data
+from campaigns.urls import absolute_url
 from extensions import limiter
 
 bp = Blueprint("open_data", __name__, url_prefix="/open")
@@ -118,22 +119,22 @@ def too_many_requests(exc):
 
 @bp.get("/")
 def index():
-    return render_template("campaigns/open_data.html", datasets=open_data.DATASETS.values())
+    return render_template("campaigns/open_data.html", datasets=datasets.DATASETS.values())
 
 
 @bp.get("/datapackage.json")
 def datapackage():
-    base = url_for("open_data.index", _external=True)
-    body = json.dumps(open_data.datapackage(base), ensure_ascii=False, indent=2)
+    base = absolute_url("open_data.index")
+    body = json.dumps(datasets.datapackage(base), ensure_ascii=False, indent=2)
     return _cacheable(body, "application/json")
 
 
 @bp.get("/<name>.<fmt>")
 def dataset(name: str, fmt: str):
-    found = open_data.DATASETS.get(name)
+    found = datasets.DATASETS.get(name)
     if found is None or fmt not in ("json", "csv"):
         abort(404)
     rows = found.rows()
     if fmt == "csv":
-        return _cacheable(open_data.to_csv(found, rows), "text/csv")
+        return _cacheable(datasets.to_csv(found, rows), "text/csv")
     return _cacheable(json.dumps({name: rows}, ensure_ascii=False), "application/json")

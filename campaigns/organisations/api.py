@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import jsonify, url_for
+from flask import jsonify
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -27,6 +27,7 @@ from campaigns.organisations.models import Cause
 from campaigns.pages.models import Page, PageKind
 from campaigns.totals.models import TotalScope
 from campaigns.totals.services import figures
+from campaigns.urls import absolute_url
 from extensions import db
 
 
@@ -117,7 +118,7 @@ def cause_pages(slug: str):
         )
 
     def link(n: int) -> str:
-        return url_for(".cause_pages", slug=slug, page=n, per_page=per_page, _external=True)
+        return absolute_url("api.cause_pages", slug=slug, page=n, per_page=per_page)
 
     return jsonify(
         {

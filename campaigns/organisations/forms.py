@@ -362,4 +362,5 @@ class StaffMemberForm(StaffForm):
 
 
 class ConfirmForm(StaffForm):
-    """A button-only form (unhide, remove): just the CSRF token."""
+    """A button-only form (publish, join, unhide, remove…): just the CSRF token.
+    The one every area uses."""

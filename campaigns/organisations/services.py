@@ -18,12 +18,12 @@ from campaigns.errors import NotFound, PermissionDenied, ValidationError
 from campaigns.giving.models import Donation
 from campaigns.inputs import (
     SLUG_RE,
-    _text,
     check_slug,
     parse_datetime,
     parse_goal,
     slugify,
     suggest_slug,
+    text_field,
 )
 from campaigns.organisations.models import Cause, CauseStatus, Organisation, Project
 from extensions import db
@@ -95,7 +95,7 @@ def save_organisation(agent: Agent | None, org: Organisation | None, data: dict)
     clean: dict[str, Any] = {}
     for key, limit in ORG_TEXT.items():
         if org is None or key in data:
-            clean[key] = _text(data, key, errors, max_length=limit, required=key == "name")
+            clean[key] = text_field(data, key, errors, max_length=limit, required=key == "name")
     if org is None or "slug" in data:
         slug = str(data.get("slug") or slugify(clean.get("name", ""))).strip().lower()
         problem = check_slug(Organisation, slug, exclude_id=org.id if org else None)
@@ -169,7 +169,7 @@ def save_cause(agent: Agent | None, org: Organisation, cause: Cause | None, data
     clean: dict[str, Any] = {}
     for key, limit in (("title", 200), ("summary", 300), ("story", 50_000)):
         if cause is None or key in data:
-            clean[key] = _text(data, key, errors, max_length=limit, required=key == "title")
+            clean[key] = text_field(data, key, errors, max_length=limit, required=key == "title")
     if cause is None or "slug" in data:
         slug = str(data.get("slug") or "").strip().lower() or suggest_slug(
             Cause, clean.get("title", "")
@@ -230,8 +230,8 @@ def save_project(agent: Agent | None, cause: Cause, project: Project | None, dat
     if agent is not None:
         require_staff(agent, cause.organisation_id)
     errors: dict[str, str] = {}
-    name = _text(data, "name", errors, max_length=200, required=True)
-    description = _text(data, "description", errors, max_length=5000)
+    name = text_field(data, "name", errors, max_length=200, required=True)
+    description = text_field(data, "description", errors, max_length=5000)
     try:
         goal = parse_goal(data.get("goal_minor", 0) or 0)
     except ValueError:

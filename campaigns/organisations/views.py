@@ -19,10 +19,10 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import selectinload
 
 from campaigns.discovery import search
-from campaigns.fund_use import services as expenses
+from campaigns.fund_use import allocation
 from campaigns.organisations.models import Cause, CauseStatus
 from campaigns.page_cache import cached_for_anonymous
-from campaigns.pages.models import Page, PageKind
+from campaigns.pages.models import Page
 from campaigns.pages.views import bp
 from campaigns.standings import leaderboards
 from campaigns.totals.models import TotalScope
@@ -74,7 +74,7 @@ def events_of(cause: Cause, chosen: EventFilter):
         select(Page)
         .where(
             Page.cause_id == cause.id,
-            Page.kind.in_((PageKind.EVENT, PageKind.TEAM)),
+            Page.is_event,
             Page.status.in_(PUBLIC_STATUSES),
         )
         .order_by(func.lower(Page.city), upcoming, Page.starts_at, Page.title)
@@ -105,7 +105,7 @@ def cause_detail(slug: str):
         )
     }
     top = [(by_id[e.page_id], e.raised_minor) for e in entries]
-    money = expenses.cause_money([cause.id]).get(cause.id)
+    money = allocation.cause_money([cause.id]).get(cause.id)
     return render_template(
         "campaigns/cause.html",
         cause=cause,

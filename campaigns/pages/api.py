@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify, url_for
+from flask import jsonify
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -16,10 +16,8 @@ from campaigns.json_api import (
     PUBLIC_PAGE,
     bearer_agent,
     bp,
-    is_public,
     iso,
     json_body,
-    page_figures,
     page_json,
     parent_slugs,
     require_agent,
@@ -29,6 +27,8 @@ from campaigns.organisations.models import Cause
 from campaigns.pages import services as page_services
 from campaigns.pages.models import Page, PageKind, PageStatus
 from campaigns.standings import leaderboards as standings_leaderboards
+from campaigns.totals.services import page_figures
+from campaigns.urls import absolute_url
 from extensions import db
 
 # The fields a client may send when creating or changing a page.
@@ -36,14 +36,6 @@ PASSED_THROUGH = ("title", "slug", "story", "city", "venue", "starts_at", "statu
 WRITABLE = ("cause", "kind", "goal", *PASSED_THROUGH)
 # Service field names that differ from the JSON ones.
 FIELD_NAMES = {"goal_minor": "goal"}
-
-
-def visible_page(slug: str, agent: Agent | None) -> Page:
-    """The page if the public, or this agent as its editor, may see it; else 404."""
-    page = page_services.get_page(slug)
-    if not is_public(page) and not page_services.can_edit(agent, page):
-        raise NotFound(_("There is no page at this address."))
-    return page
 
 
 def page_detail_json(page: Page, agent: Agent | None) -> dict:
@@ -88,7 +80,7 @@ def page_detail_json(page: Page, agent: Agent | None) -> dict:
 @unit_of_work
 def page_detail(slug: str):
     agent = bearer_agent()
-    return jsonify(page_detail_json(visible_page(slug, agent), agent))
+    return jsonify(page_detail_json(page_services.visible_page(agent, slug), agent))
 
 
 # --- writes ------------------------------------------------------------------
@@ -156,7 +148,7 @@ def raise_all(errors: dict, data: dict, kind: str | None, page: Page | None) -> 
 def created(page: Page, agent: Agent):
     response = jsonify(page_detail_json(page, agent))
     response.status_code = 201
-    response.headers["Location"] = url_for(".page_detail", slug=page.slug, _external=True)
+    response.headers["Location"] = absolute_url("api.page_detail", slug=page.slug)
     return response
 
 
@@ -187,7 +179,7 @@ def page_create():
 
 
 def editable_page(slug: str, agent: Agent) -> Page:
-    page = visible_page(slug, agent)
+    page = page_services.visible_page(agent, slug)
     page_services.require_editor(agent, page)
     return page
 
@@ -208,7 +200,7 @@ def page_update(slug: str):
 @unit_of_work
 def page_join(slug: str):
     agent = require_agent()
-    event = visible_page(slug, agent)
+    event = page_services.visible_page(agent, slug)
     body = json_body()
     mine = body.get("page")
     if not isinstance(mine, str) or not mine.strip():
@@ -225,7 +217,7 @@ def page_join(slug: str):
 @unit_of_work
 def page_leave(slug: str):
     agent = require_agent()
-    page = visible_page(slug, agent)
+    page = page_services.visible_page(agent, slug)
     page_services.leave_event(agent, page)
     return jsonify(page_detail_json(page, agent))
 

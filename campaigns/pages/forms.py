@@ -71,7 +71,3 @@ class InviteForm(FlaskForm):
         description=_l("We send them a link; once they accept, they can edit this event page."),
         render_kw={"autocomplete": "email"},
     )
-
-
-class ConfirmForm(FlaskForm):
-    """A button only: the CSRF token and nothing else."""

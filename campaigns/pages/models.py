@@ -15,6 +15,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from campaigns.model_types import UTCDateTime, utcnow
@@ -29,6 +30,10 @@ class PageKind(StrEnum):
     PERSONAL = "personal"
     EVENT = "event"
     TEAM = "team"
+
+
+# The kinds other pages can join; ``Page.is_event`` reads it, on a row and in SQL.
+EVENT_KINDS = (PageKind.EVENT, PageKind.TEAM)
 
 
 class PageStatus(StrEnum):
@@ -79,9 +84,15 @@ class Page(db.Model):
     def currency(self) -> str:
         return self.cause.organisation.currency
 
-    @property
+    @hybrid_property
     def is_event(self) -> bool:
-        return self.kind in (PageKind.EVENT, PageKind.TEAM)
+        """An event or a team: a page other pages can join (``Page.is_event`` in SQL too)."""
+        return self.kind in EVENT_KINDS
+
+    @is_event.inplace.expression
+    @classmethod
+    def _is_event_expression(cls):
+        return cls.kind.in_(EVENT_KINDS)
 
     @property
     def accepts_gifts(self) -> bool:

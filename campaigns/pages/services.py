@@ -18,11 +18,11 @@ from sqlalchemy import select
 from agents.models import Agent
 from campaigns import audit
 from campaigns.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from campaigns.inputs import _text, check_slug, parse_datetime, parse_goal, suggest_slug
+from campaigns.inputs import check_slug, parse_datetime, parse_goal, suggest_slug, text_field
 from campaigns.model_types import utcnow
 from campaigns.organisations.models import Cause, CauseStatus
-from campaigns.organisations.services import require_staff
-from campaigns.pages.models import CohostInvite, Page, PageHost, PageKind, PageStatus
+from campaigns.organisations.services import is_staff, require_staff
+from campaigns.pages.models import EVENT_KINDS, CohostInvite, Page, PageHost, PageKind, PageStatus
 from campaigns.signals import page_published
 from extensions import db
 
@@ -44,6 +44,11 @@ def can_edit(agent: Agent | None, page: Page) -> bool:
     return page.owner_id == agent.id or is_cohost(agent, page)
 
 
+def is_editor_or_staff(agent: Agent | None, page: Page) -> bool:
+    """Its owner, a co-host or the organisation's staff: who sees what the public does not."""
+    return can_edit(agent, page) or is_staff(agent, page.cause.organisation_id)
+
+
 def require_editor(agent: Agent | None, page: Page) -> None:
     if not can_edit(agent, page):
         raise PermissionDenied(_("Only the page's owner and co-hosts can change it."))
@@ -59,7 +64,7 @@ def clean_page_input(data: dict, *, kind: PageKind, page: Page | None) -> dict:
     clean: dict[str, Any] = {}
     is_new = page is None
     if is_new or "title" in data:
-        clean["title"] = _text(data, "title", errors, max_length=200, required=True)
+        clean["title"] = text_field(data, "title", errors, max_length=200, required=True)
     if "slug" in data and data.get("slug") not in (None, ""):
         slug = data["slug"]
         if not isinstance(slug, str):
@@ -71,17 +76,17 @@ def clean_page_input(data: dict, *, kind: PageKind, page: Page | None) -> dict:
                 errors["slug"] = problem
             clean["slug"] = slug
     if is_new or "story" in data:
-        clean["story"] = _text(data, "story", errors, max_length=20_000)
+        clean["story"] = text_field(data, "story", errors, max_length=20_000)
     if is_new or "goal_minor" in data:
         try:
             clean["goal_minor"] = parse_goal(data.get("goal_minor", 0) or 0)
         except ValueError:
             errors["goal"] = _("Enter the goal as a whole amount, 0 or more (for example 500).")
-    is_event = kind in (PageKind.EVENT, PageKind.TEAM)
+    is_event = kind in EVENT_KINDS
     if is_new or "city" in data:
-        clean["city"] = _text(data, "city", errors, max_length=120, required=is_event)
+        clean["city"] = text_field(data, "city", errors, max_length=120, required=is_event)
     if is_new or "venue" in data:
-        clean["venue"] = _text(data, "venue", errors, max_length=200)
+        clean["venue"] = text_field(data, "venue", errors, max_length=200)
     if "starts_at" in data:
         try:
             starts_at = parse_datetime(data.get("starts_at"))
@@ -110,6 +115,25 @@ def get_page(slug: str) -> Page:
     if page is None:
         raise NotFound(_("There is no page at this address."))
     return page
+
+
+PUBLIC_PAGES = (PageStatus.PUBLISHED, PageStatus.CLOSED)
+PUBLIC_CAUSES = (CauseStatus.PUBLISHED, CauseStatus.CLOSED)
+
+
+def is_public(page: Page) -> bool:
+    """Anyone may see it: published or closed, in a published or closed cause."""
+    return page.status in PUBLIC_PAGES and page.cause.status in PUBLIC_CAUSES
+
+
+def visible_page(agent: Agent | None, slug: str) -> Page:
+    """The page ``agent`` may see, on the web and in the API alike: a public page
+    for everyone, any other for its owner, its co-hosts and the organisation's
+    staff; NotFound otherwise (a hidden page is not told apart from none)."""
+    page = get_page(slug)
+    if is_public(page) or is_editor_or_staff(agent, page):
+        return page
+    raise NotFound(_("There is no page at this address."))
 
 
 def create_page(agent: Agent, cause: Cause, kind: str, data: dict) -> Page:

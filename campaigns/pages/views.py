@@ -1,18 +1,17 @@
 """Public and agents' screens of pages: a page, creating and editing one,
-publishing, closing, joining and leaving events, co-hosts.
+publishing, closing, joining and leaving events.
 
-The ``campaigns`` blueprint is defined here; organisations' public screens add to it.
+The ``campaigns`` blueprint is defined here; co-hosts (``cohost_views``) and
+organisations' public screens add to it.
 """
 
 from __future__ import annotations
 
-import smtplib
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
-    abort,
     current_app,
     flash,
     g,
@@ -31,13 +30,15 @@ from campaigns.errors import Conflict, NotFound, ServiceError, ValidationError
 from campaigns.giving import services as giving
 from campaigns.giving.forms import GiveForm
 from campaigns.money import parse_major, to_decimal
+from campaigns.organisations.forms import ConfirmForm
 from campaigns.organisations.models import CauseStatus
 from campaigns.pages import services as page_services
-from campaigns.pages.forms import ConfirmForm, InviteForm, JoinForm, PageForm, choice
-from campaigns.pages.models import CohostInvite, Page, PageKind, PageStatus
+from campaigns.pages.forms import JoinForm, PageForm, choice
+from campaigns.pages.models import Page, PageKind, PageStatus
 from campaigns.totals.models import TotalScope
-from campaigns.totals.services import figures
-from campaigns.web import PUBLIC_STATUSES, agent, page_figures, visible_cause, visible_page
+from campaigns.totals.services import figures, page_figures
+from campaigns.urls import absolute_url
+from campaigns.web import PUBLIC_STATUSES, agent, visible_cause, visible_page
 from extensions import db
 
 bp = Blueprint("campaigns", __name__)
@@ -114,7 +115,7 @@ def render_page(
         join_form=join_form,
         can_join=bool(candidates),
         confirm_form=ConfirmForm(),
-        page_url=url_for("campaigns.page_detail", slug=page.slug, _external=True),
+        page_url=absolute_url("campaigns.page_detail", slug=page.slug),
         # Plain text built here: in a template it would come back HTML-escaped.
         share_text=_("Support “%(title)s” on Relais", title=page.title),
         give_form=give_form,
@@ -354,90 +355,3 @@ def leave_event(slug: str):
     if event is not None:
         flash(_("Your page left “%(event)s”.", event=event.title), "success")
     return redirect(url_for("campaigns.page_detail", slug=page.slug))
-
-
-# --- co-hosts ------------------------------------------------------------------
-
-
-def invite_email(page: Page, link: str) -> tuple[str, str]:
-    inviter = agent().display_name
-    subject = _("%(name)s invites you to co-host “%(page)s”", name=inviter, page=page.title)
-    text = "\n\n".join(
-        (
-            _(
-                "%(name)s invites you to co-host the event “%(page)s” on Relais. "
-                "Co-hosts can edit the event page and invite others.",
-                name=inviter,
-                page=page.title,
-            ),
-            _("Accept the invitation here (the link works for 14 days):"),
-            link,
-            _("If you did not expect this email, you can ignore it."),
-        )
-    )
-    return subject, text
-
-
-@bp.route("/p/<slug>/cohosts", methods=["GET", "POST"])
-@auth_required()
-def cohosts(slug: str):
-    from messaging.mail.services import send_email
-
-    page = editable_page(slug)
-    form = InviteForm()
-    errors: dict[str, str] = {}
-    if request.method == "POST" and form.validate():
-        try:
-            invite, token = page_services.invite_cohost(agent(), page, form.email.data or "")
-            db.session.commit()
-        except ValidationError as exc:
-            db.session.rollback()
-            errors = exc.errors
-        else:
-            link = url_for("campaigns.accept_invite", token=token, _external=True)
-            subject, text = invite_email(page, link)
-            # The invite is committed first: mail only goes out for a saved invitation.
-            try:
-                send_email(to=invite.email, subject=subject, text=text, template="cohost_invite")
-                db.session.commit()
-            except (OSError, smtplib.SMTPException):
-                db.session.rollback()
-                current_app.logger.exception("co-host invitation email failed")
-                flash(
-                    _(
-                        "The invitation is saved but the email could not be sent. "
-                        "Send this link yourself: %(link)s",
-                        link=link,
-                    ),
-                    "error",
-                )
-            else:
-                flash(_("Invitation sent to %(email)s.", email=invite.email), "success")
-            return redirect(url_for("campaigns.cohosts", slug=page.slug))
-        errors = {**form_errors(form), **errors}
-    pending = db.session.scalars(
-        select(CohostInvite)
-        .where(CohostInvite.page_id == page.id, CohostInvite.accepted_at.is_(None))
-        .order_by(CohostInvite.created_at.desc())
-    ).all()
-    return render_template(
-        "campaigns/cohosts.html", page=page, form=form, errors=errors, pending=pending
-    ), (422 if errors else 200)
-
-
-@bp.route("/invites/<token>", methods=["GET", "POST"])
-@auth_required()
-def accept_invite(token: str):
-    form = ConfirmForm()
-    if request.method == "POST" and form.validate():
-        page = page_services.accept_invite(agent(), token)
-        db.session.commit()
-        flash(_("You are now a co-host of “%(page)s”.", page=page.title), "success")
-        return redirect(url_for("campaigns.page_detail", slug=page.slug))
-    invite = db.session.scalar(
-        select(CohostInvite).where(CohostInvite.token_hash == page_services.hash_token(token))
-    )
-    if invite is None or invite.accepted_at is not None:
-        abort(404)
-    g.organisation_locale = invite.page.cause.organisation.locale
-    return render_template("campaigns/invite.html", invite=invite, form=form)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import and_, func, select
 
-from campaigns.pages.models import Page, PageKind, PageStatus
+from campaigns.pages.models import EVENT_KINDS, Page, PageKind, PageStatus
 from campaigns.totals.models import Total, TotalScope
 
 BOARDS = ("pages", "events")
@@ -31,7 +31,7 @@ def ranked_query(cause_id: int, board: str, parent_id: int | None = None):
     )
     raised = func.coalesce(figures.c.raised, 0)
     donors = func.coalesce(figures.c.donors, 0)
-    kinds = (PageKind.EVENT, PageKind.TEAM) if board == "events" else (PageKind.PERSONAL,)
+    kinds = EVENT_KINDS if board == "events" else (PageKind.PERSONAL,)
     query = (
         select(
             Page.id.label("page_id"),

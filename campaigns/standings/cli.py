@@ -12,7 +12,7 @@ from sqlalchemy import select
 from campaigns.cli_support import cli_locale
 from campaigns.organisations.models import Cause
 from campaigns.pages.models import Page
-from campaigns.standings import ranks
+from campaigns.standings import rank_reads, ranks
 from campaigns.standings.boards import BOARDS
 from campaigns.standings.leaderboards import sql_board
 from extensions import db
@@ -91,9 +91,7 @@ def check_command(slug: str | None) -> None:
         try:
             for cause in _causes(slug):
                 events = db.session.scalars(
-                    select(Page.id).where(
-                        Page.cause_id == cause.id, Page.kind.in_(ranks.EVENT_KINDS)
-                    )
+                    select(Page.id).where(Page.cause_id == cause.id, Page.is_event)
                 ).all()
                 wanted = [(b, None) for b in BOARDS] + [("pages", e) for e in events]
                 for name, parent in wanted:
@@ -101,7 +99,7 @@ def check_command(slug: str | None) -> None:
                         (e.page_id, e.raised_minor, e.donor_count, e.rank)
                         for e in sql_board(cause.id, name, limit=2**31, parent_id=parent)
                     ]
-                    if ranks.board(cause.id, name, limit=2**31, parent_id=parent) != sql:
+                    if rank_reads.board(cause.id, name, limit=2**31, parent_id=parent) != sql:
                         differ.append(cause.slug)
                         break
         except (redis.RedisError, ranks.Unavailable) as error:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from campaigns.pages.models import Page
-from campaigns.standings import ranks
+from campaigns.standings import rank_reads, ranks
 from campaigns.standings.boards import BOARDS, RANKED_STATUSES, ranked_query
 from extensions import db
 
@@ -104,7 +104,9 @@ def board(
     # Member boards hold personal pages: an "events" board of an event is empty in SQL.
     if _redis_for(cause_id) and not (parent_id is not None and board == "events"):
         try:
-            rows = ranks.board(cause_id, board, limit=limit, offset=offset, parent_id=parent_id)
+            rows = rank_reads.board(
+                cause_id, board, limit=limit, offset=offset, parent_id=parent_id
+            )
         except ranks.Unavailable:
             pass
         else:
@@ -134,7 +136,7 @@ def rank_of(page: Page) -> Entry | None:
         return None
     if _redis_for(page.cause_id):
         try:
-            found = ranks.rank(page.cause_id, _board_of(page), page.id)
+            found = rank_reads.rank(page.cause_id, _board_of(page), page.id)
         except ranks.Unavailable:
             pass
         else:
@@ -159,7 +161,7 @@ def neighbour_above(page: Page) -> Entry | None:
     """The nearest page ranked strictly above this one: "the gap to the next rank"."""
     if page.status in RANKED_STATUSES and _redis_for(page.cause_id):
         try:
-            found = ranks.above(page.cause_id, _board_of(page), page.id)
+            found = rank_reads.above(page.cause_id, _board_of(page), page.id)
         except ranks.Unavailable:
             pass
         else:

@@ -35,9 +35,10 @@ from flask import Flask, current_app
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from campaigns.pages.models import Page, PageKind
+from campaigns.pages.models import EVENT_KINDS, Page
 from campaigns.standings.boards import BOARDS, RANKED_STATUSES, ranked_query
 from campaigns.totals.models import Total, TotalScope
+from campaigns.totals.services import page_scope
 from extensions import db
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,6 @@ log = logging.getLogger(__name__)
 TOUCHED = "relais.touched"  # session.info: {cause id: {page ids}} written, not yet committed
 DONOR_BITS = 20
 MAX_RAISED = 2**33
-EVENT_KINDS = (PageKind.EVENT, PageKind.TEAM)
 DOWN_SECONDS = 5.0  # after a Redis error, answer from SQL this long without trying
 CHUNK = 5000
 
@@ -231,7 +231,7 @@ def _locked(r: redis.Redis, keys: Keys, wait: float = 5.0) -> Iterator[bool]:
                 lock.release()
 
 
-def _run(cause_id: int, script: str, key: str, *args) -> list:
+def run_script(cause_id: int, script: str, key: str, *args) -> list:
     """Run a read script; build the cause's sets first when its marker is missing."""
     keys = Keys(cause_id)
     try:
@@ -248,47 +248,6 @@ def _run(cause_id: int, script: str, key: str, *args) -> list:
     except redis.RedisError as error:
         raise _failed(error) from error
     raise Unavailable(f"cause {cause_id}: no marker after a rebuild")
-
-
-# --- reads -------------------------------------------------------------------------
-
-
-def board(
-    cause_id: int, board: str, *, limit: int, offset: int = 0, parent_id: int | None = None
-) -> list[tuple[int, int, int, int]]:
-    """(page id, raised, donors, rank) of one board, best first, ties by page id."""
-    keys = Keys(cause_id)
-    key = keys.members(parent_id) if parent_id is not None else keys.board(board)
-    if limit <= 0:
-        return []
-    _ok, before, flat = _run(cause_id, "board", key, offset, offset + limit - 1)
-    rows, rank, previous = [], 0, None
-    for position, (name, value) in enumerate(zip(flat[::2], flat[1::2], strict=True)):
-        if value != previous:
-            # The first of a group of equal scores: RANK() counts everyone above.
-            rank = int(before) + 1 if position == 0 else offset + position + 1
-            previous = value
-        raised, donors = unscore(value)
-        rows.append((int(name), raised, donors, rank))
-    return rows
-
-
-def rank(cause_id: int, board: str, page_id: int) -> tuple[int, int, int] | None:
-    """(rank, raised, donors) of one page, or None when it is not ranked."""
-    result = _run(cause_id, "rank", Keys(cause_id).board(board), member(page_id))
-    if len(result) == 1:
-        return None
-    raised, donors = unscore(result[1])
-    return int(result[2]) + 1, raised, donors
-
-
-def above(cause_id: int, board: str, page_id: int) -> tuple[int, int, int, int] | None:
-    """(page id, raised, donors, rank) of the first page of the nearest rank above."""
-    result = _run(cause_id, "above", Keys(cause_id).board(board), member(page_id))
-    if len(result) < 5:
-        return None
-    raised, donors = unscore(result[4])
-    return int(result[3]), raised, donors, int(result[2]) + 1
 
 
 # --- writes ------------------------------------------------------------------------
@@ -317,7 +276,7 @@ def _current(conn: Connection, page_ids: Iterable[int]) -> list[tuple]:
     }
     out = []
     for page_id, cause_id, kind, status, parent_id in pages:
-        scope = TotalScope.EVENT if kind in EVENT_KINDS else TotalScope.PAGE
+        scope = page_scope(kind)
         raised, donors = sums.get((str(scope), page_id), (0, 0))
         out.append((page_id, cause_id, kind, status, parent_id, raised, donors))
     return out
@@ -403,9 +362,7 @@ def _rebuild_locked(r: redis.Redis, keys: Keys, cause_id: int, conn: Connection)
         boards[name] = conn.execute(
             select(ranked.c.page_id, ranked.c.raised, ranked.c.donors, ranked.c.parent_id)
         ).all()
-    events = conn.scalars(
-        select(Page.id).where(Page.cause_id == cause_id, Page.kind.in_(EVENT_KINDS))
-    ).all()
+    events = conn.scalars(select(Page.id).where(Page.cause_id == cause_id, Page.is_event)).all()
     pipe = r.pipeline(transaction=True)
     pipe.delete(keys.pages, keys.events, keys.parents, *(keys.members(e) for e in events))
     try:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import case, delete, func, select, text, update
 
 from campaigns.giving.models import Donation, DonationKind
+from campaigns.pages.models import EVENT_KINDS, Page
 from campaigns.totals.models import Total, TotalDonor, TotalScope
 from extensions import db, dialect_insert
 
@@ -127,6 +128,41 @@ def figures(scope: TotalScope, ids: Iterable[int]) -> dict[int, Figures]:
 
 def figures_one(scope: TotalScope, scope_id: int) -> Figures:
     return figures(scope, [scope_id])[scope_id]
+
+
+def page_scope(kind: str) -> TotalScope:
+    """The totals a page of ``kind`` shows as raised: an event's or a team's
+    count its member pages' gifts too (``TotalScope.EVENT``)."""
+    return TotalScope.EVENT if kind in EVENT_KINDS else TotalScope.PAGE
+
+
+def page_scope_column():
+    """``page_scope`` in SQL: the scope of ``Page``'s row, to join its totals."""
+    return case((Page.is_event, TotalScope.EVENT.value), else_=TotalScope.PAGE.value)
+
+
+def page_figures(pages: Iterable[Page]) -> dict[int, Figures]:
+    """What each page shows as raised, two queries at most (see ``page_scope``)."""
+    pages = list(pages)
+    out = figures(TotalScope.PAGE, [p.id for p in pages if not p.is_event])
+    out.update(figures(TotalScope.EVENT, [p.id for p in pages if p.is_event]))
+    return out
+
+
+def figures_subquery(scope: TotalScope, ids):
+    """The stored figures of one scope (slots summed) for ``ids`` (a select of
+    ids), as a subquery: page_id, raised, gifts, donors."""
+    return (
+        select(
+            Total.scope_id.label("page_id"),
+            func.sum(Total.raised_minor).label("raised"),
+            func.sum(Total.donation_count).label("gifts"),
+            func.sum(Total.donor_count).label("donors"),
+        )
+        .where(Total.scope == scope, Total.scope_id.in_(ids))
+        .group_by(Total.scope_id)
+        .subquery()
+    )
 
 
 def _ledger_figures(scope: TotalScope):

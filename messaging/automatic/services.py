@@ -27,7 +27,7 @@ from campaigns.giving.models import Donation, DonationKind
 from campaigns.model_types import utcnow
 from campaigns.organisations import services
 from campaigns.organisations.models import Cause, CauseStatus, Organisation
-from campaigns.pages.models import Page, PageKind, PageStatus
+from campaigns.pages.models import Page, PageStatus
 from campaigns.standings import boards as standings_boards
 from campaigns.standings import leaderboards as standings_leaderboards
 from campaigns.totals import services as totals
@@ -35,12 +35,12 @@ from campaigns.totals.models import TotalScope
 from extensions import db
 from messaging.automatic.models import AutoMessageSetting, RankSnapshot
 from messaging.broadcasts import fanout
+from messaging.broadcasts.recipients import people_of, places, recipients
 from messaging.outbox.models import Channel, OutboxMessage
 from messaging.templating.models import MessageTemplate, Trigger
 
 log = logging.getLogger(__name__)
 
-EVENT_KINDS = (PageKind.EVENT, PageKind.TEAM)
 COUNTED = (DonationKind.GIFT, DonationKind.OFFLINE)
 WALL_CLOCK = ZoneInfo("Europe/Paris")
 
@@ -180,7 +180,7 @@ def _ready(org: Organisation, cause_id: int, trigger: str):
 
 
 def _page_people(page_ids) -> Any:
-    return fanout.people_of(select(Page.id, Page.owner_id).where(Page.id.in_(list(page_ids))))
+    return people_of(select(Page.id, Page.owner_id).where(Page.id.in_(list(page_ids))))
 
 
 def queue_for_page(page: Page, trigger: str, key: str, extra: dict | None = None) -> int:
@@ -199,7 +199,7 @@ def queue_for_page(page: Page, trigger: str, key: str, extra: dict | None = None
         dedupe=lambda row, channel: f"{key}:agent:{row.agent_id}:{channel}",
         trigger=trigger,
         extra=extra,
-        where=fanout.places(cause.id, only=[page.id]),
+        where=places(cause.id, only=[page.id]),
     )
 
 
@@ -231,7 +231,7 @@ def gift_milestones(donation: Donation, **_extra) -> int:
         return 0
     page = db.session.get(Page, donation.page_id)
     targets = []
-    if page.kind in EVENT_KINDS:
+    if page.is_event:
         targets.append((page, TotalScope.EVENT))
     else:
         targets.append((page, TotalScope.PAGE))
@@ -287,7 +287,7 @@ def gift_digest(now: datetime | None = None) -> int:
     by_page = defaultdict(list)
     for gift in gifts:
         by_page[gift.page_id].append(gift)
-    people = fanout.recipients(_page_people(by_page))
+    people = recipients(_page_people(by_page))
     last = dict(
         db.session.execute(
             select(OutboxMessage.agent_id, func.max(OutboxMessage.created_at))
@@ -422,7 +422,7 @@ def _snapshot(cause: Cause, board: str, now: datetime) -> int:
         templates, _options = _ready(org, cause.id, trigger)
         if templates is None:
             continue
-        where = where or fanout.places(cause.id)
+        where = where or places(cause.id)
         written += fanout.fan_out(
             org,
             cause,
@@ -503,7 +503,7 @@ def daily_digest(now: datetime | None = None) -> int:
         done = _already(org.id, Trigger.DAILY_DIGEST, today.replace(hour=0, minute=0, second=0))
         seen: set[int] = set()
         rows = []
-        for row in fanout.recipients(audience_query(AudienceParams(cause.id, Audience.ALL))):
+        for row in recipients(audience_query(AudienceParams(cause.id, Audience.ALL))):
             if row.agent_id in seen or row.agent_id in done["agents"]:
                 continue
             seen.add(row.agent_id)
@@ -558,7 +558,7 @@ def nudges(now: datetime | None = None) -> int:
             )
         )
         done = _already(org.id, Trigger.NUDGE, monday)["pages"]
-        rows = [r for r in fanout.recipients(fanout.people_of(pages)) if r.page_id not in done]
+        rows = [r for r in recipients(people_of(pages)) if r.page_id not in done]
         written += fanout.fan_out(
             org,
             cause,

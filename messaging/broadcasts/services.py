@@ -1,7 +1,7 @@
 """Broadcasts: a template sent to an audience of a cause, now, later or on a
-schedule. Staff create, preview, schedule and cancel them; ``expand_due`` (a
-scheduled job) turns each due broadcast into outbox rows in bulk and sends
-nothing itself.
+schedule. Staff create, preview, schedule and cancel them; ``expand_due`` (run
+by the ``expand-broadcasts`` job, ``jobs.expand_due_job``) turns each due
+broadcast into outbox rows in bulk and sends nothing itself.
 
 Services take the acting staff agent and never commit; ``expand_due`` is a job
 and commits once per broadcast.
@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.sql import Select
 
 from agents.models import Agent
@@ -24,17 +24,18 @@ from campaigns.errors import Conflict, ValidationError
 from campaigns.model_types import utcnow
 from campaigns.organisations import services as org_services
 from campaigns.organisations.models import Cause, Organisation
-from campaigns.pages.models import Page, PageKind, PageStatus
+from campaigns.pages.models import Page, PageStatus
+from campaigns.totals import services as totals
 from campaigns.totals.models import Total, TotalScope
 from extensions import begin_write, db
 from messaging.broadcasts import fanout
 from messaging.broadcasts.models import Audience, Broadcast, BroadcastStatus
+from messaging.broadcasts.recipients import people_of, recipients
 from messaging.outbox.models import Channel, OutboxMessage
 from messaging.templating.models import MessageTemplate, Trigger
 
 log = logging.getLogger(__name__)
 
-EVENT_KINDS = (PageKind.EVENT, PageKind.TEAM)
 RECURRENCES = {"": None, "daily": timedelta(days=1), "weekly": timedelta(weeks=1)}
 SAMPLE_SIZE = 3
 # A time a few minutes in the past is "now" typed slowly, not a mistake.
@@ -82,8 +83,7 @@ def page_raised():
         .group_by(Total.scope, Total.scope_id)
         .subquery()
     )
-    scope = case((Page.kind.in_(EVENT_KINDS), TotalScope.EVENT.value), else_=TotalScope.PAGE.value)
-    join = and_(figures.c.scope_id == Page.id, figures.c.scope == scope)
+    join = and_(figures.c.scope_id == Page.id, figures.c.scope == totals.page_scope_column())
     return figures, join
 
 
@@ -94,7 +94,7 @@ def _pages(params: AudienceParams) -> Select:
     )
     audience = params.audience
     if audience == Audience.HOSTS:
-        query = query.where(Page.kind.in_(EVENT_KINDS))
+        query = query.where(Page.is_event)
     elif audience in (Audience.BELOW_GOAL, Audience.NO_GIFT):
         figures, join = page_raised()
         query = query.outerjoin(figures, join)
@@ -117,7 +117,7 @@ def _pages(params: AudienceParams) -> Select:
 def audience_query(source: Broadcast | AudienceParams) -> Select:
     """The (agent_id, page_id) pairs a broadcast reaches: each page's owner and,
     for events, its co-hosts; deleted and deactivated agents are left out."""
-    return fanout.people_of(_pages(_params(source)))
+    return people_of(_pages(_params(source)))
 
 
 def audience_count(source: Broadcast | AudienceParams) -> int:
@@ -176,7 +176,7 @@ def clean_input(org: Organisation, data: dict[str, Any]) -> dict[str, Any]:
         event = db.session.get(Page, value) if value else None
         if (
             event is None
-            or event.kind not in EVENT_KINDS
+            or not event.is_event
             or event.status != PageStatus.PUBLISHED
             or (cause is not None and event.cause_id != cause.id)
         ):
@@ -229,7 +229,7 @@ def preview(staff: Agent, org: Organisation, cause: Cause, params: dict[str, Any
     template = db.session.get(MessageTemplate, clean["template_id"])
     audience = AudienceParams(cause.id, clean["audience"], clean["audience_value"])
     pairs = audience_query(audience).order_by("agent_id", "page_id")
-    rows = fanout.recipients(pairs.limit(SAMPLE_SIZE))
+    rows = recipients(pairs.limit(SAMPLE_SIZE))
     samples = []
     for rendered, row, _template in fanout.render_rows(
         org, cause, fanout.TemplateSet([template], org.locale), rows
@@ -374,8 +374,3 @@ def expand(broadcast: Broadcast, now: datetime) -> int:
         broadcast.send_at = next_at
     db.session.flush()
     return written
-
-
-def expand_due_job() -> int:
-    """Scheduled job: expand the broadcasts whose time has come."""
-    return expand_due()

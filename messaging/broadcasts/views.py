@@ -4,16 +4,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_security import auth_required, current_user
 from sqlalchemy import select
 
 from campaigns.errors import ServiceError, ValidationError
-from campaigns.organisations import services
 from campaigns.organisations.forms import ConfirmForm, StaffForm
 from campaigns.organisations.models import Cause, Organisation
-from campaigns.pages.models import Page, PageKind, PageStatus
+from campaigns.pages.models import Page, PageStatus
+from campaigns.staff_gate import staff_organisation
 from extensions import db
 from messaging.automatic import services as automatic
 from messaging.broadcasts import services as broadcasts
@@ -23,13 +23,6 @@ from messaging.outbox.models import OutboxStatus
 from messaging.templating.models import MessageTemplate, Trigger
 
 bp = Blueprint("broadcasts", __name__, url_prefix="/staff/<org_slug>/broadcasts")
-
-
-def _organisation(org_slug: str) -> tuple[Organisation, str]:
-    org = services.get_organisation(org_slug)
-    services.require_staff(current_user, org.id)
-    g.organisation_locale = org.locale
-    return org, services.membership_role(current_user, org.id)
 
 
 def _broadcast(org: Organisation, broadcast_id: int) -> Broadcast:
@@ -57,7 +50,7 @@ def _choices(org: Organisation, form: BroadcastForm) -> None:
         .join(Cause, Cause.id == Page.cause_id)
         .where(
             Cause.organisation_id == org.id,
-            Page.kind.in_((PageKind.EVENT, PageKind.TEAM)),
+            Page.is_event,
             Page.status == PageStatus.PUBLISHED,
         )
         .order_by(Page.title)
@@ -86,7 +79,7 @@ def labels() -> dict:
 @bp.get("/")
 @auth_required()
 def index(org_slug: str):
-    org, role = _organisation(org_slug)
+    org, role = staff_organisation(org_slug)
     listing = db.session.scalars(
         select(Broadcast)
         .where(Broadcast.organisation_id == org.id)
@@ -110,7 +103,7 @@ def index(org_slug: str):
 @bp.route("/new", methods=["GET", "POST"])
 @auth_required()
 def new(org_slug: str):
-    org, role = _organisation(org_slug)
+    org, role = staff_organisation(org_slug)
     form = BroadcastForm()
     _choices(org, form)
     result = None
@@ -154,7 +147,7 @@ def new(org_slug: str):
 @bp.get("/<int:broadcast_id>")
 @auth_required()
 def detail(org_slug: str, broadcast_id: int):
-    org, role = _organisation(org_slug)
+    org, role = staff_organisation(org_slug)
     broadcast = _broadcast(org, broadcast_id)
     return render_template(
         "messaging/broadcasts/detail.html",
@@ -170,7 +163,7 @@ def detail(org_slug: str, broadcast_id: int):
 
 
 def _act(org_slug: str, broadcast_id: int, action, done: str):
-    org, _role = _organisation(org_slug)
+    org, _role = staff_organisation(org_slug)
     broadcast = _broadcast(org, broadcast_id)
     form = ConfirmForm()
     if not form.validate_on_submit():
@@ -203,7 +196,7 @@ def cancel(org_slug: str, broadcast_id: int):
 @bp.route("/automatic", methods=["GET", "POST"])
 @auth_required()
 def automatic_messages(org_slug: str):
-    org, role = _organisation(org_slug)
+    org, role = staff_organisation(org_slug)
     form = StaffForm()
     errors: dict[str, str] = {}
     if form.validate_on_submit():

@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import render_template
 from flask_babel import force_locale
 
-from campaigns.giving import services as giving
+from campaigns.giving import receipts
 from campaigns.giving.models import Donation, DonationKind, PendingGift
 from campaigns.organisations.models import Organisation
 from campaigns.urls import absolute_url
@@ -46,7 +46,7 @@ def queue_receipt(gift: Donation, **_extra) -> SentMail | None:
     pending = db.session.get(PendingGift, gift.pending_gift_id) if gift.pending_gift_id else None
     locale = (pending.locale if pending else "") or org.locale or "fr"
     with force_locale(locale):
-        receipt = giving.receipt_for(gift, locale)
+        receipt = receipts.receipt_for(gift, locale)
         context = {
             "receipt": receipt,
             "organisation": org,

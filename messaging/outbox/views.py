@@ -9,8 +9,9 @@ from flask_security import auth_required, current_user
 
 from campaigns.errors import ServiceError
 from campaigns.organisations.forms import ConfirmForm
+from campaigns.staff_gate import staff_organisation
 from extensions import db
-from messaging.broadcasts.views import _organisation, labels
+from messaging.broadcasts.views import labels
 from messaging.outbox import services as outbox
 
 bp = Blueprint("outbox_staff", __name__, url_prefix="/staff/<org_slug>/outbox")
@@ -19,7 +20,7 @@ bp = Blueprint("outbox_staff", __name__, url_prefix="/staff/<org_slug>/outbox")
 @bp.get("/")
 @auth_required()
 def index(org_slug: str):
-    org, role = _organisation(org_slug)
+    org, role = staff_organisation(org_slug)
     return render_template(
         "messaging/outbox.html",
         org=org,
@@ -34,7 +35,7 @@ def index(org_slug: str):
 @bp.post("/<int:message_id>")
 @auth_required()
 def decide(org_slug: str, message_id: int):
-    org, _role = _organisation(org_slug)
+    org, _role = staff_organisation(org_slug)
     form = ConfirmForm()
     if not form.validate_on_submit():
         flash(_("The form expired. Please try again."), "error")

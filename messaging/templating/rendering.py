@@ -37,7 +37,7 @@ from campaigns.organisations.models import Cause, Organisation
 from campaigns.pages.models import Page, PageKind, PageStatus
 from campaigns.standings import leaderboards
 from campaigns.totals.models import TotalScope
-from campaigns.totals.services import figures_one
+from campaigns.totals.services import figures_one, page_scope
 from campaigns.urls import absolute_url
 from extensions import db
 from messaging.sharing import services as sharing
@@ -457,7 +457,7 @@ def _agent_dict(agent, page: Page | None) -> dict:
 
 
 def _raised(page: Page):
-    return figures_one(TotalScope.EVENT if page.is_event else TotalScope.PAGE, page.id)
+    return figures_one(page_scope(page.kind), page.id)
 
 
 def _percent(part: int, whole: int) -> int:

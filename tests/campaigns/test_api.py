@@ -21,6 +21,7 @@ from tests.factories import (
     AgentFactory,
     CauseFactory,
     EventPageFactory,
+    MembershipFactory,
     OrganisationFactory,
     PageFactory,
 )
@@ -283,6 +284,20 @@ def test_draft_and_hidden_pages_are_only_shown_to_their_editors(
     ] == ("Spam")
     listing = client.get("/api/v1/causes/twestival/pages", headers=bearer(token)).get_json()
     assert listing["pages"] == []
+
+
+def test_staff_read_a_hidden_page_in_the_api_as_on_the_web(client, db, cause, other_token):
+    # One rule for who sees a page (campaigns.pages.services.visible_page): the
+    # organisation's staff see its hidden pages, as they do on the web.
+    hidden = PageFactory(cause=cause, status=PageStatus.HIDDEN, hidden_reason="Spam")
+    staffer = MembershipFactory(organisation=cause.organisation).agent
+    _, staff_token = create_token(staffer)
+    db.session.commit()
+    url = f"/api/v1/pages/{hidden.slug}"
+
+    assert client.get(url, headers=bearer(staff_token)).get_json()["status"] == "hidden"
+    assert client.get(url, headers=bearer(other_token)).status_code == 404
+    assert client.get(f"/p/{hidden.slug}").status_code == 404
 
 
 def test_organisation_totals(client, db, cause):

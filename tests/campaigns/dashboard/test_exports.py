@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from campaigns.audit import AuditEntry
 from campaigns.dashboard import exports
+from campaigns.dashboard import filters as export_filters
 from campaigns.giving.ledger import record_gift
 from campaigns.giving.models import Donation
 from campaigns.model_types import utcnow
@@ -338,9 +339,9 @@ def test_offline_export_lists_gifts_with_their_review(db, client, as_agent, staf
 
 
 def test_filters_parse_local_days(app, db, org, cause):
-    filters = exports.parse_filters(org.id, {"cause": "twestival", "since": "2026-06-21"})
+    filters = export_filters.parse_filters(org.id, {"cause": "twestival", "since": "2026-06-21"})
     assert (filters.cause_id, filters.since, filters.until) == (cause.id, date(2026, 6, 21), None)
-    assert exports.parse_filters(org.id, {}) == exports.Filters()
+    assert export_filters.parse_filters(org.id, {}) == export_filters.Filters()
     condition = filters.window(Donation.created_at)[0]
     assert condition.right.value == datetime(2026, 6, 20, 22, 0, tzinfo=UTC)
     assert utcnow().tzinfo is not None

@@ -20,6 +20,7 @@ from sqlalchemy import event, func, select
 
 from agents.models import MembershipRole
 from campaigns.audit import AuditEntry
+from campaigns.fund_use import allocation
 from campaigns.fund_use import services as expenses
 from campaigns.fund_use.models import Expense
 from campaigns.fund_use.views import percent_text
@@ -60,14 +61,14 @@ def words(response) -> str:
 # --- the rule, by hand -----------------------------------------------------------
 
 
-def money(spent, designated, undesignated) -> expenses.CauseMoney:
-    return expenses.CauseMoney("EUR", spent, designated, undesignated)
+def money(spent, designated, undesignated) -> allocation.CauseMoney:
+    return allocation.CauseMoney("EUR", spent, designated, undesignated)
 
 
 def test_designated_and_undesignated_gifts_share_by_spending():
     # Spent: A 6,000, B 4,000. The cause: A 5,000 designated, 10,000 undesignated.
     # The page: 1,000 for A, 2,000 undesignated.
-    result = expenses.shares(money({1: 6000, 2: 4000}, {1: 5000}, 10000), {1: 1000, None: 2000})
+    result = allocation.shares(money({1: 6000, 2: 4000}, {1: 5000}, 10000), {1: 1000, None: 2000})
     a, b = result[1], result[2]
     # A: 1,000 + 2,000 × 6/10 = 2,200 of a funding of 5,000 + 10,000 × 6/10 = 11,000.
     assert (a.contribution_minor, a.funding_minor, a.fraction) == (2200, 11000, Fraction(1, 5))
@@ -79,21 +80,21 @@ def test_designated_and_undesignated_gifts_share_by_spending():
 
 def test_an_over_spent_project_is_shared_by_its_cost():
     # 9,000 spent on a project that received 3,000: the page's 1,500 paid a sixth.
-    share = expenses.shares(money({1: 9000}, {1: 3000}, 0), {1: 1500})[1]
+    share = allocation.shares(money({1: 9000}, {1: 3000}, 0), {1: 1500})[1]
     assert share.fraction == Fraction(1, 6)
     assert share.funded_minor == 1500
     assert share.funded(1000) == 167  # 166.67
 
 
 def test_amounts_round_half_to_even():
-    share = expenses.shares(money({1: 1, 2: 1}, {}, 10), {None: 5})[1]
+    share = allocation.shares(money({1: 1, 2: 1}, {}, 10), {None: 5})[1]
     assert share.contribution_minor == 2  # 2.5
     assert share.fraction == Fraction(1, 2)
     assert (share.funded(3), share.funded(5), share.funded(7)) == (2, 2, 4)  # 1.5, 2.5, 3.5
 
 
 def test_no_published_expense_means_no_share():
-    assert expenses.shares(money({}, {1: 500}, 500), {None: 100}) == {}
+    assert allocation.shares(money({}, {1: 500}, 500), {None: 100}) == {}
 
 
 def test_percentages_are_whole_and_small_shares_say_under_one(app):
@@ -155,12 +156,12 @@ def world(db, cause, staffer):
     }
 
 
-def by_project(page) -> dict[str, expenses.ProjectFunding]:
-    return {item.project.slug: item for item in expenses.page_fund_use(page)}
+def by_project(page) -> dict[str, allocation.ProjectFunding]:
+    return {item.project.slug: item for item in allocation.page_fund_use(page)}
 
 
 def test_cause_money_reads_net_designated_and_undesignated(db, world, cause):
-    found = expenses.cause_money([cause.id])[cause.id]
+    found = allocation.cause_money([cause.id])[cause.id]
     assert found.spent == {world["well"].id: 6000, world["school"].id: 3000}
     assert found.designated == {
         world["well"].id: 1000,
@@ -221,8 +222,8 @@ def test_a_page_without_gifts_or_a_cause_without_expenses_shows_nothing(db, worl
     elsewhere = PageFactory(cause=CauseFactory(organisation=cause.organisation), slug="far")
     ledger.record_gift(page=elsewhere, cause=elsewhere.cause, amount_minor=5000)
     db.session.commit()
-    assert expenses.page_fund_use(quiet) == []
-    assert expenses.page_fund_use(elsewhere) == []
+    assert allocation.page_fund_use(quiet) == []
+    assert allocation.page_fund_use(elsewhere) == []
     assert "What your money funded" not in text(client.get("/p/far"))
 
 
@@ -236,7 +237,7 @@ def test_fund_use_takes_a_fixed_number_of_queries(db, world, staffer):
     event.listen(connection, "before_cursor_execute", count)
     try:
         db.session.expire_all()  # both counts include reloading the page
-        expenses.page_fund_use(world["runs"])
+        allocation.page_fund_use(world["runs"])
         few = len(statements)
         for n in range(12):
             spend(staffer, world["school"], 10 + n, f"Nails {n}")

@@ -292,7 +292,9 @@ def test_cash_recorded_with_an_address_prints_it_once_confirmed(db, client, page
     donation = offline.confirm_offline_gift(staff, gift)
     assert address_of(donation) == address_of(gift)
     receipts.issue_pending()
-    assert giving.receipt_for(donation, "fr").donor_address == "5 rue Mercière\n69002 Lyon\nFrance"
+    assert (
+        receipts.receipt_for(donation, "fr").donor_address == "5 rue Mercière\n69002 Lyon\nFrance"
+    )
     mail = db.session.scalar(select(SentMail).where(SentMail.template == "receipt"))
     assert "5 rue Mercière\n69002 Lyon\nFrance" in mail.body_text
 

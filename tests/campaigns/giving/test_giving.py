@@ -13,6 +13,7 @@ import responses
 import stripe
 from sqlalchemy import func, select
 
+from campaigns.giving import receipts
 from campaigns.giving import services as giving
 from campaigns.giving.checkout import completed_event
 from campaigns.giving.models import Donation, PendingGift, PendingGiftStatus, StripeEvent
@@ -430,10 +431,10 @@ def test_the_printable_receipt_has_what_a_recu_fiscal_needs(client, db, page, de
 
 
 def test_amounts_in_words_in_french_and_english():
-    assert giving.amount_in_words(2500, "EUR", "fr") == "vingt-cinq euros"
-    assert giving.amount_in_words(100, "EUR", "fr") == "un euro"
-    assert giving.amount_in_words(2500, "EUR", "en") == "twenty-five euros"
-    assert giving.amount_in_words(2550, "EUR", "fr") == "vingt-cinq euros et cinquante centimes"
+    assert receipts.amount_in_words(2500, "EUR", "fr") == "vingt-cinq euros"
+    assert receipts.amount_in_words(100, "EUR", "fr") == "un euro"
+    assert receipts.amount_in_words(2500, "EUR", "en") == "twenty-five euros"
+    assert receipts.amount_in_words(2550, "EUR", "fr") == "vingt-cinq euros et cinquante centimes"
 
 
 # --- the donor wall ----------------------------------------------------------------------

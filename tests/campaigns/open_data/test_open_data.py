@@ -15,7 +15,7 @@ from agents.models import MembershipRole
 from campaigns.fund_use import services as expenses
 from campaigns.giving import ledger
 from campaigns.open_data import views as open_data_views
-from campaigns.open_data.services import DATASETS
+from campaigns.open_data.datasets import DATASETS
 from campaigns.organisations.models import CauseStatus
 from campaigns.pages import services as page_services
 from extensions import limiter

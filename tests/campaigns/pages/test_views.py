@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from campaigns.giving import ledger as services
 from campaigns.money import format_money
+from campaigns.organisations.models import CauseStatus
 from campaigns.pages.models import Page, PageHost, PageKind, PageStatus
 from tests.factories import (
     AgentFactory,
@@ -336,6 +337,21 @@ def test_hidden_page_is_404_for_the_public_but_owner_sees_the_reason(client, db,
     assert response.status_code == 200
     assert "hidden from the public" in html(response)
     assert "Links to a betting site." in html(response)
+
+
+def test_a_page_of_a_draft_cause_is_404_for_the_public_on_the_web_as_in_the_api(
+    client, db, login_as
+):
+    # One rule for who sees a page: a published page of a cause not yet public
+    # is its editors' and the staff's, not everyone's.
+    page = PageFactory(status=PageStatus.PUBLISHED)
+    page.cause.status = CauseStatus.DRAFT
+    saved(db)
+
+    assert client.get(f"/p/{page.slug}").status_code == 404
+    assert client.get(f"/api/v1/pages/{page.slug}").status_code == 404
+    login_as(page.owner)
+    assert client.get(f"/p/{page.slug}").status_code == 200
 
 
 def test_deleted_owner_shows_as_former_supporter(client, db):

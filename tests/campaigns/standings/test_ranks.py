@@ -17,7 +17,7 @@ from campaigns.pages import services as page_services
 from campaigns.pages.models import Page, PageKind, PageStatus
 from campaigns.standings import boards as standings_boards
 from campaigns.standings import leaderboards as standings_leaderboards
-from campaigns.standings import ranks
+from campaigns.standings import rank_reads, ranks
 from extensions import db, run_transaction
 from tests import stripe_objects as so
 from tests.conftest import BACKENDS, drop_app, drop_redis_keys, make_migrated_app
@@ -106,7 +106,9 @@ def assert_same(cause_id: int) -> None:
             sql = standings_leaderboards.sql_board(
                 cause_id, name, limit=limit, offset=offset, parent_id=parent
             )
-            from_redis = ranks.board(cause_id, name, limit=limit, offset=offset, parent_id=parent)
+            from_redis = rank_reads.board(
+                cause_id, name, limit=limit, offset=offset, parent_id=parent
+            )
             assert from_redis == as_tuples(sql), (name, parent, offset, limit)
             # The public function uses Redis here and gives the same entries.
             assert (
@@ -120,7 +122,7 @@ def assert_same(cause_id: int) -> None:
         sql = standings_leaderboards.sql_rank_of(page)
         expected = (sql.rank, sql.raised_minor, sql.donor_count) if sql else None
         if page.status in standings_boards.RANKED_STATUSES:
-            assert ranks.rank(cause_id, board, page.id) == expected, page.slug
+            assert rank_reads.rank(cause_id, board, page.id) == expected, page.slug
         else:
             assert expected is None
         assert standings_leaderboards.rank_of(page) == sql, page.slug
@@ -206,7 +208,7 @@ def test_redis_and_sql_give_the_same_leaderboards_through_changes_and_rebuilds(r
     ledger.record_gift(page=d, cause=d.cause, amount_minor=100_000, donor_email="n@x.org")
     # Until the commit, this session reads the cause from SQL: it sees its own gift.
     assert standings_leaderboards.board(cause_id, "pages", limit=1)[0].slug == "d"
-    assert ranks.board(cause_id, "pages", limit=1)[0][0] == a.id
+    assert rank_reads.board(cause_id, "pages", limit=1)[0][0] == a.id
     db.session.rollback()
     assert dump(cause_id) == before
 
@@ -225,7 +227,7 @@ def test_a_missing_marker_rebuilds_and_the_cli_rebuilds_and_checks(redis_app):
     r, keys = ranks.client(), ranks.Keys(cause.id)
     assert standings_leaderboards.board(cause.id)[0].raised_minor == 2500
     r.delete(keys.pages, keys.ready)  # as an eviction or a flush would
-    assert ranks.board(cause.id, "pages", limit=5) == [(page.id, 2500, 1, 1)]
+    assert rank_reads.board(cause.id, "pages", limit=5) == [(page.id, 2500, 1, 1)]
 
     runner = redis_app.test_cli_runner()
     result = runner.invoke(args=["ranks", "rebuild", "--cause", cause.slug])
@@ -258,7 +260,7 @@ def test_figures_beyond_an_exact_score_are_answered_from_sql(redis_app):
     db.session.commit()
     assert ranks.client().get(ranks.Keys(cause.id).ready) == "sql"
     with pytest.raises(ranks.Unavailable):
-        ranks.board(cause.id, "pages", limit=5)
+        rank_reads.board(cause.id, "pages", limit=5)
     assert [e.raised_minor for e in standings_leaderboards.board(cause.id)] == [2**33, 100]
 
 

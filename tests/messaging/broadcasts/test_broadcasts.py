@@ -16,6 +16,7 @@ from extensions import db as _db
 from messaging.broadcasts import fanout
 from messaging.broadcasts import services as broadcasts
 from messaging.broadcasts.models import Audience, Broadcast, BroadcastStatus
+from messaging.broadcasts.recipients import places, recipients
 from messaging.broadcasts.services import AudienceParams
 from messaging.outbox.models import OutboxMessage
 from messaging.templating.models import MessageTemplate, Trigger
@@ -209,9 +210,7 @@ def test_the_rendered_text_is_what_context_for_gives(world):
     """The bulk contexts equal the templates module's, value for value."""
     template = make_template(world["org"], channel="x")
     member = world["member"]
-    rows = fanout.recipients(
-        broadcasts.audience_query(AudienceParams(world["cause"].id, Audience.ALL))
-    )
+    rows = recipients(broadcasts.audience_query(AudienceParams(world["cause"].id, Audience.ALL)))
     row = next(r for r in rows if r.page_id == member.id)
     links = fanout.Links()
     codes = fanout.share_codes(world["cause"].id, [row], ["x"])
@@ -219,7 +218,7 @@ def test_the_rendered_text_is_what_context_for_gives(world):
         world["org"],
         world["cause"],
         row,
-        fanout.places(world["cause"].id),
+        places(world["cause"].id),
         links,
         locale="fr",
         share_url=links.share(codes[(row.agent_id, row.page_id, "x")]),
