@@ -92,6 +92,7 @@ ROUTE_MODULES = (
     "campaigns.pages.staff_views",
     "campaigns.standings.api",
     "campaigns.discovery.api",
+    "messaging.sharing.poster",
 )
 
 

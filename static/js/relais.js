@@ -25,6 +25,21 @@
     });
   }
 
+  // Share buttons: the phone's own share sheet, where the browser has one.
+  function webShare() {
+    if (!navigator.share) return;
+    document.querySelectorAll("[data-web-share]").forEach(function (button) {
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        navigator.share({
+          title: document.title,
+          text: button.getAttribute("data-text"),
+          url: button.getAttribute("data-url")
+        }).catch(function () {});  // the reader closed the sheet: nothing to do
+      });
+    });
+  }
+
   // The share kit: edited posts update their intent links; copy buttons.
   function shareKit() {
     document.querySelectorAll("[data-share-post]").forEach(function (post) {
@@ -157,6 +172,7 @@
 
   ready(function () {
     pageLink();
+    webShare();
     shareKit();
     slugFromTitle();
     giveForm();
