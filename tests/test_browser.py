@@ -441,3 +441,25 @@ def test_embeds_load_and_move_in_a_page_of_another_origin(live_app, live_server,
                 assert_accessible(alone)
     finally:
         context.close()
+
+
+def test_on_a_phone_the_give_button_is_on_the_first_screen(live_server, browser):
+    """390×844, the size of a common phone: the page's figure and a Give button
+    show without scrolling, and the page does not scroll sideways."""
+    from playwright.sync_api import expect
+
+    context = new_context(browser, viewport={"width": 390, "height": 844}, locale="en-GB")
+    try:
+        phone = context.new_page()
+        phone.goto(f"{live_server}/c/twestival-eau-vive")
+        phone.click("ol.ranking a >> nth=0")
+        phone.wait_for_load_state()
+        give = phone.locator(".give-strip a[href='#give']")
+        expect(give).to_be_visible()
+        assert give.bounding_box()["y"] + give.bounding_box()["height"] <= 844
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+        give.click()
+        expect(phone.locator("#give")).to_be_in_viewport()
+        assert_accessible(phone)
+    finally:
+        context.close()

@@ -686,3 +686,14 @@ def test_closing_someone_elses_page_is_forbidden(client, db, login_as):
 def test_unknown_invitation_is_404(client, db, agent):
     assert client.get("/invites/not-a-token").status_code == 404
     assert client.post("/invites/not-a-token").status_code == 404
+
+
+def test_the_figure_and_a_give_button_come_first_on_a_phone(client, db, page):
+    """The side column (figures, give form) follows the story on a phone: a
+    strip under the title carries the figure and a Give link to the form."""
+    db.session.commit()
+    body = client.get(f"/p/{page.slug}").get_data(as_text=True)
+    strip = body.index('class="give-strip"')
+    assert strip < body.index('class="page-grid"')
+    assert 'href="#give"' in body[strip : body.index("</div>", strip)]
+    assert body.index('id="give"') > strip
