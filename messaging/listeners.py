@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Flask
 
 from campaigns.signals import (
+    cohost_invited,
     demo_seeded,
     gift_attribution,
     gift_recorded,
@@ -13,6 +14,7 @@ from campaigns.signals import (
     receipt_issued,
 )
 from messaging.automatic.services import gift_milestones, welcome
+from messaging.mail.invitations import queue_cohost_invite
 from messaging.mail.receipts import queue_receipt
 from messaging.sharing.services import attributed_link_id
 from messaging.templating.demo_templates import seed_templates
@@ -32,5 +34,6 @@ def init_app(app: Flask) -> None:
     page_published.connect(welcome)
     gift_recorded.connect(gift_milestones)
     receipt_issued.connect(queue_receipt)
+    cohost_invited.connect(queue_cohost_invite)
     gift_attribution.connect(_attribution)
     demo_seeded.connect(_demo_templates)

@@ -32,7 +32,7 @@ from campaigns.totals.models import TotalScope
 from campaigns.urls import absolute_url
 from extensions import db
 from messaging.outbox.models import Channel
-from messaging.outbox.services import bulk_insert, enqueue
+from messaging.outbox.queue import bulk_insert, enqueue
 from messaging.sharing.models import ShareLink
 from messaging.templating.models import MessageTemplate
 
