@@ -71,7 +71,6 @@ MODEL_MODULES = (
     "campaigns.totals.models",
     "messaging.automatic.models",
     "messaging.broadcasts.models",
-    "messaging.mail.models",
     "messaging.outbox.models",
     "messaging.preferences.models",
     "messaging.sharing.models",

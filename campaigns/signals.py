@@ -21,6 +21,10 @@ gift_recorded = signals.signal("gift-recorded")
 # sender: the Donation that just got its receipt number (from the receipts job).
 receipt_issued = signals.signal("receipt-issued")
 
+# sender: the CohostInvite just added (flushed); subject= and text= the
+# invitation mail to queue for invite.email, organisation_id= the page's.
+cohost_invited = signals.signal("cohost-invited")
+
 # sender: the Page just made public (possibly not flushed yet: a new page has no id).
 page_published = signals.signal("page-published")
 

@@ -7,7 +7,6 @@ from sqlalchemy import delete, func, or_, select, update
 
 from agents.signals import Erasure, account_deleted
 from extensions import db
-from messaging.mail.models import SentMail
 from messaging.outbox.models import OutboxMessage, OutboxStatus
 from messaging.preferences.models import MessagingPreference
 from messaging.sharing.models import ShareLink
@@ -41,22 +40,16 @@ def erase_messaging(erasure: Erasure) -> None:
         .where(to_them)
         .values(recipient="", subject="", body_text="", body_html="", link="", last_error="")
     )
-    if erasure.email:
-        db.session.execute(
-            update(SentMail)
-            .where(func.lower(SentMail.recipient) == erasure.email)
-            .values(recipient="", subject="", body_text="", body_html="")
-        )
     if erasure.forget:
         # Messages to other people that name them (an invitation, "X passed you").
-        for model in (OutboxMessage, SentMail):
-            fields = MESSAGE_TEXT if model is OutboxMessage else MESSAGE_TEXT[:3]
-            rows = db.session.scalars(
-                select(model).where(erasure.mentions(*(getattr(model, f) for f in fields)))
+        rows = db.session.scalars(
+            select(OutboxMessage).where(
+                erasure.mentions(*(getattr(OutboxMessage, f) for f in MESSAGE_TEXT))
             )
-            for row in rows:
-                for field in fields:
-                    setattr(row, field, erasure.text(getattr(row, field)))
+        )
+        for row in rows:
+            for field in MESSAGE_TEXT:
+                setattr(row, field, erasure.text(getattr(row, field)))
 
 
 def init_app(app: Flask) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Flask
 
 from campaigns.signals import (
+    cohost_invited,
     demo_seeded,
     gift_attribution,
     gift_recorded,
@@ -16,6 +17,7 @@ from campaigns.signals import (
     share_link_channels,
 )
 from messaging.automatic.services import gift_milestones, welcome
+from messaging.mail.invitations import queue_cohost_invite
 from messaging.mail.receipts import queue_receipt
 from messaging.outbox.services import status_counts
 from messaging.sharing.models import ShareLink
@@ -49,6 +51,7 @@ def init_app(app: Flask) -> None:
     page_published.connect(welcome)
     gift_recorded.connect(gift_milestones)
     receipt_issued.connect(queue_receipt)
+    cohost_invited.connect(queue_cohost_invite)
     gift_attribution.connect(_attribution)
     demo_seeded.connect(_demo_templates)
     message_counts.connect(_message_counts)

@@ -79,6 +79,20 @@ def mailbox(smtp_server):
     return smtp_server
 
 
+@pytest.fixture
+def deliver_outbox(db):
+    """Deliver what the outbox holds now, as a worker does after the commit:
+    tests that saw mail the moment it was written call this first. Returns
+    the outcome counts (``{"sent": 1}``)."""
+    from messaging.outbox.delivery import drain
+
+    def deliver():
+        db.session.commit()  # what the unit of work wrote, as a worker would see it
+        return drain("test-worker")
+
+    return deliver
+
+
 def fresh_database_url(backend: str, directory: Path, name: str) -> str:
     """An empty database: a new SQLite file, or a new PostgreSQL database."""
     if backend == "sqlite":

@@ -10,13 +10,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("agents", "campaigns", "messaging")
 # Where campaigns still reaches into messaging, each for a reason of its own:
-# the demo command runs the scheduler in its process, the metrics endpoint counts
-# the outbox, and co-host invitations are mailed from the view until account mail
-# goes through the outbox.
+# the demo command runs the scheduler in its process, and the metrics endpoint
+# counts the outbox.
 CAMPAIGNS_MAY_IMPORT_MESSAGING = {
     "campaigns/demo/cli.py",
     "campaigns/runtime/metrics.py",
-    "campaigns/pages/cohost_views.py",
 }
 
 

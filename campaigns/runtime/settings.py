@@ -172,9 +172,10 @@ class Settings(BaseSettings):
         6, ge=1, description="a message is a dead letter after this many attempts"
     )
     outbox_lease_seconds: float = Field(
-        300,
+        30,
         gt=0,
-        description="a message in flight longer than this is given back (its worker died)",
+        description="a worker renews its claim every third of this; a claim not renewed "
+        "for this long is given back (its worker died)",
     )
     outbox_retry_base_seconds: float = Field(
         30, gt=0, description="first retry delay; it doubles at each attempt"

@@ -33,7 +33,7 @@ from messaging.broadcasts.recipients import (
     recipients,
 )
 from messaging.outbox.models import Channel
-from messaging.outbox.services import bulk_insert, enqueue
+from messaging.outbox.queue import bulk_insert, enqueue
 from messaging.sharing.models import ShareLink
 from messaging.templating.models import MessageTemplate
 

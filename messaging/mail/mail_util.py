@@ -1,27 +1,45 @@
-"""Flask-Security's mail hooks: Relais sends its mail itself."""
+"""Flask-Security's mail hooks: its mail goes through the outbox like every other."""
 
 from __future__ import annotations
 
 import email_validator
-from flask import current_app
+from flask import after_this_request, current_app, has_request_context
 from flask_security import MailUtil
 from flask_security.mail_util import EmailValidateException
 from flask_security.utils import get_message
 
-from messaging.mail.services import send_email
+from extensions import db
+from messaging.outbox.queue import queue_email
+
+
+def _commit(response):
+    # Flask-Security commits after some views (sign-up) and not after others
+    # (forgotten password, a new confirmation link): the queued mail must not
+    # be lost with the request's session. A view that failed rolled back first.
+    db.session.commit()
+    return response
 
 
 class RelaisMailUtil(MailUtil):
-    """Flask-Security's mails go through Relais' own mail service."""
+    """Sign-up confirmation, password reset and notices become outbox rows in
+    the request's unit of work: nothing leaves before it commits, an SMTP
+    server that is down delays the mail (the worker retries) instead of
+    failing the request."""
 
     def send_mail(self, template, subject, recipient, sender, body, html, **kwargs):
-        send_email(
+        user = kwargs.get("user")
+        if user is not None and getattr(user, "id", None) is None:
+            db.session.flush()  # a new account: its id names the mail's agent
+        queue_email(
             to=recipient if isinstance(recipient, str) else recipient[1],
             subject=str(subject),
             text=body or "",
             html=html or "",
-            template=f"security/{template}",
+            trigger="account",
+            agent_id=getattr(user, "id", None),
         )
+        if has_request_context():
+            after_this_request(_commit)
 
     def validate(self, email: str) -> str:
         # Flask-Security asks DNS whether the domain takes mail by default: offline

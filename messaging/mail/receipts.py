@@ -1,6 +1,6 @@
-"""Receipt mail for a gift: written as a ``SentMail`` row when the gift gets its
+"""Receipt mail for a gift: an outbox row written when the gift gets its
 receipt number (in that job's transaction: a rolled-back numbering leaves no
-mail), delivered after commit by ``messaging.mail.jobs.deliver_pending_mail``."""
+mail), delivered after commit by the outbox workers."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ from campaigns.giving.models import Donation, DonationKind, PendingGift
 from campaigns.organisations.models import Organisation
 from campaigns.urls import absolute_url
 from extensions import db
-from messaging.mail.models import SentMail
-from messaging.mail.services import new_message_id
+from messaging.outbox.queue import queue_email
 
 TEMPLATE = "receipt"
 
@@ -37,9 +36,9 @@ def is_receipted(gift: Donation) -> bool:
     )
 
 
-def queue_receipt(gift: Donation, **_extra) -> SentMail | None:
-    """Add the receipt mail for a gift just numbered; send nothing (the
-    transaction may still roll back)."""
+def queue_receipt(gift: Donation, **_extra) -> str | None:
+    """Queue the receipt mail for a gift just numbered, once per gift; send
+    nothing (the transaction may still roll back). Returns its Message-ID."""
     if not gift.donor_email or not is_receipted(gift):
         return None
     org = db.session.get(Organisation, gift.organisation_id)
@@ -57,14 +56,12 @@ def queue_receipt(gift: Donation, **_extra) -> SentMail | None:
         )[:300]
         text = render_template(f"messaging/email/{TEMPLATE}/body.txt", **context)
         html = render_template(f"messaging/email/{TEMPLATE}/body.html", subject=subject, **context)
-    mail = SentMail(
-        message_id=new_message_id(),
-        recipient=gift.donor_email,
+    return queue_email(
+        to=gift.donor_email,
         subject=subject,
-        body_text=text,
-        body_html=html,
-        template=TEMPLATE,
-        is_delivered=False,
+        text=text,
+        html=html,
+        trigger=TEMPLATE,
+        organisation_id=gift.organisation_id,
+        dedupe_key=f"receipt:{gift.id}",
     )
-    db.session.add(mail)
-    return mail

@@ -1,5 +1,10 @@
 """The "sent mail" page: in the demo, where no mail leaves the server, people
-read their confirmation and invitation links here."""
+read their confirmation and invitation links here.
+
+It reads the outbox itself, not copies made on delivery: a mail shows as soon
+as the unit of work that wrote it has committed, with or without a worker
+running (``flask run`` in development has none), and the outbox stays the one
+place a mail exists."""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import select
 
 from extensions import db
-from messaging.mail.models import SentMail
+from messaging.outbox.models import Channel, OutboxMessage, OutboxStatus
 
 bp = Blueprint("messaging", __name__)
 
@@ -40,8 +45,9 @@ def linkify(text: str) -> Markup:
 @bp.get("/mail")
 def sent_mail():
     mails = db.session.scalars(
-        select(SentMail)
-        .order_by(SentMail.created_at.desc(), SentMail.id.desc())
+        select(OutboxMessage)
+        .where(OutboxMessage.channel == Channel.EMAIL)
+        .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
         .limit(SENT_MAIL_PAGE_SIZE)
     )
     return render_template("messaging/sent_mail.html", mails=list(mails))
@@ -49,9 +55,12 @@ def sent_mail():
 
 @bp.get("/mail/<int:mail_id>")
 def sent_mail_detail(mail_id: int):
-    mail = db.session.get(SentMail, mail_id)
-    if mail is None:
+    mail = db.session.get(OutboxMessage, mail_id)
+    if mail is None or mail.channel != Channel.EMAIL:
         abort(404)
     return render_template(
-        "messaging/sent_mail_detail.html", mail=mail, body=linkify(mail.body_text)
+        "messaging/sent_mail_detail.html",
+        mail=mail,
+        body=linkify(mail.body_text),
+        is_delivered=mail.status == OutboxStatus.SENT and bool(current_app.config.get("SMTP_URL")),
     )

@@ -1,7 +1,7 @@
 """How one outbox message leaves Relais: SMTP, X (tweepy), Facebook Pages
 (facebook-sdk).
 
-Each sender raises one of three errors, and ``messaging.outbox.services`` decides from
+Each sender raises one of three errors, and ``messaging.outbox.delivery`` decides from
 the kind alone: ``Transient`` (not delivered, try again later), ``Permanent``
 (will never work: dead-letter now) and ``Ambiguous`` (it may have gone out: a
 person decides, never an automatic retry).
@@ -12,7 +12,8 @@ from __future__ import annotations
 import smtplib
 import ssl
 from email.message import EmailMessage
-from email.utils import parseaddr
+from email.utils import formataddr, parseaddr
+from urllib.parse import unquote, urlsplit
 
 import facebook
 import requests
@@ -20,7 +21,7 @@ import tweepy
 from flask import current_app
 from markupsafe import Markup
 
-from messaging.mail.services import build_message, smtp_settings
+from campaigns.runtime.settings import SMTP_SCHEMES
 
 GRAPH_API_VERSION = "v21.0"
 HTTP_TIMEOUT = 30  # seconds; far below the outbox lease, so a slow call cannot outlive its claim
@@ -37,6 +38,12 @@ class Transient(ChannelError):
     """Not delivered; the same message may be tried again later."""
 
 
+class Unavailable(Transient):
+    """The SMTP server could not be reached or refused Relais' login: nothing
+    was tried for this message, so it does not count as one of its attempts (an
+    outage of any length delays mail and never makes dead letters of it)."""
+
+
 class Permanent(ChannelError):
     """Not delivered and never will be as it stands (bad address, revoked token)."""
 
@@ -46,6 +53,39 @@ class Ambiguous(ChannelError):
 
 
 # -- email ----------------------------------------------------------------------------
+# The only place Relais talks SMTP (a test checks that no other module imports smtplib).
+
+
+def smtp_settings(url: str) -> dict:
+    """Parse ``smtp://user:pw@host:port``, ``smtps://…`` (SSL) or ``smtp+starttls://…``."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in SMTP_SCHEMES:
+        raise ValueError(
+            f"SMTP_URL must start with smtp://, smtps:// or smtp+starttls://, not {scheme}://"
+        )
+    return {
+        "host": parts.hostname or "localhost",
+        "port": parts.port or (465 if scheme == "smtps" else 25),
+        "ssl": scheme == "smtps",
+        "starttls": scheme == "smtp+starttls",
+        "username": unquote(parts.username) if parts.username else None,
+        "password": unquote(parts.password) if parts.password else None,
+    }
+
+
+def build_message(to: str, subject: str, text: str, html: str, message_id: str) -> EmailMessage:
+    """The mail as the row says, from MAIL_FROM, with its fixed Message-ID."""
+    sender = current_app.config["MAIL_FROM"]
+    msg = EmailMessage()
+    msg["From"] = formataddr(parseaddr(sender))
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Message-ID"] = message_id
+    msg.set_content(text or "")
+    if html:
+        msg.add_alternative(html, subtype="html")
+    return msg
 
 
 def unsubscribe_mailto() -> str:
@@ -109,12 +149,23 @@ class Mailer:
             raise
         return smtp
 
+    def _reach(self) -> smtplib.SMTP:
+        try:
+            return self._connect()
+        except smtplib.SMTPAuthenticationError as exc:
+            # Relais' own settings are wrong, not this mail: retry until someone fixes them.
+            raise Unavailable(f"SMTP login refused: {exc.smtp_code} {exc.smtp_error!r}") from exc
+        except smtplib.SMTPResponseException:
+            raise  # the server answered: judged by its code, below
+        except (OSError, smtplib.SMTPException) as exc:  # refused, timeout, TLS
+            raise Unavailable(f"SMTP unavailable: {exc.__class__.__name__}: {exc}") from exc
+
     def send(self, msg: EmailMessage) -> None:
-        """Hand one mail to the SMTP server; raises Transient or Permanent."""
+        """Hand one mail to the SMTP server; raises Unavailable, Transient or Permanent."""
         try:
             reused = self._smtp is not None
             if self._smtp is None:
-                self._smtp = self._connect()
+                self._smtp = self._reach()
             try:
                 self._smtp.send_message(msg)
             except smtplib.SMTPServerDisconnected:

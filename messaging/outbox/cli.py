@@ -15,7 +15,8 @@ from flask.cli import with_appcontext
 from campaigns.model_types import utcnow
 from campaigns.runtime import heartbeats
 from campaigns.runtime.logs import log_start
-from messaging.outbox.services import default_worker_id, drain
+from messaging.outbox.delivery import drain
+from messaging.outbox.leases import default_worker_id
 
 log = logging.getLogger(__name__)
 # Outcomes that mean a message was not delivered this time.

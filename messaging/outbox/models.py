@@ -7,11 +7,13 @@ from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -46,12 +48,16 @@ class OutboxMessage(db.Model):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     # e.g. "broadcast:12:run:3:agent:45:email": the same message is queued once.
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
-    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    # None for account mail (sign-up, password reset): it belongs to no organisation.
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"), index=True)
     page_id: Mapped[int | None] = mapped_column(ForeignKey("pages.id"))
     broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id"), index=True)
     template_id: Mapped[int | None] = mapped_column(ForeignKey("message_templates.id"))
     trigger: Mapped[str] = mapped_column(String(20), default="")
+    # Account mail, receipts, invitations: sent whatever the agent's marketing
+    # choices (opt-out, quiet hours) and without the unsubscribe footer.
+    is_transactional: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     channel: Mapped[Channel] = mapped_column(String(20))
     recipient: Mapped[str] = mapped_column(String(255), default="")  # email address
     subject: Mapped[str] = mapped_column(String(300), default="")

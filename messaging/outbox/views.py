@@ -3,12 +3,15 @@ posts to review, each sent again or cancelled by a person."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_security import auth_required, current_user
 
 from campaigns.errors import ServiceError
 from campaigns.organisations.forms import ConfirmForm
+from campaigns.runtime import heartbeats
 from campaigns.staff_gate import staff_organisation
 from extensions import db
 from messaging.broadcasts.views import labels
@@ -28,8 +31,31 @@ def index(org_slug: str):
         counts=outbox.status_counts(org.id),
         messages=outbox.needing_a_person(org.id),
         confirm=ConfirmForm(),
+        processes=background_processes(),
         **labels(),
     )
+
+
+def background_processes() -> dict:
+    """Who moves the outbox: each scheduler and worker seen lately, and
+    whether a scheduler holds the leader lock (nothing scheduled is written
+    without one)."""
+    summary = heartbeats.summary()
+    rows = [
+        {
+            **process,
+            "kind": kind,
+            "seen_at": datetime.fromisoformat(process["seen_at"]),
+            "started_at": datetime.fromisoformat(process["started_at"]),
+        }
+        for kind in heartbeats.KINDS
+        for process in summary[kind]["processes"]
+    ]
+    return {
+        "has_leader": summary["scheduler"]["has_leader"],
+        "workers_alive": summary["worker"]["alive"],
+        "rows": rows,
+    }
 
 
 @bp.post("/<int:message_id>")

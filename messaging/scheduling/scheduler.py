@@ -29,14 +29,13 @@ class Job:
 JOBS = [
     Job("close-ended-causes", "campaigns.organisations.jobs:close_ended_causes", seconds=300),
     Job("issue-receipts", "campaigns.giving.jobs:issue_receipts", seconds=20),
-    Job("deliver-pending-mail", "messaging.mail.jobs:deliver_pending_mail", seconds=30),
-    Job("deliver-outbox", "messaging.outbox.services:deliver_due", seconds=10),
+    Job("deliver-outbox", "messaging.outbox.delivery:deliver_due", seconds=10),
     Job("reconcile-stripe", "campaigns.giving.jobs:reconcile_stripe", seconds=900),
     Job("expand-broadcasts", "messaging.broadcasts.jobs:expand_due_job", seconds=30),
-    Job("gift-digest", "messaging.automatic.services:gift_digest", seconds=300),
-    Job("rank-snapshots", "messaging.automatic.services:rank_snapshots", seconds=300),
-    Job("daily-digest", "messaging.automatic.services:daily_digest", seconds=3600),
-    Job("nudges", "messaging.automatic.services:nudges", seconds=3600),
+    Job("gift-digest", "messaging.automatic.jobs:gift_digest", seconds=300),
+    Job("rank-snapshots", "messaging.automatic.jobs:rank_snapshots", seconds=300),
+    Job("daily-digest", "messaging.automatic.jobs:daily_digest", seconds=3600),
+    Job("nudges", "messaging.automatic.jobs:nudges", seconds=3600),
 ]
 
 

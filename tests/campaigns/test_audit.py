@@ -21,6 +21,7 @@ from campaigns.pages import services as page_services
 from campaigns.pages.models import Page, PageStatus
 from messaging.outbox import services as outbox
 from messaging.outbox.models import OutboxMessage, OutboxStatus
+from messaging.outbox.queue import enqueue
 from tests.factories import (
     AgentFactory,
     MembershipFactory,
@@ -65,7 +66,7 @@ def pending_gift(db, page, amount_minor=2500) -> OfflineGift:
 
 
 def stuck_message(org, agent, status=OutboxStatus.DEAD, key="dead-1") -> OutboxMessage:
-    outbox.enqueue(
+    enqueue(
         [{"dedupe_key": key, "organisation_id": org.id, "agent_id": agent.id, "channel": "email"}]
     )
     message = outbox.db.session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key == key))

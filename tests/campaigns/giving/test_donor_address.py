@@ -18,7 +18,7 @@ from campaigns.giving import services as giving
 from campaigns.giving.models import Donation, PendingGift
 from campaigns.offline import services as offline
 from campaigns.offline.models import OfflineGift
-from messaging.mail.models import SentMail
+from messaging.outbox.models import OutboxMessage
 from tests import stripe_objects as so
 from tests.factories import CauseFactory, MembershipFactory, OrganisationFactory, PageFactory
 
@@ -141,7 +141,7 @@ def test_a_paid_session_keeps_the_billing_address_for_the_receipt_and_its_mail(
     body = client.get(f"/receipts/{pending.reference}").get_data(as_text=True)
     assert "8 rue des Lilas, Bât. B\n69003 Lyon\nFrance</address>" in body
     assert "Postal address not given" not in body
-    mail = db.session.scalar(select(SentMail).where(SentMail.template == "receipt"))
+    mail = db.session.scalar(select(OutboxMessage).where(OutboxMessage.trigger == "receipt"))
     assert "8 rue des Lilas, Bât. B\n69003 Lyon\nFrance" in mail.body_text
     assert "8 rue des Lilas, Bât. B<br>69003 Lyon<br>France" in mail.body_html
 
@@ -155,7 +155,7 @@ def test_a_receipt_without_an_address_says_it_is_missing(client, db, page, post)
     db.session.commit()
     body = client.get(f"/receipts/{pending.reference}").get_data(as_text=True)
     assert "Postal address not given: to be completed." in body
-    mail = db.session.scalar(select(SentMail).where(SentMail.template == "receipt"))
+    mail = db.session.scalar(select(OutboxMessage).where(OutboxMessage.trigger == "receipt"))
     assert "Postal address not given: to be completed." in mail.body_text
 
 
@@ -231,7 +231,7 @@ def test_the_demo_give_form_takes_an_address_that_the_receipt_prints(client, db,
     assert address_of(gift) == ("12 quai Saint-Vincent", "69001", "Lyon", "BE")
     body = client.get(f"/receipts/{reference}").get_data(as_text=True)
     assert "12 quai Saint-Vincent\n69001 Lyon\nBelgium</address>" in body
-    mail = db.session.scalar(select(SentMail).where(SentMail.template == "receipt"))
+    mail = db.session.scalar(select(OutboxMessage).where(OutboxMessage.trigger == "receipt"))
     assert "12 quai Saint-Vincent\n69001 Lyon\nBelgium" in mail.body_text
 
 
@@ -295,7 +295,7 @@ def test_cash_recorded_with_an_address_prints_it_once_confirmed(db, client, page
     assert (
         receipts.receipt_for(donation, "fr").donor_address == "5 rue Mercière\n69002 Lyon\nFrance"
     )
-    mail = db.session.scalar(select(SentMail).where(SentMail.template == "receipt"))
+    mail = db.session.scalar(select(OutboxMessage).where(OutboxMessage.trigger == "receipt"))
     assert "5 rue Mercière\n69002 Lyon\nFrance" in mail.body_text
 
 

@@ -20,7 +20,7 @@ from campaigns.giving.models import Donation, PendingGift, PendingGiftStatus, St
 from campaigns.pages.models import PageStatus
 from campaigns.totals.models import TotalScope
 from campaigns.totals.services import figures_one
-from messaging.mail.models import SentMail
+from messaging.outbox.models import OutboxMessage
 from tests.factories import (
     CauseFactory,
     EventPageFactory,
@@ -389,8 +389,8 @@ def test_demo_test_payment_moves_the_totals_and_writes_a_receipt(client, db, pag
     db.session.refresh(pending)
     assert pending.status == PendingGiftStatus.PAID
 
-    mail = db.session.scalar(select(SentMail).where(SentMail.template == "receipt"))
-    assert mail.recipient == "ada@example.org" and not mail.is_delivered
+    mail = db.session.scalar(select(OutboxMessage).where(OutboxMessage.trigger == "receipt"))
+    assert mail.recipient == "ada@example.org" and mail.status == "queued"
     assert gift.receipt_number in mail.subject and gift.receipt_number in mail.body_text
     assert "twenty-five euros" in mail.body_text
     assert f"/receipts/{pending.reference}" in mail.body_text

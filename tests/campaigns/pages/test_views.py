@@ -512,7 +512,9 @@ def test_close_event_keeps_totals_and_stops_joining(client, db, login_as):
 # --- co-hosts -------------------------------------------------------------------------
 
 
-def test_cohost_invitation_by_email_lets_the_invitee_edit(client, db, login_as, mailbox):
+def test_cohost_invitation_by_email_lets_the_invitee_edit(
+    client, db, login_as, mailbox, deliver_outbox
+):
     event = EventPageFactory(title="Twestival Rennes")
     invitee = AgentFactory(email="cohost@example.org")
     saved(db)
@@ -522,6 +524,8 @@ def test_cohost_invitation_by_email_lets_the_invitee_edit(client, db, login_as, 
 
     assert response.status_code == 302
     assert "cohost@example.org" in html(client.get(f"/p/{event.slug}/cohosts"))
+    assert mailbox.messages == []  # an outbox row of the invitation's unit of work
+    assert deliver_outbox() == {"sent": 1}
     assert len(mailbox.messages) == 1
     sent = mailbox.messages[0]
     assert sent["to"] == ["cohost@example.org"]
@@ -553,7 +557,7 @@ def test_cohost_invitation_by_email_lets_the_invitee_edit(client, db, login_as, 
     assert client.post(path).status_code == 404  # a link works once
 
 
-def test_invalid_cohost_email_is_refused(client, db, login_as, mailbox):
+def test_invalid_cohost_email_is_refused(client, db, login_as, mailbox, deliver_outbox):
     event = EventPageFactory()
     saved(db)
     login_as(event.owner)
@@ -562,10 +566,11 @@ def test_invalid_cohost_email_is_refused(client, db, login_as, mailbox):
 
     assert response.status_code == 422
     assert 'id="email-error"' in html(response)
+    deliver_outbox()
     assert mailbox.messages == []
 
 
-def test_strangers_cannot_invite_cohosts(client, db, login_as, mailbox):
+def test_strangers_cannot_invite_cohosts(client, db, login_as, mailbox, deliver_outbox):
     event = EventPageFactory()
     login_as(AgentFactory())
     saved(db)
@@ -573,6 +578,7 @@ def test_strangers_cannot_invite_cohosts(client, db, login_as, mailbox):
     assert (
         client.post(f"/p/{event.slug}/cohosts", data={"email": "x@example.org"}).status_code == 403
     )
+    deliver_outbox()
     assert mailbox.messages == []
 
 

@@ -20,7 +20,7 @@ from tests.conftest import app_config, fresh_database_url
 PROJECT = ("campaigns", "messaging", "agents", "app", "relais")
 # Loggers the issue found silenced after `relais demo`'s upgrade.
 WATCHED = (
-    "messaging.outbox.services",
+    "messaging.outbox.delivery",
     "campaigns.standings.live",
     "campaigns.standings.ranks",
     "messaging.automatic.services",
@@ -212,7 +212,7 @@ def test_each_job_run_is_logged_with_its_duration_and_a_failure_with_its_traceba
 
 
 def test_the_worker_logs_its_start_and_each_batch(runner, org, caplog):
-    from messaging.outbox.services import enqueue
+    from messaging.outbox.queue import enqueue
     from tests.factories import AgentFactory
 
     agent = AgentFactory()

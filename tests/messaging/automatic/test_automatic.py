@@ -14,6 +14,7 @@ from campaigns.pages import services
 from campaigns.pages.models import PageHost
 from campaigns.standings import leaderboards
 from extensions import db as _db
+from messaging.automatic import jobs as automatic_jobs
 from messaging.automatic import services as automatic
 from messaging.automatic.models import AutoMessageSetting, RankSnapshot
 from messaging.outbox.models import OutboxMessage
@@ -97,15 +98,15 @@ def test_a_gift_that_changes_ranks_produces_rank_change_messages(db):
     give(leader, 50_00)
     give(chaser, 30_00)
     now = datetime.now(UTC)
-    assert automatic.rank_snapshots(now) == 0  # the first snapshot has nothing to compare
+    assert automatic_jobs.rank_snapshots(now) == 0  # the first snapshot has nothing to compare
     give(chaser, 30_00, "again@example.org")
-    assert automatic.rank_snapshots(now + timedelta(minutes=5)) == 1
+    assert automatic_jobs.rank_snapshots(now + timedelta(minutes=5)) == 1
     (moved,) = rows(Trigger.RANK_CHANGE)
     assert (moved.agent_id, moved.page_id) == (chaser.owner_id, chaser.id)
     assert moved.body_text == "#1 (#2) > Lea"
     assert moved.channel == "x" and moved.recipient == ""
     # Nothing changed since: no new snapshot, no message.
-    assert automatic.rank_snapshots(now + timedelta(minutes=10)) == 0
+    assert automatic_jobs.rank_snapshots(now + timedelta(minutes=10)) == 0
     assert len(rows(Trigger.RANK_CHANGE)) == 1
     assert third.id  # ranked last throughout: never told it moved
 
@@ -123,15 +124,15 @@ def test_gifts_on_a_page_are_batched_at_most_once_an_hour(db):
         gift.donor_name = name
         gift.created_at = now - timedelta(minutes=minutes)
     _db.session.flush()
-    assert automatic.gift_digest(now) == 1
+    assert automatic_jobs.gift_digest(now) == 1
     (digest,) = rows(Trigger.GIFTS)
     assert digest.body_text == f"3 dons, {format_money(30_00, 'EUR', 'fr')} : Léa, Hugo, Inès"
     assert digest.dedupe_key.startswith(f"gifts:agent:{page.owner_id}:hour:{now:%Y%m%d%H}")
     late = give(page, 5_00, "late@example.org")
     late.created_at = now + timedelta(minutes=5)
     _db.session.flush()
-    assert automatic.gift_digest(now + timedelta(minutes=10)) == 0  # within the hour
-    assert automatic.gift_digest(now + timedelta(minutes=65)) == 1
+    assert automatic_jobs.gift_digest(now + timedelta(minutes=10)) == 0  # within the hour
+    assert automatic_jobs.gift_digest(now + timedelta(minutes=65)) == 1
     assert rows(Trigger.GIFTS)[-1].body_text.startswith("1 dons, 5")
 
 
@@ -143,9 +144,9 @@ def test_nudge_once_a_week_for_a_quiet_page(db):
     busy = PageFactory(cause=cause, published_at=now - timedelta(days=10))
     give(busy, 10_00)
     make_template(cause.organisation, trigger=Trigger.NUDGE, body="Relancez !")
-    assert automatic.nudges(now) == 1
+    assert automatic_jobs.nudges(now) == 1
     assert [r.page_id for r in rows(Trigger.NUDGE)] == [quiet.id]
-    assert automatic.nudges(now + timedelta(hours=1)) == 0
+    assert automatic_jobs.nudges(now + timedelta(hours=1)) == 0
 
 
 def test_daily_digest_in_the_last_days_of_a_cause(db):
@@ -155,12 +156,12 @@ def test_daily_digest_in_the_last_days_of_a_cause(db):
     page = PageFactory(cause=cause)
     PageFactory(cause=far)
     make_template(cause.organisation, trigger=Trigger.DAILY_DIGEST, body="J-{{ cause.days_left }}")
-    assert automatic.daily_digest(now) == 1
+    assert automatic_jobs.daily_digest(now) == 1
     (digest,) = rows(Trigger.DAILY_DIGEST)
     assert digest.page_id == page.id
     assert digest.dedupe_key.startswith(f"digest:agent:{page.owner_id}:20261124")
-    assert automatic.daily_digest(now + timedelta(hours=1)) == 0
-    assert automatic.daily_digest(now + timedelta(days=1)) == 1
+    assert automatic_jobs.daily_digest(now + timedelta(hours=1)) == 0
+    assert automatic_jobs.daily_digest(now + timedelta(days=1)) == 1
 
 
 def test_staff_toggle_automatic_messages(client, login_as, db):
@@ -237,9 +238,9 @@ T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 
 def test_lyon_passing_marseille_tells_both_once_in_their_language(cities, db):
     lyon, marseille, cohost = cities["lyon"], cities["marseille"], cities["cohost"]
-    assert automatic.rank_snapshots(T0) == 0
+    assert automatic_jobs.rank_snapshots(T0) == 0
     give(lyon, 30_00, "again@example.org")  # Lyon 60 €, Marseille 50 €
-    assert automatic.rank_snapshots(T0 + timedelta(minutes=5)) == 3
+    assert automatic_jobs.rank_snapshots(T0 + timedelta(minutes=5)) == 3
 
     (up,) = rows(Trigger.RANK_CHANGE)
     assert (up.agent_id, up.page_id) == (lyon.owner_id, lyon.id)
@@ -259,10 +260,10 @@ def test_lyon_passing_marseille_tells_both_once_in_their_language(cities, db):
     )
 
     # Run again: nothing moved, nothing new.
-    assert automatic.rank_snapshots(T0 + timedelta(minutes=10)) == 0
+    assert automatic_jobs.rank_snapshots(T0 + timedelta(minutes=10)) == 0
     # The same snapshot taken twice (two runs racing): the dedupe keys hold.
     db.session.execute(RankSnapshot.__table__.delete().where(RankSnapshot.taken_at > T0))
-    assert automatic.rank_snapshots(T0 + timedelta(minutes=5)) == 0
+    assert automatic_jobs.rank_snapshots(T0 + timedelta(minutes=5)) == 0
     assert len(rows(Trigger.RANK_CHANGE)) == 1 and len(rows(Trigger.RANK_PASSED)) == 2
 
 
@@ -279,9 +280,9 @@ def test_the_passed_message_turned_off_reaches_no_one_at_marseille(cities, clien
     assert client.post(f"/staff/{org.slug}/broadcasts/automatic", data=form).status_code == 302
     assert automatic.setting(org.id, Trigger.RANK_PASSED)[0] is False
 
-    assert automatic.rank_snapshots(T0) == 0
+    assert automatic_jobs.rank_snapshots(T0) == 0
     give(lyon, 30_00, "again@example.org")
-    assert automatic.rank_snapshots(T0 + timedelta(minutes=5)) == 1
+    assert automatic_jobs.rank_snapshots(T0 + timedelta(minutes=5)) == 1
     assert [r.page_id for r in rows(Trigger.RANK_CHANGE)] == [lyon.id]
     assert rows(Trigger.RANK_PASSED) == []
     assert marseille.id not in {r.page_id for r in _db.session.scalars(select(OutboxMessage))}
@@ -292,10 +293,10 @@ def test_a_page_passed_by_two_hears_once_of_the_nearest(cities, db):
     nice = EventPageFactory(cause=cause, city="Nice", title="Nice pour l'eau")
     nice.owner.locale = "en"
     give(nice, 20_00)
-    assert automatic.rank_snapshots(T0) == 0  # Marseille 50, Lyon 30, Nice 20
+    assert automatic_jobs.rank_snapshots(T0) == 0  # Marseille 50, Lyon 30, Nice 20
     give(lyon, 50_00, "lyon@example.org")  # 80: first
     give(nice, 40_00, "nice@example.org")  # 60: second
-    automatic.rank_snapshots(T0 + timedelta(minutes=5))
+    automatic_jobs.rank_snapshots(T0 + timedelta(minutes=5))
     told = rows(Trigger.RANK_PASSED)
     assert [(r.page_id, r.agent_id) for r in told if r.agent_id == marseille.owner_id] == [
         (marseille.id, marseille.owner_id)
@@ -330,7 +331,7 @@ def test_rank_moves_name_the_nearest_and_never_tell_a_climber_it_was_passed():
     # Each climber names the page it passed that is now just below it.
     before = {3: 1, 4: 2, 1: 3, 2: 4}
     after = [entry(2, 1), entry(1, 2), entry(3, 3), entry(4, 4)]
-    moved_up, passed = automatic.rank_moves(after, before)
+    moved_up, passed = automatic_jobs.rank_moves(after, before)
     # 1 climbed (3 -> 2) though 2 went past it: it only hears it moved up.
     assert moved_up == {
         1: {"old_rank": 3, "passed": {"title": "Page 3", "city": "City 3"}},
@@ -341,7 +342,7 @@ def test_rank_moves_name_the_nearest_and_never_tell_a_climber_it_was_passed():
         3: {"old_rank": 1, "passed_by": {"title": "Page 1", "city": "City 1"}},
         4: {"old_rank": 2, "passed_by": {"title": "Page 1", "city": "City 1"}},
     }
-    assert automatic.rank_moves(after, {2: 1, 1: 2, 3: 3, 4: 4}) == ({}, {})
+    assert automatic_jobs.rank_moves(after, {2: 1, 1: 2, 3: 3, 4: 4}) == ({}, {})
 
 
 # --- text to copy is never sent ------------------------------------------------------

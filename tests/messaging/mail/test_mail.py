@@ -1,4 +1,5 @@
-"""The "sent mail" page: on in the demo, where mail is kept instead of sent."""
+"""The "sent mail" page: on in the demo, where mail is kept instead of sent.
+It reads the outbox, so a mail shows once its unit of work committed."""
 
 from __future__ import annotations
 
@@ -6,9 +7,19 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
-from messaging.mail.services import send_email
+from extensions import db as _db
+from messaging.outbox.models import OutboxMessage
+from messaging.outbox.queue import queue_email
 from tests.factories import PASSWORD
+
+
+def send_email(**fields) -> OutboxMessage:
+    message_id = queue_email(trigger="account", **fields)
+    return _db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.message_id == message_id)
+    ).one()
 
 
 @pytest.fixture
@@ -72,7 +83,7 @@ def test_demo_user_confirms_their_account_from_the_sent_mail_page(client, db, de
             "password_confirm": PASSWORD,
         },
     )
-    assert mailbox.messages == []  # no SMTP in the demo: kept, not sent
+    assert mailbox.messages == []  # queued in the unit of work; no worker ran
     listing = client.get("/mail").get_data(as_text=True)
     mail_path = re.search(r'href="(/mail/\d+)"', listing).group(1)
     detail = client.get(mail_path).get_data(as_text=True)
@@ -81,3 +92,15 @@ def test_demo_user_confirms_their_account_from_the_sent_mail_page(client, db, de
     response = client.get(link)
     assert response.status_code == 302
     assert client.get("/me").status_code == 200
+
+
+def test_the_sent_mail_page_lists_only_email(client, db, demo, org):
+    from messaging.outbox.queue import enqueue
+
+    enqueue(
+        [{"dedupe_key": "x:1", "organisation_id": org.id, "channel": "x", "body_text": "A post"}]
+    )
+    db.session.flush()
+    assert "A post" not in client.get("/mail").get_data(as_text=True)
+    (post,) = db.session.scalars(select(OutboxMessage).where(OutboxMessage.dedupe_key == "x:1"))
+    assert client.get(f"/mail/{post.id}").status_code == 404

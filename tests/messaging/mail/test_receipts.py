@@ -1,10 +1,12 @@
-"""Receipt mail: written in the gift's own transaction, localised for the donor,
-delivered after commit to a real SMTP server, once."""
+"""Receipt mail: an outbox row written in the receipts job's transaction,
+localised for the donor, delivered after commit to a real SMTP server, once."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from campaigns.giving import ledger as services
 from campaigns.giving import receipts as receipts_service
@@ -13,9 +15,9 @@ from campaigns.giving.checkout import completed_event
 from campaigns.giving.jobs import issue_receipts
 from campaigns.giving.models import DonationKind
 from campaigns.giving.payments import process_event
+from campaigns.model_types import utcnow
 from campaigns.offline.models import OfflineGift
-from messaging.mail.jobs import deliver_pending_mail
-from messaging.mail.models import SentMail
+from messaging.outbox.models import OutboxMessage
 from messaging.scheduling.scheduler import JOBS
 from tests.conftest import free_port
 from tests.factories import CauseFactory, OrganisationFactory, PageFactory
@@ -47,21 +49,23 @@ def paid_gift(db, page, *, locale="fr", email="ada@example.org", amount="25"):
     return pending, giving.gift_of(pending)
 
 
-def receipts(db) -> list[SentMail]:
-    return list(db.session.scalars(select(SentMail).where(SentMail.template == "receipt")))
+def receipts(db) -> list[OutboxMessage]:
+    db.session.expire_all()
+    return list(db.session.scalars(select(OutboxMessage).where(OutboxMessage.trigger == "receipt")))
 
 
 def test_a_paid_gift_writes_its_receipt_in_the_donors_language(db, page, mailbox):
     _, gift = paid_gift(db, page, locale="fr")
     (mail,) = receipts(db)
     assert mail.recipient == "ada@example.org"
-    assert not mail.is_delivered
+    assert mail.status == "queued" and mail.is_transactional
+    assert mail.dedupe_key == f"receipt:{gift.id}"
     assert gift.receipt_number.startswith("EV-") and gift.receipt_number in mail.subject
     assert "vingt-cinq euros" in mail.body_text
     assert "25\u00a0€" in mail.body_text or "25\u202f€" in mail.body_text  # French format
     assert "Association Eau Vive" in mail.body_text and "69001 Lyon" in mail.body_text
     assert gift.receipt_number in mail.body_html and "vingt-cinq euros" in mail.body_html
-    # Written, not sent: the job delivers it after the commit.
+    # Written, not sent: a worker delivers it after the commit.
     assert mailbox.messages == []
 
 
@@ -122,11 +126,11 @@ def test_a_confirmed_cheque_gets_a_receipt_too(db, page):
     assert "cinquante euros" in mail.body_text
 
 
-def test_deliver_pending_mail_sends_each_receipt_once_over_smtp(app, db, page, mailbox):
+def test_the_outbox_sends_each_receipt_once_over_smtp(app, db, page, mailbox, deliver_outbox):
     _, gift = paid_gift(db, page, locale="fr")
     (row,) = receipts(db)
 
-    assert deliver_pending_mail() == 1
+    assert deliver_outbox() == {"sent": 1}
     (received,) = mailbox.messages
     assert received["to"] == ["ada@example.org"]
     message = received["message"]
@@ -136,39 +140,49 @@ def test_deliver_pending_mail_sends_each_receipt_once_over_smtp(app, db, page, m
     assert gift.receipt_number in body
     assert "vingt-cinq euros" in body
     assert "Association Eau Vive" in body
+    # A receipt is owed to the donor: no marketing footer, no unsubscribe header.
+    assert "To stop these emails" not in body and message["List-Unsubscribe"] is None
     assert message.get_body(("html",)) is not None
-    db.session.refresh(row)
-    assert row.is_delivered
+    (row,) = receipts(db)
+    assert row.status == "sent"
 
-    # A second run finds nothing left to send.
-    assert deliver_pending_mail() == 0
+    # A second run finds nothing left to send, and numbering again queues nothing.
+    receipts_service.issue_pending()
+    assert deliver_outbox() == {}
     assert len(mailbox.messages) == 1
 
 
-def test_a_failed_delivery_is_retried_with_the_same_message_id(app, db, page, mailbox, monkeypatch):
+def test_a_failed_delivery_is_retried_with_the_same_message_id(
+    app, db, page, mailbox, monkeypatch, deliver_outbox
+):
     paid_gift(db, page)
-    (row,) = receipts(db)
     monkeypatch.setitem(app.config, "SMTP_URL", f"smtp://127.0.0.1:{free_port()}")  # nobody there
-    assert deliver_pending_mail() == 0
-    db.session.refresh(row)
-    assert not row.is_delivered
+    assert deliver_outbox() == {"retry": 1}
+    (row,) = receipts(db)
+    assert row.status == "queued" and row.attempts == 0 and "SMTP unavailable" in row.last_error
 
     monkeypatch.undo()
-    assert deliver_pending_mail() == 1
+    row.next_attempt_at = utcnow() - timedelta(seconds=1)  # its backoff is over
+    assert deliver_outbox() == {"sent": 1}
     (received,) = mailbox.messages
     assert received["message"]["Message-ID"].strip() == row.message_id
 
 
-def test_without_smtp_mail_stays_on_the_sent_mail_page(app, db, page, mailbox, monkeypatch):
+def test_without_smtp_mail_stays_on_the_sent_mail_page(
+    app, db, client, page, mailbox, monkeypatch, deliver_outbox
+):
     paid_gift(db, page)
     monkeypatch.setitem(app.config, "SMTP_URL", "")
-    assert deliver_pending_mail() == 0
+    monkeypatch.setitem(app.config, "SHOW_SENT_MAIL", True)
+    assert deliver_outbox() == {"sent": 1}  # kept: nothing to hand it to
     assert mailbox.messages == []
-    assert db.session.scalar(select(func.count(SentMail.id)).where(~SentMail.is_delivered)) == 1
+    (row,) = receipts(db)
+    assert row.subject in client.get("/mail").get_data(as_text=True)
 
 
 def test_receipts_are_numbered_and_delivered_within_a_minute():
     jobs = {j.id: j for j in JOBS}
     assert jobs["issue-receipts"].func == "campaigns.giving.jobs:issue_receipts"
-    assert jobs["deliver-pending-mail"].func == "messaging.mail.jobs:deliver_pending_mail"
-    assert jobs["issue-receipts"].seconds + jobs["deliver-pending-mail"].seconds <= 60
+    assert jobs["deliver-outbox"].func == "messaging.outbox.delivery:deliver_due"
+    assert jobs["issue-receipts"].seconds + jobs["deliver-outbox"].seconds <= 60
+    assert "deliver-pending-mail" not in jobs  # receipts go through the outbox

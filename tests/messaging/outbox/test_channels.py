@@ -14,9 +14,11 @@ import responses
 from sqlalchemy import select
 
 from extensions import db as _db
-from messaging.outbox import services as outbox
+from messaging.outbox import delivery as outbox
+from messaging.outbox.delivery import Outcome, deliver, drain
+from messaging.outbox.leases import claim, recover_stale
 from messaging.outbox.models import OutboxMessage
-from messaging.outbox.services import Outcome, claim, deliver, drain, enqueue, recover_stale
+from messaging.outbox.queue import enqueue
 from messaging.preferences.models import MessagingPreference
 from messaging.social import services as social_accounts
 from messaging.social.crypto import decrypt_credentials, encrypt_credentials

@@ -1,10 +1,15 @@
 """Staff see dead letters and posts to review, with their last error, and decide."""
 
+import re
+from datetime import timedelta
+
 from sqlalchemy import select
 
+from campaigns.model_types import utcnow
+from campaigns.runtime import heartbeats
 from extensions import db
 from messaging.outbox.models import OutboxMessage, OutboxStatus
-from messaging.outbox.services import enqueue
+from messaging.outbox.queue import enqueue
 from tests.factories import AgentFactory, MembershipFactory
 
 
@@ -55,3 +60,33 @@ def test_the_outbox_page_is_for_staff_only(db, client, login_as):
     db.session.commit()
     login_as(AgentFactory())
     assert client.get(f"/staff/{staff.organisation.slug}/outbox/").status_code == 403
+
+
+def test_staff_see_which_scheduler_leads_and_which_workers_run(db, client, login_as):
+    staff = MembershipFactory()
+    now = utcnow()
+    login_as(staff.agent)
+    page = client.get(f"/staff/{staff.organisation.slug}/outbox/")
+    assert "No scheduler or worker has reported yet." in page.text
+    assert "No scheduler holds the leader lock" in page.text
+
+    heartbeats.beat("scheduler:a:1", "scheduler", started_at=now, is_leader=True)
+    heartbeats.beat("scheduler:b:2", "scheduler", started_at=now)
+    heartbeats.beat("worker:a:3", "worker", started_at=now, detail="a:3:ff")
+    gone = heartbeats.Heartbeat(
+        name="worker:c:4", kind="worker", started_at=now, seen_at=now - timedelta(hours=1)
+    )
+    db.session.add(gone)
+    db.session.commit()
+
+    page = client.get(f"/staff/{staff.organisation.slug}/outbox/").text
+    assert "A scheduler holds the leader lock" in page
+    assert "1 outbox worker is running." in page
+    state_cell = r'<th scope="row">([^<]+)</th>.*?<td>([^<]+)</td>\s*</tr>'
+    rows = dict(re.findall(state_cell, page, re.S))
+    assert rows == {
+        "scheduler:a:1": "leading",
+        "scheduler:b:2": "waiting for the lock",
+        "worker:a:3": "delivering",
+        "worker:c:4": "not seen recently",
+    }

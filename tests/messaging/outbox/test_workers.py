@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from extensions import db as _db
 from messaging.outbox.models import OutboxMessage
-from messaging.outbox.services import enqueue
+from messaging.outbox.queue import enqueue
 from tests.conftest import TEST_DATABASE_URL, drop_database, make_migrated_app
 from tests.factories import AgentFactory, OrganisationFactory
 

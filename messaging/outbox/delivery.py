@@ -1,0 +1,391 @@
+"""Delivering claimed outbox rows, one by one.
+
+Each row goes out on its own: a first transaction checks opt-out, quiet hours
+and credentials, counts the attempt and fixes the email's Message-ID, and is
+committed BEFORE the SMTP or API call; a second records what happened.
+
+Email is at least once (a retry, or a row whose worker died, is sent again
+with the same Message-ID). A social post is at most once: after an ambiguous
+failure, or a worker that died during the call, it goes to ``review`` and a
+person decides. Transactional mail (account mail, receipts, invitations)
+skips the agent's opt-outs and quiet hours and carries no unsubscribe footer.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import select, update
+
+from agents.models import Agent
+from campaigns.model_types import utcnow
+from campaigns.organisations.models import Organisation
+from extensions import begin_write, db
+from messaging.outbox import channels
+from messaging.outbox.leases import LeaseKeeper, claim_rows, default_worker_id, recover_stale
+from messaging.outbox.leases import release as release_rows
+from messaging.outbox.models import Channel, OutboxMessage, OutboxStatus
+from messaging.outbox.queue import new_message_id
+from messaging.outbox.services import SOCIAL, is_postgresql, setting
+from messaging.preferences.models import MessagingPreference
+from messaging.preferences.services import (
+    is_opted_out,
+    preference_for,
+    quiet_until,
+    unsubscribe_url,
+)
+from messaging.social.crypto import CredentialsError, decrypt_credentials
+from messaging.social.models import SocialAccount
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(StrEnum):
+    SENT = "sent"
+    RETRY = "retry"  # queued again with backoff
+    DEAD = "dead"
+    REVIEW = "review"
+    SKIPPED = "skipped"
+    POSTPONED = "postponed"  # quiet hours: not an attempt
+    NOT_MINE = "not_mine"  # gone, or no longer claimed by this worker
+
+
+class RateLimiter:
+    """Token buckets per channel, for one worker."""
+
+    def __init__(self, rates: dict, clock=time.monotonic, sleep=time.sleep):
+        self.rates = {k: float(v) for k, v in (rates or {}).items()}
+        self.clock, self.sleep = clock, sleep
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def wait(self, channel: str) -> float:
+        """Take a token, sleeping until one is there; returns the seconds slept."""
+        rate = self.rates.get(channel, 0.0)
+        if rate <= 0:
+            return 0.0
+        burst = max(1.0, rate)
+        now = self.clock()
+        tokens, last = self._buckets.get(channel, (burst, now))
+        tokens = min(burst, tokens + (now - last) * rate)
+        slept = 0.0
+        if tokens < 1.0:
+            slept = (1.0 - tokens) / rate
+            self.sleep(slept)
+            tokens, now = 1.0, now + slept
+        self._buckets[channel] = (tokens - 1.0, now)
+        return slept
+
+
+@dataclass
+class _Send:
+    """What a call needs, read in the first transaction; no ORM object crosses it."""
+
+    id: int
+    channel: str
+    email: object = None  # EmailMessage
+    credentials: dict | None = None
+    account_ref: str = ""
+    text: str = ""
+    link: str = ""
+
+
+def backoff(attempts: int) -> timedelta:
+    """base·2^(attempts-1), capped, plus up to one base of jitter."""
+    base = float(setting("OUTBOX_RETRY_BASE_SECONDS"))
+    cap = float(setting("OUTBOX_RETRY_CAP_SECONDS"))
+    delay = min(cap, base * 2 ** max(0, attempts - 1))
+    return timedelta(seconds=delay + random.uniform(0, base))
+
+
+class Deliverer:
+    """Delivers claimed rows one by one for a worker; keeps its SMTP connection
+    and rate buckets between messages."""
+
+    def __init__(self, worker_id: str | None = None):
+        self.worker_id = worker_id
+        self.limiter = RateLimiter(setting("OUTBOX_RATE_LIMITS"))
+        self._mailer: channels.Mailer | None = None
+
+    def close(self) -> None:
+        if self._mailer is not None:
+            self._mailer.close()
+            self._mailer = None
+
+    def _smtp(self) -> channels.Mailer | None:
+        url = current_app.config.get("SMTP_URL") or ""
+        if self._mailer is not None and self._mailer.smtp_url != url:
+            self.close()
+        if url and self._mailer is None:
+            self._mailer = channels.Mailer(url)
+        return self._mailer
+
+    def _locked(self, message_id: int) -> OutboxMessage | None:
+        begin_write()
+        stmt = (
+            select(OutboxMessage)
+            .where(OutboxMessage.id == message_id)
+            .execution_options(populate_existing=True)
+        )
+        if is_postgresql():
+            stmt = stmt.with_for_update()
+        return db.session.scalars(stmt).first()
+
+    def deliver(self, message_id: int, channel: str | None = None) -> Outcome:
+        """Deliver one in-flight row; returns what became of it."""
+        if channel is None:
+            channel = db.session.scalar(
+                select(OutboxMessage.channel).where(OutboxMessage.id == message_id)
+            )
+            db.session.commit()
+        if channel in SOCIAL or channel == Channel.EMAIL:
+            self.limiter.wait(str(channel))
+        try:
+            prepared = self._start(message_id)
+        except Exception:
+            db.session.rollback()
+            raise
+        if isinstance(prepared, Outcome):
+            return prepared
+        try:
+            external_id = self._send(prepared)
+        except channels.Unavailable as exc:
+            return self._retry(prepared.id, str(exc), counted=False)
+        except channels.Transient as exc:
+            return self._retry(prepared.id, str(exc))
+        except channels.Permanent as exc:
+            return self._close(prepared.id, OutboxStatus.DEAD, str(exc))
+        except channels.Ambiguous as exc:
+            return self._close(prepared.id, OutboxStatus.REVIEW, str(exc))
+        except Exception as exc:  # a bug or an unexpected library error
+            log.exception("outbox message %s failed", prepared.id)
+            error = f"{exc.__class__.__name__}: {exc}"
+            if prepared.channel in SOCIAL:
+                return self._close(prepared.id, OutboxStatus.REVIEW, error)
+            return self._retry(prepared.id, error)
+        return self._sent(prepared, external_id)
+
+    def _start(self, message_id: int) -> _Send | Outcome:
+        # One round trip for the row (locked) and everything the checks read.
+        begin_write()
+        stmt = (
+            select(OutboxMessage, Agent, MessagingPreference, Organisation)
+            .outerjoin(Agent, Agent.id == OutboxMessage.agent_id)
+            .outerjoin(MessagingPreference, MessagingPreference.agent_id == OutboxMessage.agent_id)
+            .outerjoin(Organisation, Organisation.id == OutboxMessage.organisation_id)
+            .where(OutboxMessage.id == message_id)
+            .execution_options(populate_existing=True)
+        )
+        if is_postgresql():
+            stmt = stmt.with_for_update(of=OutboxMessage)
+        found = db.session.execute(stmt).first()
+        row, agent, pref, org = found if found else (None, None, None, None)
+        if (
+            row is None
+            or row.status != OutboxStatus.IN_FLIGHT
+            or (self.worker_id and row.claimed_by != self.worker_id)
+        ):
+            db.session.commit()
+            return Outcome.NOT_MINE
+        now = utcnow()
+        channel = str(row.channel)
+
+        def skip(reason: str) -> Outcome:
+            row.status, row.last_error = OutboxStatus.SKIPPED, reason
+            db.session.commit()
+            return Outcome.SKIPPED
+
+        if channel == Channel.COPY:
+            return skip("Copy posts are shared by the agent from the share kit, not sent.")
+        if channel not in SOCIAL and channel != Channel.EMAIL:
+            return skip(f"Unknown channel {channel!r}.")
+        send = _Send(id=row.id, channel=channel, text=row.body_text, link=row.link)
+        if row.is_transactional and channel == Channel.EMAIL:
+            # Asked for by the person (or owed to a donor): no agent account needed,
+            # no marketing rule applies.
+            if not row.recipient:
+                return skip("No email address.")
+            if not row.message_id:
+                row.message_id = new_message_id()
+            send.email = channels.build_message(
+                row.recipient, row.subject, row.body_text, row.body_html, row.message_id
+            )
+            return self._attempt(row, send, now)
+        if agent is None or agent.is_deleted:
+            return skip("No agent account to send to (none, or deleted).")
+        if channel == Channel.EMAIL and (pref is None or not pref.unsubscribe_salt):
+            pref = preference_for(agent.id)  # the unsubscribe link needs its salt
+        if is_opted_out(pref, channel):
+            return skip(f"The agent opted out of {'email' if channel == 'email' else 'posts'}.")
+        until = quiet_until(pref, now)
+        if until is not None:
+            # Not an attempt: the row waits for the end of the agent's quiet hours.
+            row.status, row.next_attempt_at = OutboxStatus.QUEUED, until
+            row.claimed_at, row.claimed_by = None, ""
+            db.session.commit()
+            return Outcome.POSTPONED
+
+        if channel == Channel.EMAIL:
+            to = row.recipient or agent.email or ""
+            if not to:
+                return skip("No email address.")
+            if not row.message_id:
+                row.message_id = new_message_id()  # stored before the first send
+            send.email = _agent_email(row, to, agent, org, pref)
+        else:
+            account = db.session.scalars(
+                select(SocialAccount).where(
+                    SocialAccount.agent_id == agent.id, SocialAccount.provider == channel
+                )
+            ).first()
+            if account is None:
+                return skip(f"The agent has not connected a {channel} account.")
+            try:
+                send.credentials = decrypt_credentials(account.credentials_encrypted)
+            except CredentialsError as exc:
+                row.status, row.last_error = OutboxStatus.DEAD, f"{exc}; reconnect the account."
+                db.session.commit()
+                return Outcome.DEAD
+            send.account_ref = account.account_ref
+        return self._attempt(row, send, now)
+
+    def _attempt(self, row: OutboxMessage, send: _Send, now) -> _Send:
+        # The attempt is on record (and the claim renewed) before anything leaves.
+        row.attempts += 1
+        row.claimed_at = now
+        db.session.commit()
+        return send
+
+    def _send(self, send: _Send) -> str:
+        if send.channel == Channel.EMAIL:
+            mailer = self._smtp()
+            if mailer is not None:
+                mailer.send(send.email)
+            return ""
+        if send.channel == Channel.X:
+            return channels.post_to_x(send.credentials, channels.x_text(send.text, send.link))
+        return channels.post_to_facebook(
+            send.credentials,
+            send.account_ref or send.credentials.get("page_id", ""),
+            send.text,
+            send.link,
+        )
+
+    def _sent(self, send: _Send, external_id: str) -> Outcome:
+        # Sent whatever the row says now: it went out (a lease may have run out meanwhile).
+        db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == send.id)
+            .values(
+                status=OutboxStatus.SENT, sent_at=utcnow(), external_id=external_id, last_error=""
+            )
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+        return Outcome.SENT
+
+    def _retry(self, message_id: int, error: str, counted: bool = True) -> Outcome:
+        row = self._locked(message_id)
+        if row is None or row.status != OutboxStatus.IN_FLIGHT:
+            db.session.commit()
+            return Outcome.NOT_MINE
+        row.last_error = error[:2000]
+        if not counted:  # the server was away: this message was not tried
+            row.attempts = max(0, row.attempts - 1)
+        if counted and row.attempts >= int(setting("OUTBOX_MAX_ATTEMPTS")):
+            row.status = OutboxStatus.DEAD
+            outcome = Outcome.DEAD
+        else:
+            row.status, row.next_attempt_at = OutboxStatus.QUEUED, utcnow() + backoff(row.attempts)
+            row.claimed_at, row.claimed_by = None, ""
+            outcome = Outcome.RETRY
+        db.session.commit()
+        return outcome
+
+    def _close(self, message_id: int, status: OutboxStatus, error: str) -> Outcome:
+        row = self._locked(message_id)
+        if row is not None and row.status in (OutboxStatus.IN_FLIGHT, OutboxStatus.REVIEW):
+            row.status, row.last_error = status, error[:2000]
+        db.session.commit()
+        return Outcome(status.value)
+
+
+def _agent_email(row: OutboxMessage, to: str, agent: Agent, org, pref):
+    """A message to an agent: with the organisation's unsubscribe footer."""
+    locale = agent.locale or (org.locale if org else "") or "fr"
+    with force_locale(locale):
+        footer = _(
+            "You receive this email because you fundraise with %(name)s. "
+            "To stop these emails, open:",
+            name=org.name if org else "Relais",
+        )
+    return channels.email_message(
+        to=to,
+        subject=row.subject,
+        text=row.body_text,
+        html=row.body_html,
+        message_id=row.message_id,
+        unsubscribe_url=unsubscribe_url(pref),
+        footer=footer,
+    )
+
+
+def deliver(message_id: int, worker_id: str | None = None) -> Outcome:
+    """Deliver one claimed row in its own transactions (see ``Deliverer``)."""
+    deliverer = Deliverer(worker_id)
+    try:
+        return deliverer.deliver(message_id)
+    finally:
+        deliverer.close()
+
+
+def drain(
+    worker_id: str | None = None,
+    *,
+    batch: int | None = None,
+    limit: int | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> Counter:
+    """Claim and deliver due rows until none is due (or ``limit`` were handled,
+    or ``should_stop()``); rows claimed but not started are given back. The
+    claimed rows' lease is renewed while they are sent (``LeaseKeeper``)."""
+    worker_id = worker_id or default_worker_id()
+    batch = int(batch or setting("OUTBOX_BATCH"))
+    counts: Counter = Counter()
+    for name, count in recover_stale().items():
+        if count:
+            counts[f"recovered_{name}"] = count
+    handled = 0
+    deliverer = Deliverer(worker_id)
+    try:
+        with LeaseKeeper(current_app._get_current_object(), worker_id):
+            while not should_stop() and (limit is None or handled < limit):
+                size = batch if limit is None else min(batch, limit - handled)
+                claimed = claim_rows(worker_id, size)
+                if not claimed:
+                    break
+                for index, (id_, channel) in enumerate(claimed):
+                    if should_stop():
+                        release_rows([i for i, _ in claimed[index:]], worker_id)
+                        break
+                    counts[deliverer.deliver(id_, channel).value] += 1
+                    handled += 1
+    finally:
+        deliverer.close()
+    return counts
+
+
+def deliver_due(limit: int = 500) -> int:
+    """Scheduled job (the demo's in-process worker): deliver what is due; returns
+    how many rows were handled."""
+    counts = drain(limit=limit)
+    return sum(v for k, v in counts.items() if not k.startswith("recovered_"))
