@@ -27,6 +27,7 @@ from werkzeug.routing import BuildError
 from agents.models import Agent
 from agents.services import authenticate_token
 from campaigns.errors import Conflict, ValidationError
+from campaigns.giving import discretion
 from campaigns.money import Money
 from campaigns.organisations.models import CauseStatus
 from campaigns.pages.models import Page, PageStatus
@@ -170,7 +171,7 @@ def page_figures(pages: Iterable[Page]) -> dict[int, Figures]:
     pages = list(pages)
     out = figures(TotalScope.PAGE, [p.id for p in pages if not p.is_event])
     out.update(figures(TotalScope.EVENT, [p.id for p in pages if p.is_event]))
-    return out
+    return discretion.page_figures(pages, out)
 
 
 def parent_slugs(pages: Iterable[Page], agent: Agent | None) -> dict[int, str]:

@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_security import current_user
 
 from campaigns.errors import NotFound
+from campaigns.giving import discretion
 from campaigns.organisations import services as org_services
 from campaigns.organisations.models import Cause, CauseStatus
 from campaigns.pages import services as page_services
@@ -29,10 +30,12 @@ def agent():
 
 
 def page_figures(pages: list[Page]) -> dict[int, Figures]:
-    """What each page shows as raised: its own gifts, or an event's with its members'."""
+    """What each page shows as raised: its own gifts, or an event's with its members'
+    (a total that would tell a hidden gift's amount as the organisation chose)."""
     personal = [p.id for p in pages if not p.is_event]
     events = [p.id for p in pages if p.is_event]
-    return {**figures(TotalScope.PAGE, personal), **figures(TotalScope.EVENT, events)}
+    numbers = {**figures(TotalScope.PAGE, personal), **figures(TotalScope.EVENT, events)}
+    return discretion.page_figures(pages, numbers)
 
 
 def visible_cause(slug: str) -> Cause:

@@ -22,6 +22,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import aliased
 
 from agents.models import Agent  # read only
+from campaigns.csv_safety import inert
 from campaigns.dashboard.charts import midnight
 from campaigns.dashboard.services import EVENT_KINDS, page_figures, wall_clock
 from campaigns.errors import ServiceError
@@ -36,8 +37,6 @@ from messaging.sharing.models import ShareLink  # read only: a gift's share chan
 
 YIELD_PER = 1000
 ROWS_PER_CHUNK = 500
-# What spreadsheets read as the start of a formula (OWASP's list).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 BOM = "\ufeff"
 
 
@@ -136,9 +135,7 @@ def safe_cell(value: object) -> object:
         return value.isoformat()
     if isinstance(value, Decimal):
         return f"{value:f}"  # never 1E+3
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
+    return inert(value)
 
 
 def to_csv(header: Iterable[str], rows: Iterable[Iterable[object]]) -> Iterator[str]:

@@ -35,8 +35,6 @@ from campaigns.organisations.models import CauseStatus
 from campaigns.pages import services as page_services
 from campaigns.pages.forms import ConfirmForm, InviteForm, JoinForm, PageForm, choice
 from campaigns.pages.models import CohostInvite, Page, PageKind, PageStatus
-from campaigns.totals.models import TotalScope
-from campaigns.totals.services import figures
 from campaigns.web import PUBLIC_STATUSES, agent, page_figures, visible_cause, visible_page
 from extensions import db
 
@@ -108,7 +106,7 @@ def render_page(
         cause=page.cause,
         figures=page_figures([page])[page.id],
         members=members,
-        member_totals=figures(TotalScope.PAGE, [m.id for m in members]),
+        member_totals=page_figures(members),
         can_edit=can_edit,
         is_owner=who is not None and who.id == page.owner_id,
         join_form=join_form,
