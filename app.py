@@ -28,6 +28,17 @@ def load_config(app: Flask) -> None:
     instance = Path(app.instance_path)
     instance.mkdir(parents=True, exist_ok=True)
     app.config.update(settings.flask_config(instance))
+    # Cookies that carry a login: never readable by scripts, not sent on
+    # cross-site posts, and over HTTPS only in production (development runs on http).
+    production = settings.is_production
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=production,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=production,
+    )
     app.config.update(
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
         RATELIMIT_HEADERS_ENABLED=True,
@@ -53,6 +64,9 @@ def load_config(app: Flask) -> None:
         SECURITY_AUTO_LOGIN_AFTER_CONFIRM=True,
         SECURITY_PASSWORD_LENGTH_MIN=8,
         SECURITY_CSRF_IGNORE_UNAUTH_ENDPOINTS=False,
+        # Login, sign-up, reset and confirmation answer alike whether or not an
+        # address has an account; signing up with a taken one mails its owner.
+        SECURITY_RETURN_GENERIC_RESPONSES=True,
         WTF_CSRF_TIME_LIMIT=None,
     )
 

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app
+import functools
+
+from flask import Flask, current_app, request
 from flask_babel import lazy_gettext as _l
-from flask_security import RegisterFormV2, Security, SQLAlchemyUserDatastore
+from flask_security import (
+    LoginForm,
+    RegisterFormV2,
+    Security,
+    SQLAlchemyUserDatastore,
+    current_user,
+)
+from flask_security.utils import get_message
+from flask_security.views import default_render_json
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
 from agents.models import Agent, Role
 from campaigns.model_types import utcnow
-from extensions import db, limiter
+from extensions import db, limiter, run_transaction
 from messaging.mail.mail_util import RelaisMailUtil
 
 user_datastore = SQLAlchemyUserDatastore(db, Agent, Role)
@@ -36,6 +46,19 @@ class RelaisRegisterForm(RegisterFormV2):
     )
 
 
+class RelaisLoginForm(LoginForm):
+    def validate(self, **kwargs) -> bool:
+        if super().validate(**kwargs):
+            return True
+        if self.user_authenticated and self.requires_confirmation:
+            # The password was right: saying that the address awaits its
+            # confirmation tells nothing to someone who does not know it. Moved
+            # off the field, which generic responses replace with "failed".
+            self.ifield.errors = []
+            self.form_errors.append(get_message("CONFIRMATION_REQUIRED")[0])
+        return False
+
+
 def _auth_limit_value() -> str:
     return current_app.config["RATELIMIT_AUTH"]
 
@@ -52,14 +75,44 @@ def _auth_limit_exempt() -> bool:
 auth_limit = limiter.limit(_auth_limit_value, methods=["POST"], exempt_when=_auth_limit_exempt)
 
 
+def ends_every_session(logout):
+    """Logging out gives the agent a new ``fs_uniquifier``: the session and
+    remember-me cookies name the old one, so a copy of either kept from before
+    (another device, a stolen cookie) stops working. Flask-Security does the
+    same when the password changes or is reset."""
+
+    @functools.wraps(logout)
+    def view(*args, **kwargs):
+        agent = current_user._get_current_object() if current_user.is_authenticated else None
+        response = logout(*args, **kwargs)
+        if agent is not None and not current_user.is_authenticated:
+            run_transaction(lambda: user_datastore.set_uniquifier(agent))
+        return response
+
+    return view
+
+
+def _render_json(payload: dict, code: int, headers, user):
+    if request.endpoint == "security.register":
+        # A new address answers with its (empty) user, a taken one without:
+        # sign-up logs nobody in (confirmation comes first), so neither gets one.
+        payload.pop("user", None)
+    return default_render_json(payload, code, headers, user)
+
+
 def init_app(app: Flask) -> None:
     security.init_app(
         app,
         user_datastore,
         register_form=RelaisRegisterForm,
+        login_form=RelaisLoginForm,
         # Our UTCDateTime columns refuse naive datetimes (FS's default factory).
         datetime_factory=utcnow,
     )
+    security.render_json(_render_json)
     for endpoint in RATE_LIMITED_ENDPOINTS:
         # Flask-Security registers its views itself, so they are wrapped after the fact.
         app.view_functions[endpoint] = auth_limit(app.view_functions[endpoint])
+    app.view_functions["security.logout"] = ends_every_session(
+        app.view_functions["security.logout"]
+    )

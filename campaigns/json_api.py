@@ -27,10 +27,11 @@ from werkzeug.routing import BuildError
 from agents.models import Agent
 from agents.services import authenticate_token
 from campaigns.errors import Conflict, ValidationError
+from campaigns.giving.discretion import public_page_figures as page_figures
 from campaigns.money import Money
 from campaigns.organisations.models import CauseStatus
 from campaigns.pages.models import Page, PageStatus
-from campaigns.totals.services import Figures, page_figures
+from campaigns.totals.services import Figures
 from campaigns.urls import absolute_url
 from extensions import db
 

@@ -45,7 +45,9 @@ def render_story(text: str) -> Markup:
 
 
 def money(amount_minor: int | None, currency: str) -> str:
-    return format_money(int(amount_minor or 0), currency, str(get_locale() or "fr"))
+    if amount_minor is None:
+        return "—"  # a total not shown: it would tell a hidden gift (giving/discretion.py)
+    return format_money(int(amount_minor), currency, str(get_locale() or "fr"))
 
 
 def percent(part: int, whole: int) -> int:

@@ -83,18 +83,20 @@ def draw(drawing: Drawing) -> bytes:
         right = IMAGE_WIDTH - PHOTO_WIDTH - MARGIN
     width = right - MARGIN
     with force_locale(drawing.locale):
-        raised = format_money(drawing.raised_minor, drawing.currency, drawing.locale)
+        raised = format_money(drawing.raised_minor or 0, drawing.currency, drawing.locale)
         goal = format_money(drawing.goal_minor, drawing.currency, drawing.locale)
         label = {
             "event": gettext("Local event"),
             "team": gettext("Team"),
         }.get(drawing.label, "")
-        if drawing.goal_minor:
+        call = gettext("Give on Relais")
+        if drawing.raised_minor is None:  # a total that would tell a hidden gift
+            figures = gettext("Our goal: %(goal)s", goal=goal) if drawing.goal_minor else call
+        elif drawing.goal_minor:
             figures = gettext("%(raised)s raised of %(goal)s", raised=raised, goal=goal)
         else:
             figures = gettext("%(raised)s raised", raised=raised)
         donors = ngettext("%(num)s donor", "%(num)s donors", drawing.donor_count)
-        call = gettext("Give on Relais")
 
     y = MARGIN
     small = _font(30)
@@ -114,7 +116,7 @@ def draw(drawing: Drawing) -> bytes:
     canvas.rounded_rectangle(
         (MARGIN, bar_top, right, bar_top + 28), radius=14, fill=BRAND_DARK, outline=SOFT, width=2
     )
-    if drawing.goal_minor:
+    if drawing.goal_minor and drawing.raised_minor is not None:
         share = max(0.0, min(1.0, drawing.raised_minor / drawing.goal_minor))
         if share > 0:
             filled = MARGIN + max(28, int((right - MARGIN) * share))

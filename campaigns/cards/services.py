@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from flask import current_app, url_for
 from flask_babel import get_locale
 
+from campaigns.giving import discretion
+from campaigns.giving.discretion import public_page_figures as page_figures
 from campaigns.organisations.models import Cause, Project
 from campaigns.pages.models import Page, PageKind
 from campaigns.templating import render_story
 from campaigns.totals.models import TotalScope
-from campaigns.totals.services import figures_one, page_figures
+from campaigns.totals.services import figures_one
 
 IMAGE_WIDTH = 1200
 IMAGE_HEIGHT = 630
@@ -37,7 +39,7 @@ class Drawing:
     locale: str
     title: str
     organisation: str
-    raised_minor: int
+    raised_minor: int | None
     goal_minor: int
     currency: str
     donor_count: int
@@ -95,7 +97,7 @@ def _image_url(drawing: Drawing) -> str:
     )
 
 
-def page_drawing(page: Page, raised_minor: int, donor_count: int, locale: str) -> Drawing:
+def page_drawing(page: Page, raised_minor: int | None, donor_count: int, locale: str) -> Drawing:
     label = {PageKind.EVENT: "event", PageKind.TEAM: "team"}.get(page.kind, "")
     return Drawing(
         kind="p",
@@ -113,7 +115,9 @@ def page_drawing(page: Page, raised_minor: int, donor_count: int, locale: str) -
 
 
 def cause_drawing(cause: Cause, locale: str) -> Drawing:
-    total = figures_one(TotalScope.CAUSE, cause.id)
+    total = discretion.total(
+        "cause", cause.id, cause.organisation, figures_one(TotalScope.CAUSE, cause.id)
+    )
     return Drawing(
         kind="c",
         slug=cause.slug,

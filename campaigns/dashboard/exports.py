@@ -21,6 +21,7 @@ from sqlalchemy import case, func, null, select
 from sqlalchemy.orm import aliased
 
 from agents.models import Agent  # read only
+from campaigns.csv_safety import inert
 from campaigns.dashboard.filters import Filters
 from campaigns.dashboard.services import wall_clock
 from campaigns.giving.models import Donation
@@ -35,8 +36,6 @@ from extensions import db
 
 YIELD_PER = 1000
 ROWS_PER_CHUNK = 500
-# What spreadsheets read as the start of a formula (OWASP's list).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 BOM = "\ufeff"
 
 
@@ -53,9 +52,7 @@ def safe_cell(value: object) -> object:
         return value.isoformat()
     if isinstance(value, Decimal):
         return f"{value:f}"  # never 1E+3
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
+    return inert(value)
 
 
 def to_csv(header: Iterable[str], rows: Iterable[Iterable[object]]) -> Iterator[str]:

@@ -25,12 +25,18 @@ log = logging.getLogger(__name__)
 @click.option("--no-serve", is_flag=True, help="Migrate and seed, then exit.")
 @with_appcontext
 def demo_command(host: str, port: int, no_serve: bool) -> None:
-    """Migrate the database, seed the demo once, and serve it with the scheduler."""
+    """Migrate the database, seed the demo once, and serve it with the scheduler.
+
+    Refused in production mode and on a database holding data the demo did not create."""
     from campaigns.demo import seed as demo
     from campaigns.runtime.logs import log_start
 
     # Mail and share links built outside a request (the worker) need a host.
     current_app.config["PUBLIC_URL"] = current_app.config["PUBLIC_URL"] or f"http://{host}:{port}"
+    # Checked before the migrations too: a refused database is left as it was.
+    reason = demo.refusal(is_production=current_app.config.get("RELAIS_ENV") == "production")
+    if reason:
+        raise click.ClickException(reason)
     flask_migrate.upgrade()
     created = demo.seed()
     click.echo("Demo data created." if created else "Demo data already present.")

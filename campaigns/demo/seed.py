@@ -12,12 +12,13 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_security.utils import hash_password
-from sqlalchemy import select
+from sqlalchemy import func, inspect, select
 
 from agents.models import Agent
 from campaigns import inputs
 from campaigns.fund_use import services as expenses
 from campaigns.giving import ledger, receipts
+from campaigns.giving.models import Donation
 from campaigns.model_types import utcnow
 from campaigns.organisations import services as org_services
 from campaigns.organisations.models import CauseStatus, Organisation
@@ -196,6 +197,39 @@ EXPENSES = [
         False,
     ),
 ]
+
+
+def refusal(*, is_production: bool) -> str | None:
+    """Why the demo must not be seeded here, in one line; None when it may.
+
+    The demo adds an admin whose password is printed for anyone, and hundreds
+    of made-up gifts to the ledger: only on a development database that is
+    empty or holds nothing but an earlier demo (and whoever signed up in it).
+    """
+    if is_production:
+        return (
+            "relais demo does not run in production mode (RELAIS_ENV=production): it adds an "
+            "admin with a public password and made-up gifts. Use a development database."
+        )
+    if not inspect(db.engine).has_table(Organisation.__tablename__):
+        return None  # a new database: the migrations come next
+    others = db.session.scalar(
+        select(func.count(Organisation.id)).where(Organisation.slug != DEMO_ORG_SLUG)
+    )
+    if others:
+        found = f"{others} organisation(s) besides the demo's"
+    elif db.session.scalar(select(Organisation.id).where(Organisation.slug == DEMO_ORG_SLUG)):
+        return None  # an earlier demo: seeding again adds nothing
+    elif db.session.scalar(select(Agent.id).limit(1)) or db.session.scalar(
+        select(Donation.id).limit(1)
+    ):
+        found = "accounts or gifts"
+    else:
+        return None
+    return (
+        f"relais demo refuses: this database holds data the demo did not create ({found}). "
+        "Point DATABASE_URL at an empty database."
+    )
 
 
 def seed() -> bool:

@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from campaigns.discovery import calendars, search
 from campaigns.errors import NotFound
+from campaigns.giving.discretion import public_page_figures as page_figures
 from campaigns.organisations.models import CauseStatus
 from campaigns.pages.models import Page, PageKind
-from campaigns.totals.services import page_figures
 from campaigns.web import PUBLIC_STATUSES, visible_cause, visible_page
 from extensions import db
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 from flask import Blueprint, Flask, g, render_template, request, url_for
 from markupsafe import escape
 
+from campaigns.giving import discretion
+from campaigns.giving.discretion import public_page_figures as page_figures
 from campaigns.organisations.models import Cause, CauseStatus
 from campaigns.runtime.headers import framable
 from campaigns.standings import leaderboards
 from campaigns.totals.models import TotalScope
-from campaigns.totals.services import figures_one, page_figures
+from campaigns.totals.services import figures_one
 from campaigns.web import visible_cause, visible_page
 
 bp = Blueprint("embeds", __name__, url_prefix="/embed")
@@ -38,7 +40,9 @@ def cause_goal(slug: str):
     return render_template(
         "embed/goal.html",
         cause=cause,
-        total=figures_one(TotalScope.CAUSE, cause.id),
+        total=discretion.total(
+            "cause", cause.id, cause.organisation, figures_one(TotalScope.CAUSE, cause.id)
+        ),
         stream=_stream(cause),
     )
 
@@ -51,7 +55,7 @@ def cause_leaderboard(slug: str):
     return render_template(
         "embed/leaderboard.html",
         cause=cause,
-        entries=leaderboards.board(cause.id, "pages", limit=BOARD_LIMIT),
+        entries=leaderboards.public_board(cause.id, "pages", limit=BOARD_LIMIT),
         limit=BOARD_LIMIT,
         stream=_stream(cause),
     )

@@ -8,6 +8,7 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from campaigns.csv_safety import inert
 from campaigns.open_data.services import (
     causes,
     daily,
@@ -194,7 +195,7 @@ def to_csv(dataset: Dataset, rows: list[dict]) -> str:
     writer = csv.DictWriter(out, fieldnames=[name for name, _ in dataset.fields])
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+        writer.writerow({k: "" if v is None else inert(v) for k, v in row.items()})
     return out.getvalue()
 
 

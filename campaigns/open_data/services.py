@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from campaigns.audit import AuditEntry
 from campaigns.fund_use import allocation
 from campaigns.fund_use.models import Expense
+from campaigns.giving import discretion
 from campaigns.giving.models import Donation
 from campaigns.organisations.models import Cause, CauseStatus, Organisation, Project
 from campaigns.pages.models import Page, PageStatus
@@ -49,7 +50,7 @@ def organisations() -> list[dict]:
             "slug": o.slug,
             "name": o.name,
             "currency": o.currency,
-            "raised_minor": figures[o.id].raised_minor,
+            "raised_minor": discretion.total("organisation", o.id, o, figures[o.id]).raised_minor,
             "donor_count": figures[o.id].donor_count,
         }
         for o in orgs
@@ -67,7 +68,9 @@ def causes() -> list[dict]:
             "status": str(c.status),
             "currency": c.currency,
             "goal_minor": c.goal_minor,
-            "raised_minor": figures[c.id].raised_minor,
+            "raised_minor": discretion.total(
+                "cause", c.id, c.organisation, figures[c.id]
+            ).raised_minor,
             "donation_count": figures[c.id].donation_count,
             "donor_count": figures[c.id].donor_count,
         }
@@ -87,7 +90,9 @@ def projects() -> list[dict]:
             "cause": p.cause.slug,
             "name": p.name,
             "goal_minor": p.goal_minor,
-            "raised_minor": figures[p.id].raised_minor,
+            "raised_minor": discretion.total(
+                "project", p.id, p.cause.organisation, figures[p.id]
+            ).raised_minor,
             "donor_count": figures[p.id].donor_count,
             "spent_minor": money[p.cause_id].spent.get(p.id, 0) if p.cause_id in money else 0,
         }
@@ -134,9 +139,10 @@ def pages() -> list[dict]:
     events = totals.figures(TotalScope.EVENT, [p.id for p in rows if p.is_event])
     slugs = {p.id: p.slug for p in rows}
     hiding = events_hiding_a_page()
+    shown_figures = discretion.page_figures(rows, {**own, **events})
     out = []
     for p in rows:
-        fig = events[p.id] if p.is_event else own[p.id]
+        fig = shown_figures[p.id]
         floor = p.cause.organisation.open_data_k_floor
         shown = fig.donor_count >= floor and p.id not in hiding
         out.append(
@@ -262,7 +268,7 @@ def leaderboard_rows() -> list[dict]:
     hiding = events_hiding_a_page()
     for cause in _causes():
         for board in standings_boards.BOARDS:
-            for e in standings_leaderboards.board(cause.id, board, limit=100):
+            for e in standings_leaderboards.public_board(cause.id, board, limit=100):
                 floor = cause.organisation.open_data_k_floor
                 out.append(
                     {

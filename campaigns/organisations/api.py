@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from campaigns.errors import NotFound
+from campaigns.giving import discretion
 from campaigns.json_api import (
     DEFAULT_PER_PAGE,
     MAX_PER_PAGE,
@@ -52,7 +53,8 @@ def causes_json(causes: list[Cause]) -> list[dict]:
             counts[cause_id][kind] = count
     out = []
     for cause in causes:
-        currency, fig, by_kind = cause.organisation.currency, numbers[cause.id], counts[cause.id]
+        currency, by_kind = cause.organisation.currency, counts[cause.id]
+        fig = discretion.total("cause", cause.id, cause.organisation, numbers[cause.id])
         out.append(
             {
                 "slug": cause.slug,
@@ -139,7 +141,9 @@ def cause_pages(slug: str):
 def organisation_detail(slug: str):
     bearer_agent()
     org = org_services.get_organisation(slug)
-    fig = figures(TotalScope.ORGANISATION, [org.id])[org.id]
+    fig = discretion.total(
+        "organisation", org.id, org, figures(TotalScope.ORGANISATION, [org.id])[org.id]
+    )
     return jsonify(
         {
             "slug": org.slug,

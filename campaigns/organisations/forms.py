@@ -156,6 +156,18 @@ class OrganisationForm(StaffForm):
         description=_l("A page's amount is left out of open data until it has this many donors."),
         render_kw={"inputmode": "numeric"},
     )
+    hidden_gift_total = SelectField(
+        _l("A total that would tell a hidden gift"),
+        description=_l(
+            "When all of a page's gifts come from one donor who hid their amount, its total "
+            "tells it: show it rounded (777 → 800), or not until a second donor gives."
+        ),
+        choices=[
+            SelectChoice("rounded", _l("Rounded")),
+            SelectChoice("hidden", _l("Hidden until a second donor")),
+        ],
+        validate_choice=False,
+    )
 
     @classmethod
     def for_organisation(cls, org, **kwargs) -> OrganisationForm:
@@ -170,6 +182,7 @@ class OrganisationForm(StaffForm):
                 "min_amount": major_text(org.min_amount_minor, org.currency),
                 "max_amount": major_text(org.max_amount_minor, org.currency),
                 "open_data_k_floor": str(org.open_data_k_floor),
+                "hidden_gift_total": org.hidden_gift_total,
             },
             **kwargs,
         )
@@ -185,6 +198,7 @@ class OrganisationForm(StaffForm):
             "website": self.website.data or "",
             "currency": self.currency.data or "",
             "locale": self.locale.data or "",
+            "hidden_gift_total": self.hidden_gift_total.data or "",
         }
         website = data["website"].strip()
         if website and not re.match(r"^https?://[^\s/]+\.[^\s]+$", website):

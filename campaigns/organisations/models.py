@@ -43,6 +43,11 @@ class Organisation(db.Model):
     min_amount_minor: Mapped[int] = mapped_column(Integer, default=200)
     max_amount_minor: Mapped[int] = mapped_column(Integer, default=1_000_000)
     open_data_k_floor: Mapped[int] = mapped_column(Integer, default=3)
+    # A total that would tell a hidden gift's amount (one donor): "rounded" or
+    # "hidden" until a second donor gives (campaigns/giving/discretion.py).
+    hidden_gift_total: Mapped[str] = mapped_column(
+        String(10), default="rounded", server_default="rounded"
+    )
     # Receipts: "EV-2026-000123"; French associations d'intérêt général issue reçus fiscaux.
     receipt_prefix: Mapped[str] = mapped_column(String(10), default="")
     issues_tax_receipts: Mapped[bool] = mapped_column(default=True)

@@ -120,6 +120,10 @@ def save_organisation(agent: Agent | None, org: Organisation | None, data: dict)
         if locale not in ("fr", "en"):
             errors["locale"] = _("Choose French (fr) or English (en).")
         clean["locale"] = locale
+    if "hidden_gift_total" in data:
+        clean["hidden_gift_total"] = str(data["hidden_gift_total"] or "rounded")
+        if clean["hidden_gift_total"] not in ("rounded", "hidden"):
+            errors["hidden_gift_total"] = _("Choose rounded or hidden.")
     if "suggested_amounts" in data:
         clean["suggested_amounts"] = _amounts(data["suggested_amounts"], errors)
     for key in ("min_amount_minor", "max_amount_minor", "open_data_k_floor"):

@@ -20,6 +20,7 @@ from sqlalchemy.orm import selectinload
 
 from campaigns.discovery import search
 from campaigns.fund_use import allocation
+from campaigns.giving import discretion
 from campaigns.organisations.models import Cause, CauseStatus
 from campaigns.page_cache import cached_for_anonymous
 from campaigns.pages.models import Page
@@ -38,7 +39,8 @@ def home():
     causes = db.session.scalars(
         select(Cause).where(Cause.status == CauseStatus.PUBLISHED).order_by(Cause.created_at)
     ).all()
-    totals = figures(TotalScope.CAUSE, [c.id for c in causes])
+    numbers = figures(TotalScope.CAUSE, [c.id for c in causes])
+    totals = {c.id: discretion.total("cause", c.id, c.organisation, numbers[c.id]) for c in causes}
     return render_template("campaigns/home.html", causes=causes, totals=totals)
 
 
@@ -95,7 +97,7 @@ def cause_detail(slug: str):
     chosen = event_filter(request.args)
     events = db.session.scalars(events_of(cause, chosen)).all()
     # The same ranking as the public leaderboard (raised, then donors).
-    entries = leaderboards.board(cause.id, "pages", limit=TOP_PAGES)
+    entries = leaderboards.public_board(cause.id, "pages", limit=TOP_PAGES)
     by_id = {
         p.id: p
         for p in db.session.scalars(
@@ -109,10 +111,14 @@ def cause_detail(slug: str):
     return render_template(
         "campaigns/cause.html",
         cause=cause,
-        total=figures_one(TotalScope.CAUSE, cause.id),
+        total=discretion.total(
+            "cause", cause.id, cause.organisation, figures_one(TotalScope.CAUSE, cause.id)
+        ),
         events=events,
         event_filter=chosen,
-        event_totals=figures(TotalScope.EVENT, [e.id for e in events]),
+        event_totals=discretion.page_figures(
+            events, figures(TotalScope.EVENT, [e.id for e in events])
+        ),
         top_pages=top,
         project_totals=figures(TotalScope.PROJECT, [p.id for p in cause.projects]),
         spent=money.spent if money else {},

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from agents.models import Agent
 from campaigns import inputs
 from campaigns.errors import NotFound, ValidationError
+from campaigns.giving.discretion import public_page_figures as page_figures
 from campaigns.json_api import (
     PUBLIC_CAUSE,
     PUBLIC_PAGE,
@@ -27,7 +28,6 @@ from campaigns.organisations.models import Cause
 from campaigns.pages import services as page_services
 from campaigns.pages.models import Page, PageKind, PageStatus
 from campaigns.standings import leaderboards as standings_leaderboards
-from campaigns.totals.services import page_figures
 from campaigns.urls import absolute_url
 from extensions import db
 

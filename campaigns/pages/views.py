@@ -28,6 +28,7 @@ from agents.models import Agent
 from campaigns import inputs, photos
 from campaigns.errors import Conflict, NotFound, ServiceError, ValidationError
 from campaigns.giving import services as giving
+from campaigns.giving.discretion import public_page_figures as page_figures
 from campaigns.giving.forms import GiveForm
 from campaigns.money import parse_major, to_decimal
 from campaigns.organisations.forms import ConfirmForm
@@ -35,8 +36,6 @@ from campaigns.organisations.models import CauseStatus
 from campaigns.pages import services as page_services
 from campaigns.pages.forms import JoinForm, PageForm, choice
 from campaigns.pages.models import Page, PageKind, PageStatus
-from campaigns.totals.models import TotalScope
-from campaigns.totals.services import figures, page_figures
 from campaigns.urls import absolute_url
 from campaigns.web import PUBLIC_STATUSES, agent, visible_cause, visible_page
 from extensions import db
@@ -109,7 +108,7 @@ def render_page(
         cause=page.cause,
         figures=page_figures([page])[page.id],
         members=members,
-        member_totals=figures(TotalScope.PAGE, [m.id for m in members]),
+        member_totals=page_figures(members),
         can_edit=can_edit,
         is_owner=who is not None and who.id == page.owner_id,
         join_form=join_form,

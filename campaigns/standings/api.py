@@ -22,7 +22,7 @@ def cause_leaderboard(slug: str):
         raise BadRequest({"board": _("board must be pages or events.")})
     limit = int_arg("limit", 10, maximum=100)
     currency = cause.organisation.currency
-    entries = standings_leaderboards.board(cause.id, board, limit=limit)
+    entries = standings_leaderboards.public_board(cause.id, board, limit=limit)
     return jsonify(
         {
             "cause": cause.slug,

@@ -10,10 +10,13 @@ sees its own writes; so does any read while Redis cannot answer.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from campaigns.giving import discretion
+from campaigns.organisations.models import Cause
 from campaigns.pages.models import Page
 from campaigns.standings import rank_reads, ranks
 from campaigns.standings.boards import BOARDS, RANKED_STATUSES, ranked_query
@@ -90,6 +93,23 @@ def _board_of(page: Page) -> str:
     return "events" if page.is_event else "pages"
 
 
+def _discreet(cause_id: int, entries: list[Entry]) -> list[Entry]:
+    """Entries whose figure would tell a hidden gift's amount, shown as the
+    organisation chose (``campaigns.giving.discretion``); their rank stays."""
+    if not entries:
+        return entries
+    rows = [
+        (e.page_id, e.kind in ranks.EVENT_KINDS, e.raised_minor, e.donor_count) for e in entries
+    ]
+    if not any(raised > 0 and donors <= 1 for _, _, raised, donors in rows):
+        return entries
+    shown = discretion.masked(rows, db.session.get(Cause, cause_id).organisation)
+    return [
+        dataclasses.replace(e, raised_minor=shown[e.page_id]) if e.page_id in shown else e
+        for e in entries
+    ]
+
+
 def board(
     cause_id: int,
     board: str = "pages",
@@ -112,6 +132,19 @@ def board(
         else:
             return _entries(rows)
     return sql_board(cause_id, board, limit=limit, offset=offset, parent_id=parent_id)
+
+
+def public_board(cause_id: int, name: str = "pages", **options) -> list[Entry]:
+    """``board`` as the public sees it (pages, the API, the live stream, open
+    data): a figure that would tell a hidden gift's amount rounded or hidden.
+    Messages and rank snapshots read ``board``, the real figures."""
+    return _discreet(cause_id, board(cause_id, name, **options))
+
+
+def public_rank_of(page: Page) -> Entry | None:
+    """``rank_of`` as the public sees it (see ``public_board``)."""
+    entry = rank_of(page)
+    return _discreet(page.cause_id, [entry])[0] if entry else None
 
 
 def sql_board(

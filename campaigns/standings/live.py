@@ -33,6 +33,7 @@ from flask import Flask, current_app, has_app_context
 from flask_sqlalchemy.session import Session
 from sqlalchemy import event, func, select
 
+from campaigns.giving import discretion
 from campaigns.giving.models import Donation
 from campaigns.money import Money
 from campaigns.organisations.models import Cause
@@ -151,8 +152,10 @@ def snapshot(cause_id: int) -> Snapshot:
     version = db.session.scalar(select(func.max(Donation.id)).where(Donation.cause_id == cause_id))
     cause = db.session.get(Cause, cause_id)
     currency = cause.organisation.currency
-    fig = totals.figures_one(TotalScope.CAUSE, cause_id)
-    boards = {b: leaderboards.board(cause_id, b, limit=BOARD_LIMIT) for b in BOARDS}
+    fig = discretion.total(
+        "cause", cause_id, cause.organisation, totals.figures_one(TotalScope.CAUSE, cause_id)
+    )
+    boards = {b: leaderboards.public_board(cause_id, b, limit=BOARD_LIMIT) for b in BOARDS}
     body = {
         "cause": cause.slug,
         "version": int(version or 0),
@@ -196,7 +199,7 @@ def changed_pages(cause_id: int, page_ids: Iterable[int]) -> dict:
     currency = pages[0].currency if pages else ""
     out = {}
     for page in pages:
-        entry = leaderboards.rank_of(page)
+        entry = leaderboards.public_rank_of(page)
         if entry is not None:
             out[page.slug] = _figures(entry, currency)
     return out

@@ -19,6 +19,7 @@ from flask_babel import get_translations
 from flask_babel import gettext as _
 
 from campaigns.errors import NotFound
+from campaigns.giving import discretion
 from campaigns.organisations import services
 from campaigns.organisations.models import CauseStatus
 from campaigns.page_cache import cached_for_anonymous
@@ -105,16 +106,20 @@ def stream(slug: str):
 def leaderboard(slug: str):
     """Every ranked page and the city league of events, each event's members below it."""
     cause = visible_cause(slug)
-    pages = leaderboards.board(cause.id, "pages", limit=live.BOARD_LIMIT)
-    events = leaderboards.board(cause.id, "events", limit=live.BOARD_LIMIT)
+    pages = leaderboards.public_board(cause.id, "pages", limit=live.BOARD_LIMIT)
+    events = leaderboards.public_board(cause.id, "events", limit=live.BOARD_LIMIT)
     members = {
-        e.page_id: leaderboards.board(cause.id, "pages", parent_id=e.page_id, limit=MEMBER_LIMIT)
+        e.page_id: leaderboards.public_board(
+            cause.id, "pages", parent_id=e.page_id, limit=MEMBER_LIMIT
+        )
         for e in events
     }
     return render_template(
         "campaigns/leaderboard.html",
         cause=cause,
-        total=figures_one(TotalScope.CAUSE, cause.id),
+        total=discretion.total(
+            "cause", cause.id, cause.organisation, figures_one(TotalScope.CAUSE, cause.id)
+        ),
         pages=pages,
         events=events,
         members=members,

@@ -145,7 +145,7 @@ def context(
     share_url: str,
     now: datetime,
 ) -> dict:
-    """What ``messaging.templating.rendering.build_context`` gives for this agent and page,
+    """What ``messaging.templating.context.build_context`` gives for this agent and page,
     from figures computed in bulk (the tests hold the two equal)."""
     currency = org.currency
     standing = where.pages.get(row.page_id) or Standing()

@@ -14,11 +14,11 @@ from sqlalchemy import or_, select
 from campaigns.pages.models import Page
 from extensions import db
 from messaging.sharing import services as sharing
+from messaging.templating.context import context_for
 from messaging.templating.models import MessageTemplate, Trigger
 from messaging.templating.rendering import (
     LOCALES,
     RenderError,
-    context_for,
     render_message,
     render_source,
     tidy,

@@ -10,8 +10,9 @@ from sqlalchemy import select
 
 from campaigns.organisations.models import Cause, Organisation
 from extensions import db
+from messaging.templating.context import sample_context
 from messaging.templating.models import MessageTemplate
-from messaging.templating.rendering import sample_context, validate_template
+from messaging.templating.rendering import validate_template
 from messaging.templating.services import COPY_TRIGGERS
 
 # Shared pieces, so the French and English sets read the same way.

@@ -17,8 +17,9 @@ from campaigns.organisations.models import Cause, Organisation
 from campaigns.pages.models import Page, PageStatus
 from extensions import db
 from messaging.outbox.models import Channel
+from messaging.templating.context import sample_page
 from messaging.templating.models import MessageTemplate, Trigger
-from messaging.templating.rendering import LOCALES, sample_page, validate_template
+from messaging.templating.rendering import LOCALES, validate_template
 
 NAME_MAX = 120
 SUBJECT_MAX = 300

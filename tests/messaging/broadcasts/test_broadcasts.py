@@ -19,8 +19,8 @@ from messaging.broadcasts.models import Audience, Broadcast, BroadcastStatus
 from messaging.broadcasts.recipients import places, recipients
 from messaging.broadcasts.services import AudienceParams
 from messaging.outbox.models import OutboxMessage
+from messaging.templating.context import context_for
 from messaging.templating.models import MessageTemplate, Trigger
-from messaging.templating.rendering import context_for
 from tests.factories import (
     AgentFactory,
     CauseFactory,

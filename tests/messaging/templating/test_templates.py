@@ -19,14 +19,13 @@ from messaging.sharing.models import ShareLink
 from messaging.sharing.services import share_url
 from messaging.sharing.share_kit import DEFAULT_POSTS
 from messaging.templating import demo_templates as messaging_demo
+from messaging.templating.context import context_for, sample_context
 from messaging.templating.models import MessageTemplate
 from messaging.templating.rendering import (
     Rendered,
     RenderError,
-    context_for,
     render_message,
     render_source,
-    sample_context,
     validate_template,
     x_length,
 )
