@@ -37,6 +37,7 @@ from campaigns import audit
 from campaigns.errors import Conflict, NotFound, ValidationError
 from campaigns.model_types import utcnow
 from campaigns.organisations.models import Organisation
+from campaigns.runtime import metrics
 from extensions import begin_write, db, dialect_insert
 from messaging.mail.models import SentMail
 from messaging.mail.services import new_message_id
@@ -354,6 +355,7 @@ class Deliverer:
             stmt = stmt.with_for_update()
         return db.session.scalars(stmt).first()
 
+    @metrics.observed_delivery
     def deliver(self, message_id: int, channel: str | None = None) -> Outcome:
         """Deliver one in-flight row; returns what became of it."""
         if channel is None:
