@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import timedelta
 from importlib import import_module
@@ -42,6 +43,11 @@ def load_config(app: Flask) -> None:
     app.config.update(
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
         RATELIMIT_HEADERS_ENABLED=True,
+        # Redis stopped: limits are counted in this process's memory (Flask-Limiter
+        # warns once and checks Redis again, backing off), never a 500; a stopped
+        # server refuses at once, an unreachable one fails within a second.
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        RATELIMIT_STORAGE_OPTIONS={"socket_timeout": 1, "socket_connect_timeout": 1},
         BABEL_DEFAULT_LOCALE="fr",
         BABEL_DEFAULT_TIMEZONE="Europe/Paris",
         BABEL_TRANSLATION_DIRECTORIES=str(asset_folder("translations")),
@@ -251,6 +257,17 @@ def main() -> None:
         from campaigns.runtime.serve import prepare_metrics_folder
 
         prepare_metrics_folder()  # before anything imports prometheus-client
+    elif os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # The scheduler and workers of a node write their job and delivery
+        # samples where that node's web server reads them.
+        os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+        import atexit
+
+        from prometheus_client import multiprocess
+
+        # Its live gauges must not count once it has exited (gunicorn does this
+        # for its own workers).
+        atexit.register(multiprocess.mark_process_dead, os.getpid())
     try:
         cli.main(prog_name="relais")
     except ConfigError as exc:

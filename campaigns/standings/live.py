@@ -38,7 +38,8 @@ from campaigns.giving.models import Donation
 from campaigns.money import Money
 from campaigns.organisations.models import Cause
 from campaigns.pages.models import Page
-from campaigns.standings import leaderboards, ranks
+from campaigns.runtime import metrics
+from campaigns.standings import leaderboards, ranks, redis_ranks
 from campaigns.standings.boards import BOARDS, RANKED_STATUSES
 from campaigns.totals import services as totals
 from campaigns.totals.models import TotalScope
@@ -88,21 +89,7 @@ def _committed(session) -> None:
     if not touched or not has_app_context():
         return
     app = current_app._get_current_object()
-    if ranks.enabled(app):
-        # The commit stands whatever happens here: a failure is logged, and the
-        # cause is rebuilt from the database at its next read.
-        try:
-            with ranks.reading(session) as conn:
-                for cause_id, page_ids in touched.items():
-                    try:
-                        ranks.sync(cause_id, page_ids, conn)
-                    except (redis.RedisError, ranks.Unavailable) as error:
-                        log.warning("ranks of cause %s not synced: %s", cause_id, error)
-                        ranks.mark_stale(cause_id)
-        except Exception:
-            log.exception("ranks not synced after a commit")
-            for cause_id in touched:
-                ranks.mark_stale(cause_id)
+    redis_ranks.sync_committed(app, session, touched)
     publish(app, touched)
 
 
@@ -111,17 +98,17 @@ def channel(app: Flask) -> str:
 
 
 def publish(app: Flask, touched: dict[int, set[int]]) -> None:
-    """Tell every process's hub (Redis) or this one's that these causes changed."""
-    if ranks.enabled(app):
-        if ranks.is_down(app):
-            log.warning("live notice not published: Redis is down")
-            return
+    """Tell every process's hub (Redis) or this one's that these causes changed.
+
+    While Redis is away this process's own streams still hear of its commits;
+    the other nodes' streams catch up when they subscribe again."""
+    if ranks.enabled(app) and not ranks.is_down(app):
         body = json.dumps({str(c): sorted(p) for c, p in touched.items()})
         try:
             ranks.client(app).publish(channel(app), body)
+            return
         except redis.RedisError as error:
-            log.warning("live notice not published: %s", error)
-        return
+            ranks.report_down(error, app)
     hub(app).notice(touched)
 
 
@@ -248,6 +235,7 @@ class Hub:
         self._closed = False
         self._threads: list[threading.Thread] = []
         self._listening = threading.Event()
+        self._settled = threading.Event()  # the first subscription worked or failed
         self._lost = False
 
     # Threads start with the first stream, never in create_app (nor before a fork).
@@ -264,8 +252,8 @@ class Hub:
                 thread.start()
         # A notice published before SUBSCRIBE took effect would be lost: every
         # stream waits (once, briefly) for the subscription.
-        if ranks.enabled(self.app) and not self._listening.wait(5):
-            log.warning("live: not subscribed to Redis yet; updates may be late")
+        if ranks.enabled(self.app) and self._settled.wait(5) and not self._listening.is_set():
+            log.debug("live: Redis is away; this node's own updates are streamed meanwhile")
 
     def notice(self, touched: dict[int, Iterable[int]]) -> None:
         with self._lock:
@@ -282,11 +270,14 @@ class Hub:
             if limit is not None and sum(map(len, self._streams.values())) >= limit:
                 return None
             self._streams.setdefault(cause_id, set()).add(stream)
+        metrics.stream_opened()
         return stream
 
     def unsubscribe(self, stream: Stream) -> None:
         with self._lock:
             streams = self._streams.get(stream.cause_id, set())
+            if stream in streams:
+                metrics.stream_closed()
             streams.discard(stream)
             if not streams:
                 # Nobody listens: notices are dropped, so the cache would go stale.
@@ -375,8 +366,11 @@ class Hub:
                 pubsub.subscribe(channel(self.app))
                 pubsub.get_message(timeout=1.0)  # the subscription's confirmation
                 self._listening.set()
+                self._settled.set()
                 if self._lost:  # notices may have gone by meanwhile: rebuild everything
                     self._lost = False
+                    ranks.note_reachable(self.app)
+                    log.info("live: subscribed to Redis again")
                     with self._lock:
                         self.notice(dict.fromkeys(self._streams, ()))
                 delay = 0.5
@@ -385,8 +379,11 @@ class Hub:
                     if message and message.get("type") == "message":
                         self.notice(_decode(message.get("data")))
             except redis.RedisError as error:
-                log.warning("live: Redis subscription lost (%s); retrying", error)
+                ranks.report_down(error, self.app)
+                log.debug("live: Redis subscription lost (%s); retrying", error)
+                self._listening.clear()
                 self._lost = True
+                self._settled.set()
                 time.sleep(delay)
                 delay = min(delay * 2, 10.0)
             finally:

@@ -197,25 +197,56 @@ def is_down(app: Flask | None = None) -> bool:
 
 
 def _guard(cause_id: int) -> redis.Redis:
-    """The client, unless Redis failed moments ago; a cause whose sync failed in
-    this process has its marker dropped first, so it is rebuilt."""
+    """The client, unless Redis failed moments ago; causes whose sync failed in
+    this process have their markers dropped first, so they are rebuilt."""
     app = current_app
-    state = _state(app)
     if is_down(app):
         raise Unavailable("redis is down")
     r = client(app)
-    if cause_id in state["stale"]:
-        with _locked(r, Keys(cause_id)) as held:
-            if held:
-                r.delete(Keys(cause_id).ready)
-                state["stale"].discard(cause_id)
+    repair_stale(app)
     return r
 
 
-def _failed(error: Exception) -> Unavailable:
-    _state(current_app)["down_until"] = time.monotonic() + DOWN_SECONDS
-    log.warning("Redis leaderboards unavailable, answering from SQL: %s", error)
+def repair_stale(app: Flask) -> None:
+    """Drop the marker of every cause whose sync failed in this process (Redis
+    was away, or busy): the next read anywhere rebuilds it from the database."""
+    state = _state(app)
+    if not state["stale"]:
+        return
+    r = client(app)
+    for cause_id in sorted(state["stale"]):
+        keys = Keys(cause_id, app)
+        with _locked(r, keys) as held:
+            if held:
+                r.delete(keys.ready)
+                state["stale"].discard(cause_id)
+
+
+def report_down(error: Exception, app: Flask | None = None) -> Unavailable:
+    """Redis failed: do without it for ``DOWN_SECONDS``, and warn once per outage
+    (not once per request) with what this node does meanwhile."""
+    state = _state(app or current_app)
+    state["down_until"] = time.monotonic() + DOWN_SECONDS
+    if not state.get("outage"):
+        state["outage"] = True
+        log.warning(
+            "Redis is unreachable (%s): leaderboards come from SQL, rate limits are kept "
+            "in memory and live updates reach this node's streams only, until it is back",
+            error,
+        )
     return Unavailable(str(error))
+
+
+def note_reachable(app: Flask | None = None) -> None:
+    """A Redis call just worked: after an outage, say so once."""
+    state = _state(app or current_app)
+    if state.get("outage"):
+        state["outage"], state["down_until"] = False, 0.0
+        log.info("Redis is reachable again: leaderboards changed meanwhile are rebuilt")
+
+
+def _failed(error: Exception) -> Unavailable:
+    return report_down(error)
 
 
 @contextmanager
@@ -242,6 +273,7 @@ def run_script(cause_id: int, script: str, key: str, *args) -> list:
                 # A reader waits a little for a rebuild elsewhere, then asks SQL.
                 rebuild(cause_id, wait=5.0, if_missing=True)
                 continue
+            note_reachable()
             if result[0] != "ok":  # "sql": beyond the exact range of a score
                 raise Unavailable(f"cause {cause_id} is answered from SQL ({result[0]})")
             return result
@@ -292,6 +324,7 @@ def sync(cause_id: int, page_ids: Iterable[int], conn: Connection) -> None:
         _sync(cause_id, page_ids, conn)
     except redis.RedisError as error:
         raise _failed(error) from error
+    note_reachable()
 
 
 def _sync(cause_id: int, page_ids: Iterable[int], conn: Connection) -> None:

@@ -30,6 +30,7 @@ from sqlalchemy import select, update
 from agents.models import Agent
 from campaigns.model_types import utcnow
 from campaigns.organisations.models import Organisation
+from campaigns.runtime import metrics
 from extensions import begin_write, db
 from messaging.outbox import channels
 from messaging.outbox.leases import LeaseKeeper, claim_rows, default_worker_id, recover_stale
@@ -140,6 +141,7 @@ class Deliverer:
             stmt = stmt.with_for_update()
         return db.session.scalars(stmt).first()
 
+    @metrics.observed_delivery
     def deliver(self, message_id: int, channel: str | None = None) -> Outcome:
         """Deliver one in-flight row; returns what became of it."""
         if channel is None:

@@ -47,6 +47,7 @@ def _resolve(path: str) -> Callable[[], object]:
 def run_job(app: Flask, job: Job) -> None:
     """Run one job in an app context; every run is logged with its duration, a
     failure with its traceback (and rolled back)."""
+    from campaigns.runtime import metrics
     from extensions import db
 
     started = time.monotonic()
@@ -62,6 +63,7 @@ def run_job(app: Flask, job: Job) -> None:
                 seconds,
                 extra={"job_id": job.id, "duration_seconds": seconds},
             )
+            metrics.observe_job(job.id, "failed", seconds)
         else:
             seconds = round(time.monotonic() - started, 3)
             log.info(
@@ -70,6 +72,7 @@ def run_job(app: Flask, job: Job) -> None:
                 seconds,
                 extra={"job_id": job.id, "duration_seconds": seconds},
             )
+            metrics.observe_job(job.id, "ok", seconds)
 
 
 def build_scheduler(app: Flask, *, blocking: bool = False) -> BackgroundScheduler:

@@ -174,3 +174,97 @@ def test_after_its_lock_connection_drops_the_leader_stops_and_the_follower_leads
             if proc is not None and proc.poll() is None:
                 proc.kill()
                 proc.wait(timeout=10)
+
+
+def _advisory_holders(connection, database: str) -> int:
+    return connection.execute(
+        text(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = :name)"
+        ),
+        {"name": database},
+    ).scalar()
+
+
+def _terminate_all(connection, database: str) -> int:
+    """What a PostgreSQL restart does to every session of ``database``."""
+    ended = connection.execute(
+        text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = :name AND pid <> pg_backend_pid()"
+        ),
+        {"name": database},
+    ).scalar()
+    connection.commit()
+    return ended
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="needs PostgreSQL (TEST_DATABASE_URL)")
+def test_after_a_database_restart_both_schedulers_survive_and_one_leads(app, tmp_path):
+    """Every session of the schedulers' database is cut, again and again for
+    three seconds (a restart: each new session dies too): neither scheduler
+    exits, within seconds exactly one holds the lock, and one started next waits."""
+    from sqlalchemy import make_url
+
+    from tests.conftest import own_database
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("the advisory lock is PostgreSQL's")
+    with own_database(app, tmp_path, "sched") as own:
+        url = own.config["SQLALCHEMY_DATABASE_URI"]
+        database = make_url(url).database
+        env = {
+            "DATABASE_URL": url,
+            "RELAIS_INSTANCE": str(tmp_path),
+            "PATH": "/usr/bin:/bin",
+            "SMTP_URL": "",
+        }
+        command = [sys.executable, "-c", "from app import main; main()", "scheduler"]
+        command += ["--poll", "0.2", "--check", "0.2"]
+
+        def start():
+            return subprocess.Popen(
+                command,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+                cwd=app.root_path,
+            )
+
+        def one_leader_within(seconds: float) -> int:
+            with own.app_context(), db.engine.connect() as connection:
+                deadline = time.monotonic() + seconds
+                holders = -1
+                while time.monotonic() < deadline:
+                    holders = _advisory_holders(connection, database)
+                    if holders == 1:
+                        break
+                    time.sleep(0.1)
+                return holders
+
+        processes = [start()]
+        try:
+            assert processes[0].stdout.readline().startswith("Scheduler leading")
+            processes.append(start())
+            assert processes[1].stdout.readline().startswith("Another scheduler is running")
+            with own.app_context(), db.engine.connect() as connection:
+                assert _terminate_all(connection, database) >= 2
+                restarting = time.monotonic() + 3
+                while time.monotonic() < restarting:
+                    _terminate_all(connection, database)
+                    time.sleep(0.02)
+            assert one_leader_within(15) == 1
+            assert [p.poll() for p in processes] == [None, None]  # neither exited
+            processes.append(start())
+            assert processes[2].stdout.readline().startswith("Another scheduler is running")
+            assert one_leader_within(5) == 1
+            assert [p.poll() for p in processes] == [None, None, None]
+        finally:
+            for proc in processes:
+                if proc.poll() is None:
+                    proc.terminate()
+                    proc.wait(timeout=20)
+            with own.app_context():
+                db.engine.dispose()
