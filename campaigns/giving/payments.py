@@ -41,7 +41,8 @@ from campaigns.giving.refunds import (
 from campaigns.organisations.models import Cause, Organisation, Project
 from campaigns.pages.models import Page
 from campaigns.signals import gift_attribution
-from extensions import db, run_transaction
+from campaigns.unit_of_work import run_transaction
+from extensions import db
 
 __all__ = ["StripeEventOutcome", "process_event", "record_event"]
 

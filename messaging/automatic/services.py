@@ -22,6 +22,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select
 
 from agents.models import Agent
+from campaigns import unit_of_work
 from campaigns.errors import ValidationError
 from campaigns.giving.models import Donation, DonationKind
 from campaigns.model_types import utcnow
@@ -282,7 +283,6 @@ def gift_digest(now: datetime | None = None) -> int:
         .order_by(Donation.created_at)
     ).all()
     if not gifts:
-        db.session.commit()
         return 0
     by_page = defaultdict(list)
     for gift in gifts:
@@ -347,7 +347,6 @@ def gift_digest(now: datetime | None = None) -> int:
             now=now,
             extra=extra,
         )
-    db.session.commit()
     return written
 
 
@@ -361,7 +360,7 @@ def rank_snapshots(now: datetime | None = None) -> int:
     for cause in _published_causes():
         for board in standings_boards.BOARDS:
             written += _snapshot(cause, board, now)
-        db.session.commit()
+        unit_of_work.checkpoint()  # one cause at a time: the write lock is not held for all
     return written
 
 
@@ -520,8 +519,7 @@ def daily_digest(now: datetime | None = None) -> int:
             now=now,
             extra={"days_left": days_left},
         )
-        db.session.commit()
-    db.session.commit()
+        unit_of_work.checkpoint()  # one cause at a time: the write lock is not held for all
     return written
 
 
@@ -572,8 +570,7 @@ def nudges(now: datetime | None = None) -> int:
             now=now,
             extra={"inactive_days": days},
         )
-        db.session.commit()
-    db.session.commit()
+        unit_of_work.checkpoint()  # one cause at a time: the write lock is not held for all
     return written
 
 

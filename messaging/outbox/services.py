@@ -37,7 +37,8 @@ from campaigns import audit
 from campaigns.errors import Conflict, NotFound, ValidationError
 from campaigns.model_types import utcnow
 from campaigns.organisations.models import Organisation
-from extensions import begin_write, db, dialect_insert
+from campaigns.unit_of_work import begin_write
+from extensions import db, dialect_insert
 from messaging.mail.models import SentMail
 from messaging.mail.services import new_message_id
 from messaging.outbox import channels

@@ -7,9 +7,9 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_security import auth_required, current_user
 
+from campaigns import unit_of_work
 from campaigns.errors import ServiceError
 from campaigns.organisations.forms import ConfirmForm
-from extensions import db
 from messaging.broadcasts.views import _organisation, labels
 from messaging.outbox import services as outbox
 
@@ -42,9 +42,8 @@ def decide(org_slug: str, message_id: int):
     action = request.form.get("action", "")
     try:
         outbox.staff_decide(org.id, message_id, action, actor=current_user)
-        db.session.commit()
     except ServiceError as exc:
-        db.session.rollback()
+        unit_of_work.discard()
         flash(exc.message or "; ".join(getattr(exc, "errors", {}).values()), "error")
     else:
         flash(
