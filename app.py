@@ -13,6 +13,7 @@ from flask import Flask
 from flask.cli import FlaskGroup, ScriptInfo
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+import extensions
 from campaigns.runtime.logs import configure_logging
 from campaigns.runtime.paths import asset_folder, instance_folder
 from campaigns.runtime.settings import ConfigError, load_settings
@@ -141,7 +142,7 @@ def create_app(config: dict | None = None) -> Flask:
     from agents.cli import agents_cli, staff_cli, tokens_cli
     from agents.views import bp as agents_bp
     from campaigns import erasure as campaigns_erasure
-    from campaigns import errors, templating
+    from campaigns import errors, templating, unit_of_work
     from campaigns.cards import views as cards
     from campaigns.dashboard.views import bp as dashboard_bp
     from campaigns.demo.cli import demo_command
@@ -162,6 +163,7 @@ def create_app(config: dict | None = None) -> Flask:
     from campaigns.runtime import headers, metrics, reporting
     from campaigns.runtime.health import bp as health_bp
     from campaigns.runtime.serve import serve_command
+    from campaigns.standings import live
     from campaigns.standings.cli import ranks_cli
     from campaigns.standings.views import bp as live_bp
     from campaigns.totals.cli import totals_cli
@@ -178,6 +180,7 @@ def create_app(config: dict | None = None) -> Flask:
     from messaging.templating.views import bp as messaging_staff_bp
 
     import_modules()
+    extensions.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(asset_folder("migrations")), render_as_batch=True)
     csrf.init_app(app)
@@ -195,6 +198,8 @@ def create_app(config: dict | None = None) -> Flask:
     campaigns_erasure.init_app(app)
     messaging_erasure.init_app(app)
     stripe_gateway.init_app(app)
+    # After-commit: live totals and ranks follow what a unit of work committed.
+    live.init_app(app)
     cards.init_app(app)
     discovery.init_app(app)
     embeds.init_app(app)
@@ -221,6 +226,8 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.exempt(api_bp)
     app.register_blueprint(webhooks_bp)
     csrf.exempt(webhooks_bp)
+    # Last of the web set-up: every view registered above becomes one unit of work.
+    unit_of_work.init_app(app)
 
     for command in (
         demo_command,

@@ -20,7 +20,8 @@ from wtforms.validators import DataRequired, Length
 
 from agents.models import Agent, Role
 from campaigns.model_types import utcnow
-from extensions import db, limiter, run_transaction
+from campaigns.unit_of_work import run_transaction
+from extensions import db, limiter
 from messaging.mail.mail_util import RelaisMailUtil
 
 user_datastore = SQLAlchemyUserDatastore(db, Agent, Role)

@@ -20,8 +20,8 @@ from flask_security.utils import verify_and_update_password
 
 from agents import services
 from agents.forms import ConfirmForm, DeleteAccountForm, ProfileForm, TokenForm
+from campaigns import unit_of_work
 from campaigns.errors import ValidationError
-from extensions import db
 
 bp = Blueprint("agents", __name__)
 
@@ -106,10 +106,9 @@ def update_profile():
                 _me(), name=form.name.data, locale=form.locale.data, bio=form.bio.data
             )
         except ValidationError as exc:
-            db.session.rollback()
+            unit_of_work.discard()
             _apply_service_errors(form, exc)
         else:
-            db.session.commit()
             # The switch in the session wins over the profile: follow the new choice now.
             if form.locale.data:
                 session["locale"] = form.locale.data
@@ -127,7 +126,6 @@ def create_token():
     if not form.validate():
         return _render_account(token_form=form, status=422)
     _token, clear = services.create_token(_me(), form.token_name.data or "")
-    db.session.commit()
     # Rendered, not redirected: the clear token must not travel through the session cookie.
     return _render_account(new_token=clear, status=201)
 
@@ -140,7 +138,6 @@ def revoke_token(token_id: int):
         flash(_("The form expired. Please try again."), "error")
         return redirect(url_for("agents.account") + "#tokens")
     services.revoke_token(_me(), token_id)
-    db.session.commit()
     flash(_("The token is revoked: it no longer works."), "success")
     return redirect(url_for("agents.account") + "#tokens")
 
@@ -153,7 +150,6 @@ def delete_account():
         agent = _me()
         if verify_and_update_password(form.password.data, agent):
             services.delete_account(agent)
-            db.session.commit()
             logout_user()
             flash(
                 _("Your account is deleted. Your pages and the money they raised stay online."),

@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from campaigns.errors import ServiceError, ValidationError
-from extensions import db
+from campaigns.unit_of_work import transaction
 
 
 def cli_locale() -> str:
@@ -24,21 +24,19 @@ def cli_locale() -> str:
 
 @contextmanager
 def cli_transaction() -> Iterator[None]:
-    """One unit of work for a command: commit once at the end; on a refusal roll
-    back and exit with code 1 and a sentence on stderr, never a traceback."""
+    """A command's unit of work (``campaigns.unit_of_work.transaction``: a writer,
+    committed once at the end); on a refusal, rolled back, exit with code 1 and
+    a sentence on stderr, never a traceback."""
     with force_locale(cli_locale()):
         try:
-            yield
-            db.session.commit()
+            with transaction():
+                yield
         except ValidationError as exc:
-            db.session.rollback()
             lines = [f"{field}: {message}" for field, message in exc.errors.items()]
             raise click.ClickException("\n".join(lines)) from None
         except ServiceError as exc:
-            db.session.rollback()
             raise click.ClickException(exc.message) from None
         except IntegrityError:
-            db.session.rollback()
             raise click.ClickException(
                 _(
                     "Someone else wrote the same record at the same moment; nothing was "
@@ -46,7 +44,6 @@ def cli_transaction() -> Iterator[None]:
                 )
             ) from None
         except SQLAlchemyError as exc:
-            db.session.rollback()
             raise click.ClickException(
                 _(
                     "The database could not be used (%(error)s); nothing was saved. Check "

@@ -6,8 +6,9 @@ owner or co-host also sees that page while it is a draft or hidden. Writes
 need a token, never a session cookie: the blueprint is CSRF-exempt, so a
 cookie must not be enough to change anything.
 
-Every view is one unit of work: it commits once when it succeeds and rolls
-back on any error, so a refused request leaves the database as it was.
+Every view is one unit of work (``campaigns.unit_of_work``, installed for the
+whole app): it commits once when it succeeds and rolls back on any error, so a
+refused request leaves the database as it was.
 """
 
 from __future__ import annotations
@@ -68,22 +69,20 @@ def token_required(exc: TokenRequired):
 
 
 def unit_of_work(view: Callable) -> Callable:
-    """Commit once when the view succeeds, roll back on any error."""
+    """A write of the API: a unique key lost to a concurrent request (a slug)
+    is a 409 with a sentence. The app's unit of work commits or rolls back."""
 
     @wraps(view)
     def wrapper(*args, **kwargs):
         try:
+            # Flushed here, so that a lost race shows as this API's Conflict.
             response = view(*args, **kwargs)
-            db.session.commit()
+            db.session.flush()
         except IntegrityError:
             # Two requests raced for the same slug; the loser gets a clear answer.
-            db.session.rollback()
             raise Conflict(
                 _("Someone saved the same address at the same moment. Try again.")
             ) from None
-        except BaseException:
-            db.session.rollback()
-            raise
         return response
 
     return wrapper

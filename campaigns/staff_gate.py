@@ -16,6 +16,7 @@ from flask_security import current_user
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from agents.models import MembershipRole  # read only; writes go through services
+from campaigns import unit_of_work
 from campaigns.errors import PermissionDenied, ServiceError, ValidationError
 from campaigns.organisations import services as org_services
 from campaigns.organisations.forms import (
@@ -24,7 +25,7 @@ from campaigns.organisations.forms import (
 from campaigns.organisations.models import Cause, Organisation
 from campaigns.pages import services as page_services
 from campaigns.pages.models import Page
-from extensions import begin_write, db
+from extensions import db
 
 # --- helpers ---------------------------------------------------------------
 
@@ -40,12 +41,11 @@ def staff_organisation(org_slug: str, *, admin: bool = False) -> tuple[Organisat
 
 
 def staff_organisation_to_write(org_slug: str) -> tuple[Organisation, str]:
-    """``staff_organisation`` for a view that changes money or a review: end the
-    read-only transaction the login opened and write from the first read
-    (BEGIN IMMEDIATE on SQLite; row locks do the rest on PostgreSQL), so two
+    """``staff_organisation`` for a view that changes money or a review (a POST:
+    its unit of work is a writer from the first read, the login included, with
+    BEGIN IMMEDIATE on SQLite; row locks do the rest on PostgreSQL), so two
     clicks are served one after the other."""
-    db.session.commit()
-    begin_write()
+    unit_of_work.begin_write()  # a no-op in a POST: its transaction is a writer's already
     return staff_organisation(org_slug)
 
 
@@ -66,10 +66,10 @@ def staff_page(org: Organisation, page_slug: str) -> Page:
 def save_staff_form(
     form: StaffForm, read: Callable[[], tuple[dict, dict]], save: Callable[[dict], Any]
 ):
-    """Read the form, call the service and commit once.
+    """Read the form and call the service (the unit of work commits).
 
-    Returns the service's result, or None when the form must be shown again (the
-    session is rolled back and the messages are on the form).
+    Returns the service's result, or None when the form must be shown again (what
+    the service wrote is discarded and the messages are on the form).
     """
     if not form.validate_on_submit():
         return None
@@ -78,25 +78,24 @@ def save_staff_form(
         result = save(data)
         if problems:
             raise ValidationError(problems)
-        db.session.commit()
+        db.session.flush()  # the database's refusals show here, on the form
         return result
     except ValidationError as exc:
-        db.session.rollback()
+        unit_of_work.discard()
         # What the form could not read wins over what the service said about the gap.
         form.add_errors({**exc.errors, **problems})
     except PermissionDenied:
-        db.session.rollback()
         raise
     except ServiceError as exc:
-        db.session.rollback()
+        unit_of_work.discard()
         form.general_errors.append(exc.message)
     except IntegrityError:
-        db.session.rollback()
+        unit_of_work.discard()
         form.general_errors.append(
             _("Someone saved the same address at the same moment. Choose another one.")
         )
     except SQLAlchemyError:
-        db.session.rollback()
+        unit_of_work.discard()
         current_app.logger.exception("staff form refused by the database")
         form.general_errors.append(
             _("One of the values is too long or too large. Shorten it and try again.")

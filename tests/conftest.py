@@ -26,7 +26,7 @@ from werkzeug.serving import make_server
 from agents.models import MembershipRole
 from app import create_app
 from campaigns.giving import stripe_gateway
-from extensions import begin_write
+from campaigns.unit_of_work import begin_write
 from extensions import db as _db
 from tests.factories import CauseFactory, MembershipFactory, OrganisationFactory, PageFactory
 

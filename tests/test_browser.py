@@ -60,8 +60,9 @@ def live_app(tmp_path_factory, smtp_server):
     )
     with app.app_context():
         from campaigns.demo import seed as demo
+        from campaigns.unit_of_work import run_transaction
 
-        demo.seed()
+        run_transaction(demo.seed)
     return app
 
 

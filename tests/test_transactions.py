@@ -12,7 +12,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from campaigns.totals import services as totals
-from extensions import db, is_retryable, run_transaction
+from campaigns.unit_of_work import is_retryable, run_transaction
+from extensions import db
 from tests.conftest import TEST_DATABASE_URL, drop_database, make_migrated_app
 
 

@@ -22,7 +22,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_security import auth_required, current_user
 
-from campaigns import audit
+from campaigns import audit, unit_of_work
 from campaigns.dashboard import attention, charts, exports
 from campaigns.dashboard import filters as export_filters
 from campaigns.dashboard import services as dashboard
@@ -32,7 +32,6 @@ from campaigns.organisations.forms import ConfirmForm
 from campaigns.staff_gate import staff_organisation
 from campaigns.totals import services as totals
 from campaigns.totals.models import TotalScope
-from extensions import db
 
 bp = Blueprint("dashboard", __name__, url_prefix="/staff/<org_slug>/dashboard")
 
@@ -148,6 +147,7 @@ def index(org_slug: str):
 
 @bp.get("/exports/<name>.csv")
 @auth_required()
+@unit_of_work.writes  # the audit row: a writer from the first read
 def export(org_slug: str, name: str):
     org, _role = staff_organisation(org_slug)
     found = exports.EXPORTS.get(name)
@@ -162,8 +162,8 @@ def export(org_slug: str, name: str):
             str(found.audit_summary),
             details={"file": name, **filters.describe()},
         )
-        # Committed before streaming: the trace exists even if the download stops.
-        db.session.commit()
+        # Committed before streaming (at the boundary, when this returns): the
+        # trace exists even if the download stops.
     today = utcnow().astimezone(dashboard.wall_clock()).date().isoformat()
     parts = [org.slug, filters.cause_slug, name, today]
     filename = "-".join(p for p in parts if p) + ".csv"

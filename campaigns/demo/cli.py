@@ -30,6 +30,7 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
     Refused in production mode and on a database holding data the demo did not create."""
     from campaigns.demo import seed as demo
     from campaigns.runtime.logs import log_start
+    from campaigns.unit_of_work import run_transaction
 
     # Mail and share links built outside a request (the worker) need a host.
     current_app.config["PUBLIC_URL"] = current_app.config["PUBLIC_URL"] or f"http://{host}:{port}"
@@ -38,7 +39,7 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
     if reason:
         raise click.ClickException(reason)
     flask_migrate.upgrade()
-    created = demo.seed()
+    created = run_transaction(demo.seed)
     click.echo("Demo data created." if created else "Demo data already present.")
     for role, email, password in demo.credentials():
         click.echo(f"  log in as {role}: {email} / {password}")

@@ -404,7 +404,6 @@ def seed() -> bool:
         if publish:
             expenses.publish_expense(staff, org, expense)
     receipts.issue_pending(limit=10_000)
-    db.session.commit()
     return True
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from campaigns.model_types import utcnow
-from extensions import begin_write, db
+from campaigns.unit_of_work import transaction
 
 
 def reconcile_stripe() -> dict | None:
@@ -27,10 +27,8 @@ def issue_receipts() -> int:
 
     issued = 0
     while True:
-        db.session.commit()  # each batch is its own writing unit
-        begin_write()
-        count = receipts.issue_pending()
-        db.session.commit()
+        with transaction():  # each batch is its own writing unit
+            count = receipts.issue_pending()
         issued += count
         if count < 500:
             return issued

@@ -42,7 +42,8 @@ from campaigns.inputs import as_text
 from campaigns.organisations.models import Cause, Organisation, Project
 from campaigns.pages.models import Page
 from campaigns.signals import first_answer, gift_attribution
-from extensions import db, run_transaction
+from campaigns.unit_of_work import run_transaction
+from extensions import db
 
 __all__ = ["StripeEventOutcome", "process_event", "record_event"]
 

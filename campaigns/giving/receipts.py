@@ -5,7 +5,7 @@ Numbers are issued after the gift is recorded, by one job (``issue_pending``)
 in ledger order, not inside the webhook's transaction: a per-year counter that
 every gift locks until commit would serialise every payment of an
 organisation. Waiting gifts are taken with FOR UPDATE SKIP LOCKED (BEGIN
-IMMEDIATE on SQLite: call ``extensions.begin_write`` first), and the counter's
+IMMEDIATE on SQLite: call ``campaigns.unit_of_work.begin_write`` first), and the counter's
 row lock orders the numbers.
 """
 

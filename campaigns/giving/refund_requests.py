@@ -46,7 +46,8 @@ from campaigns.giving.refunds import remaining
 from campaigns.money import format_money
 from campaigns.offline.models import OfflineGift
 from campaigns.organisations import services
-from extensions import db, locked_row
+from campaigns.unit_of_work import locked_row
+from extensions import db
 
 ACTION = "refund.request"
 MAX_REASON = 1000

@@ -25,6 +25,7 @@ from flask_security import auth_required, current_user
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField, TextAreaField
 
+from campaigns import unit_of_work
 from campaigns.audit import AuditEntry
 from campaigns.errors import Conflict, ValidationError
 from campaigns.giving import refund_requests
@@ -197,13 +198,12 @@ def request_refund(org_slug: str, donation_id: int):
     gift = _donation(org, donation_id)
     form = RefundForm()
     if not form.validate():
-        db.session.rollback()
         flash(_("This form has expired. Please send it again."), "error")
         return redirect(url_for(".donation_detail", org_slug=org.slug, donation_id=gift.id))
     try:
         amount = parse_major(form.amount.data or "", gift.currency)
     except (ValueError, ArithmeticError):
-        db.session.rollback()
+        unit_of_work.discard()
         errors = {"amount": _("Enter the amount to refund, for example 25 or 12.50.")}
         reason = refund_requests.reason_problem((form.reason.data or "").strip())
         if reason:
@@ -217,17 +217,16 @@ def request_refund(org_slug: str, donation_id: int):
             form.reason.data,
             seen=form.seen.data or None,
         )
-        db.session.commit()
     except ValidationError as exc:
-        db.session.rollback()
+        unit_of_work.discard()
         return _render(org, role, gift, form, errors=exc.errors, status=422)
     except Conflict as exc:
-        db.session.rollback()
+        unit_of_work.discard()
         # Show the gift as it is now; the next send is made from what is shown.
         form.seen.data = refund_requests.refund_state(gift).token
         return _render(org, role, gift, form, errors={"form": exc.message}, status=409)
     except RefundError as exc:
-        db.session.rollback()
+        unit_of_work.discard()
         return _render(org, role, gift, form, errors={"form": exc.message}, status=502)
     shown = money(outcome.entry.amount_minor, outcome.entry.currency)
     if outcome.is_repeat:

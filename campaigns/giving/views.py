@@ -21,6 +21,7 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
+from campaigns import unit_of_work
 from campaigns.errors import NotFound, ValidationError
 from campaigns.giving import receipts
 from campaigns.giving import services as giving
@@ -100,12 +101,12 @@ def give(slug: str):
     data["locale"] = str(get_locale() or "")
     try:
         pending = giving.start_gift(page, data)
-        db.session.commit()
     except ValidationError as exc:
-        db.session.rollback()
+        unit_of_work.discard()
         return render_page(page, give_form=form, give_errors=exc.errors, status=422)
     # Committed before Stripe is asked: whatever Stripe says, the webhook will
     # find the pending gift its client_reference_id names.
+    unit_of_work.checkpoint()
     success_url = (
         absolute_url("giving.thanks", reference=pending.reference)
         + "?session_id={CHECKOUT_SESSION_ID}"
@@ -113,9 +114,8 @@ def give(slug: str):
     cancel_url = absolute_url("campaigns.page_detail", slug=page.slug) + "#give"
     try:
         url = start_payment(pending, success_url, cancel_url)
-        db.session.commit()
     except CheckoutError as exc:
-        db.session.rollback()
+        unit_of_work.discard()
         current_app.logger.warning("checkout session failed", exc_info=exc.__cause__)
         return render_page(page, give_form=form, give_errors={"page": exc.message}, status=503)
     return redirect(url, code=303)
@@ -135,16 +135,14 @@ def test_payment(reference: str):
         from campaigns.giving.payments import record_event
 
         event = completed_event(pending)
-        # End this read-only unit: the payment is its own writing unit, as a
-        # webhook's is (BEGIN IMMEDIATE on SQLite).
-        db.session.commit()
+        # The payment commits as its own unit, as a webhook's does.
         record_event(event)
         # The demo has no time to wait for the receipts job: number it now. A
         # failure here is no failure of the gift: the job numbers it later.
         try:
             issue_receipts()
         except Exception:
-            db.session.rollback()
+            unit_of_work.discard()
             current_app.logger.exception("receipts: left to the job")
         return redirect(url_for("giving.thanks", reference=reference), code=303)
     return private(

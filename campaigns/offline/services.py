@@ -36,7 +36,8 @@ from campaigns.organisations import services as org_services
 from campaigns.organisations.models import Cause
 from campaigns.pages import services as page_services
 from campaigns.pages.models import Page
-from extensions import db, locked_row
+from campaigns.unit_of_work import locked_row
+from extensions import db
 
 METHODS = ("cash", "cheque")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from wtforms import RadioField, StringField, TextAreaField
 from wtforms.fields import EmailField
 
+from campaigns import unit_of_work
 from campaigns.errors import Conflict, ValidationError
 from campaigns.offline import services as offline
 from campaigns.offline.models import OfflineGift, OfflineGiftStatus
@@ -162,12 +163,11 @@ def record(slug: str):
             if general:
                 raise ValidationError({})
             gift = offline.record_offline_gift(who, page, data)
-            db.session.commit()
         except ValidationError as exc:
-            db.session.rollback()
+            unit_of_work.discard()
             errors = exc.errors
         except Conflict as exc:
-            db.session.rollback()
+            unit_of_work.discard()
             general.append(exc.message)
         else:
             flash(
@@ -240,19 +240,18 @@ def confirm(org_slug: str, gift_id: int):
     gift = _gift(org, gift_id)
     form = ConfirmForm()
     if not form.validate():
-        db.session.rollback()
         flash(_("This form has expired. Please send it again."), "error")
         return redirect(url_for("offline.queue", org_slug=org.slug))
     try:
         donation = offline.confirm_offline_gift(current_user._get_current_object(), gift)
         amount = money(donation.amount_minor, donation.currency)
-        db.session.commit()
+        db.session.flush()  # a lost race shows here, not at the boundary's commit
     except Conflict as exc:
-        db.session.rollback()
+        unit_of_work.discard()
         flash(exc.message, "error")
     except (IntegrityError, OperationalError):
         # Another reviewer confirmed it at the same moment: the ledger has it once.
-        db.session.rollback()
+        unit_of_work.discard()
         flash(_("Someone reviewed this gift at the same moment. Check the list again."), "error")
     else:
         flash(_("Confirmed: %(amount)s now counts in the totals.", amount=amount), "success")
@@ -266,21 +265,20 @@ def reject(org_slug: str, gift_id: int):
     gift = _gift(org, gift_id)
     form = RejectForm()
     if not form.validate():
-        db.session.rollback()
         flash(_("This form has expired. Please send it again."), "error")
         return redirect(url_for("offline.queue", org_slug=org.slug))
     try:
         offline.reject_offline_gift(current_user._get_current_object(), gift, form.reason.data)
-        db.session.commit()
+        db.session.flush()  # a lost race shows here, not at the boundary's commit
     except ValidationError as exc:
-        db.session.rollback()
+        unit_of_work.discard()
         message = exc.errors.get("reason") or exc.message
         return _render_queue(org, role, reject_errors={gift_id: message}, status=422)
     except Conflict as exc:
-        db.session.rollback()
+        unit_of_work.discard()
         flash(exc.message, "error")
     except OperationalError:
-        db.session.rollback()
+        unit_of_work.discard()
         flash(_("Someone reviewed this gift at the same moment. Check the list again."), "error")
     else:
         flash(_("Rejected; the agent sees your reason."), "success")

@@ -20,5 +20,4 @@ def close_ended_causes() -> int:
         )
         .values(status=CauseStatus.CLOSED)
     )
-    db.session.commit()
     return result.rowcount or 0

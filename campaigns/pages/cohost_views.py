@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from flask_security import auth_required
 from sqlalchemy import select
 
+from campaigns import unit_of_work
 from campaigns.errors import ValidationError
 from campaigns.organisations.forms import ConfirmForm
 from campaigns.pages import services as page_services
@@ -64,9 +65,8 @@ def cohosts(slug: str):
             cohost_invited.send(
                 invite, subject=subject, text=text, organisation_id=page.cause.organisation_id
             )
-            db.session.commit()
         except ValidationError as exc:
-            db.session.rollback()
+            unit_of_work.discard()
             errors = exc.errors
         else:
             flash(_("Invitation sent to %(email)s.", email=invite.email), "success")
@@ -88,7 +88,6 @@ def accept_invite(token: str):
     form = ConfirmForm()
     if request.method == "POST" and form.validate():
         page = page_services.accept_invite(agent(), token)
-        db.session.commit()
         flash(_("You are now a co-host of “%(page)s”.", page=page.title), "success")
         return redirect(url_for("campaigns.page_detail", slug=page.slug))
     invite = db.session.scalar(

@@ -25,7 +25,7 @@ from flask_security import auth_required
 from sqlalchemy import select
 
 from agents.models import Agent
-from campaigns import inputs, photos
+from campaigns import inputs, photos, unit_of_work
 from campaigns.errors import Conflict, NotFound, ServiceError, ValidationError
 from campaigns.giving import services as giving
 from campaigns.giving.discretion import public_page_figures as page_figures
@@ -47,7 +47,6 @@ PAGE_FIELDS = ("kind", "title", "slug", "goal", "story", "city", "venue", "start
 
 @bp.errorhandler(ServiceError)
 def service_error(exc: ServiceError):
-    db.session.rollback()
     return render_template("error.html", code=exc.status, message=exc.message), exc.status
 
 
@@ -191,20 +190,20 @@ def form_errors(form) -> dict[str, str]:
 
 
 def save_page(save, errors: dict[str, str], jpeg: bytes) -> tuple[Page | None, dict]:
-    """Run ``save()`` (the service call), then store the photo and commit.
+    """Run ``save()`` (the service call), then store the photo.
 
     The service checks its fields even when the form already has errors, so
-    every message shows at once; any error rolls back. Returns the saved page
-    (None when refused) and all the errors."""
+    every message shows at once; any error is discarded (the form is shown
+    with the page as it was). Returns the saved page (None when refused) and
+    all the errors."""
     try:
         page = save()
         if errors:
             raise ValidationError(errors)
         if jpeg:
             page.photo = photos.save(jpeg)
-        db.session.commit()
     except ValidationError as exc:
-        db.session.rollback()
+        unit_of_work.discard()
         return None, {**exc.errors, **errors}
     return page, errors
 
@@ -300,9 +299,8 @@ def publish_page(slug: str):
     page = editable_page(slug)
     try:
         page_services.publish_page(agent(), page)
-        db.session.commit()
     except Conflict as exc:
-        db.session.rollback()
+        unit_of_work.discard()
         flash(exc.message, "error")
     else:
         flash(_("Your page is published. Share it!"), "success")
@@ -316,7 +314,6 @@ def close_page(slug: str):
     form = ConfirmForm()
     if request.method == "POST" and form.validate():
         page_services.close_page(agent(), page)
-        db.session.commit()
         flash(_("The page is closed. Its gifts stay counted everywhere."), "success")
         return redirect(url_for("campaigns.page_detail", slug=page.slug))
     return render_template("campaigns/close.html", page=page, form=form)
@@ -335,9 +332,8 @@ def join_event(slug: str):
         if chosen is None:
             raise ValidationError({"page": _("Choose one of your own pages.")})
         page_services.join_event(who, chosen, event)
-        db.session.commit()
     except ValidationError as exc:
-        db.session.rollback()
+        unit_of_work.discard()
         form.page.errors = list(exc.errors.values())
         return render_page(event, join_form=form, status=422)
     flash(_("Your page “%(page)s” joined this event.", page=chosen.title), "success")
@@ -350,7 +346,6 @@ def leave_event(slug: str):
     page = page_services.get_page(slug)
     event = page.parent
     page_services.leave_event(agent(), page)
-    db.session.commit()
     if event is not None:
         flash(_("Your page left “%(event)s”.", event=event.title), "success")
     return redirect(url_for("campaigns.page_detail", slug=page.slug))

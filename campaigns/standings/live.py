@@ -29,10 +29,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import redis
-from flask import Flask, current_app, has_app_context
+from flask import Flask, current_app
 from flask_sqlalchemy.session import Session
 from sqlalchemy import event, func, select
 
+from campaigns import unit_of_work
 from campaigns.giving import discretion
 from campaigns.giving.models import Donation
 from campaigns.money import Money
@@ -61,7 +62,6 @@ def _touch(session, cause_id: int | None, page_ids: Iterable[int | None]) -> Non
     touched.setdefault(cause_id, set()).update(p for p in page_ids if p is not None)
 
 
-@event.listens_for(Session, "after_flush")
 def _collect(session, _context) -> None:
     for obj in session.new:
         if isinstance(obj, Donation):
@@ -75,22 +75,29 @@ def _collect(session, _context) -> None:
             _touch(session, obj.id, ())
 
 
-@event.listens_for(Session, "after_soft_rollback")
 def _forget(session, previous) -> None:
     if previous.parent is None:  # the whole transaction, not a savepoint
         session.info.pop(ranks.TOUCHED, None)
 
 
-@event.listens_for(Session, "after_commit")
-def _committed(session) -> None:
-    if session.get_nested_transaction() is not None:
-        return  # a savepoint: the transaction around it may still roll back
+def _committed(app: Flask, session) -> None:
+    """After a commit (a unit-of-work hook): sync the ranks, publish the notice."""
     touched = session.info.pop(ranks.TOUCHED, None)
-    if not touched or not has_app_context():
+    if not touched:
         return
-    app = current_app._get_current_object()
     redis_ranks.sync_committed(app, session, touched)
     publish(app, touched)
+
+
+def init_app(app: Flask) -> None:
+    """Collect what each flush touched, forget it on rollback, and publish it
+    after the commit (``campaigns.unit_of_work`` runs the hook)."""
+    # Session events are process-wide; apps are created many times (tests).
+    if not event.contains(Session, "after_flush", _collect):
+        event.listen(Session, "after_flush", _collect)
+    if not event.contains(Session, "after_soft_rollback", _forget):
+        event.listen(Session, "after_soft_rollback", _forget)
+    unit_of_work.on_commit(app, _committed)
 
 
 def channel(app: Flask) -> str:

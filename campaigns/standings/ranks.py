@@ -183,7 +183,8 @@ def reading(session=None) -> Iterator[Connection]:
     if isinstance(bind, Connection):
         yield bind
         return
-    with bind.connect() as conn:
+    # Never BEGIN IMMEDIATE: the unit of work around it may hold SQLite's write lock.
+    with bind.connect().execution_options(sqlite_immediate=False) as conn:
         yield conn
 
 

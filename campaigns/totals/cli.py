@@ -10,7 +10,7 @@ from sqlalchemy import select, text
 
 from campaigns.cli_support import cli_locale, cli_transaction
 from campaigns.totals import services as totals
-from extensions import begin_write, db
+from extensions import db
 
 totals_cli = click.Group("totals", help="Check or rebuild the totals from the ledger.")
 
@@ -58,7 +58,6 @@ def check_command() -> None:
 def rebuild_command() -> None:
     """Replace every stored total with the ledger's figures."""
     with cli_transaction():
-        begin_write()
         if db.session.get_bind().dialect.name == "postgresql":
             # Gifts committing meanwhile wait, then add to the rebuilt rows.
             db.session.execute(text("LOCK TABLE totals, total_donors IN EXCLUSIVE MODE"))

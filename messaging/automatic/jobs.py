@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select
 
+from campaigns import unit_of_work
 from campaigns.giving.models import Donation
 from campaigns.model_types import utcnow
 from campaigns.organisations.models import Cause, CauseStatus
@@ -57,7 +58,6 @@ def gift_digest(now: datetime | None = None) -> int:
         .order_by(Donation.created_at)
     ).all()
     if not gifts:
-        db.session.commit()
         return 0
     by_page = defaultdict(list)
     for gift in gifts:
@@ -122,7 +122,6 @@ def gift_digest(now: datetime | None = None) -> int:
             now=now,
             extra=extra,
         )
-    db.session.commit()
     return written
 
 
@@ -136,7 +135,7 @@ def rank_snapshots(now: datetime | None = None) -> int:
     for cause in _published_causes():
         for board in standings_boards.BOARDS:
             written += _snapshot(cause, board, now)
-        db.session.commit()
+        unit_of_work.checkpoint()  # one cause at a time: the write lock is not held for all
     return written
 
 
@@ -295,8 +294,7 @@ def daily_digest(now: datetime | None = None) -> int:
             now=now,
             extra={"days_left": days_left},
         )
-        db.session.commit()
-    db.session.commit()
+        unit_of_work.checkpoint()  # one cause at a time: the write lock is not held for all
     return written
 
 
@@ -347,8 +345,7 @@ def nudges(now: datetime | None = None) -> int:
             now=now,
             extra={"inactive_days": days},
         )
-        db.session.commit()
-    db.session.commit()
+        unit_of_work.checkpoint()  # one cause at a time: the write lock is not held for all
     return written
 
 

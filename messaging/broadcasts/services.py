@@ -19,7 +19,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.sql import Select
 
 from agents.models import Agent
-from campaigns import inputs
+from campaigns import inputs, unit_of_work
 from campaigns.errors import Conflict, ValidationError
 from campaigns.model_types import utcnow
 from campaigns.organisations import services as org_services
@@ -27,7 +27,8 @@ from campaigns.organisations.models import Cause, Organisation
 from campaigns.pages.models import Page, PageStatus
 from campaigns.totals import services as totals
 from campaigns.totals.models import Total, TotalScope
-from extensions import begin_write, db
+from campaigns.unit_of_work import begin_write
+from extensions import db
 from messaging.broadcasts import fanout
 from messaging.broadcasts.models import Audience, Broadcast, BroadcastStatus
 from messaging.broadcasts.recipients import people_of, recipients
@@ -333,12 +334,11 @@ def expand_due(now: datetime | None = None) -> int:
         broadcast_id = broadcast.id
         try:
             written += expand(broadcast, now)
-            db.session.commit()
+            unit_of_work.checkpoint()  # one broadcast at a time: a failure spoils only its own
         except Exception:
-            db.session.rollback()
+            unit_of_work.discard()
             failed.add(broadcast_id)
             log.exception("broadcast %s could not be expanded", broadcast_id)
-    db.session.commit()
     return written
 
 

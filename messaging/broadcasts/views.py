@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_security import auth_required, current_user
 from sqlalchemy import select
 
+from campaigns import unit_of_work
 from campaigns.errors import ServiceError, ValidationError
 from campaigns.organisations.forms import ConfirmForm, StaffForm
 from campaigns.organisations.models import Cause, Organisation
@@ -118,12 +119,11 @@ def new(org_slug: str):
                         {"cause_id": _("Choose one of your organisation's causes.")}
                     )
                 result = broadcasts.preview(current_user, org, cause, data)
-                db.session.rollback()  # a preview writes nothing
+                unit_of_work.discard()  # a preview writes nothing
             else:
                 broadcast = broadcasts.create(current_user, org, data)
                 if action == "schedule":
                     broadcasts.schedule(current_user, broadcast)
-                db.session.commit()
                 flash(
                     _("The broadcast is scheduled.")
                     if action == "schedule"
@@ -132,10 +132,10 @@ def new(org_slug: str):
                 )
                 return redirect(url_for(".detail", org_slug=org.slug, broadcast_id=broadcast.id))
         except ValidationError as exc:
-            db.session.rollback()
+            unit_of_work.discard()
             form.add_errors(exc.errors)
         except ServiceError as exc:
-            db.session.rollback()
+            unit_of_work.discard()
             if exc.status == 403:
                 raise
             form.general_errors.append(exc.message)
@@ -171,10 +171,9 @@ def _act(org_slug: str, broadcast_id: int, action, done: str):
     else:
         try:
             action(current_user, broadcast)
-            db.session.commit()
             flash(done, "success")
         except ServiceError as exc:
-            db.session.rollback()
+            unit_of_work.discard()
             if exc.status == 403:
                 raise
             flash(exc.message, "error")
@@ -208,10 +207,9 @@ def automatic_messages(org_slug: str):
             except ValidationError as exc:
                 errors.update(exc.errors)
         if not errors:
-            db.session.commit()
             flash(_("The automatic messages were saved."), "success")
             return redirect(url_for(".automatic_messages", org_slug=org.slug))
-        db.session.rollback()
+        unit_of_work.discard()
     return render_template(
         "messaging/broadcasts/automatic.html",
         org=org,

@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import email_validator
-from flask import after_this_request, current_app, has_request_context
+from flask import current_app
 from flask_security import MailUtil
 from flask_security.mail_util import EmailValidateException
 from flask_security.utils import get_message
 
 from extensions import db
 from messaging.outbox.queue import queue_email
-
-
-def _commit(response):
-    # Flask-Security commits after some views (sign-up) and not after others
-    # (forgotten password, a new confirmation link): the queued mail must not
-    # be lost with the request's session. A view that failed rolled back first.
-    db.session.commit()
-    return response
 
 
 class RelaisMailUtil(MailUtil):
@@ -38,8 +30,8 @@ class RelaisMailUtil(MailUtil):
             trigger="account",
             agent_id=getattr(user, "id", None),
         )
-        if has_request_context():
-            after_this_request(_commit)
+        # No commit here: every view, Flask-Security's too, is a unit of work
+        # (campaigns/unit_of_work.py) that commits the queued row with the rest.
 
     def validate(self, email: str) -> str:
         # Flask-Security asks DNS whether the domain takes mail by default: offline

@@ -31,7 +31,8 @@ from agents.models import Agent
 from campaigns.model_types import utcnow
 from campaigns.organisations.models import Organisation
 from campaigns.runtime import metrics
-from extensions import begin_write, db
+from campaigns.unit_of_work import begin_write
+from extensions import db
 from messaging.outbox import channels
 from messaging.outbox.leases import LeaseKeeper, claim_rows, default_worker_id, recover_stale
 from messaging.outbox.leases import release as release_rows

@@ -21,7 +21,8 @@ from flask import Flask
 from sqlalchemy import select, update
 
 from campaigns.model_types import utcnow
-from extensions import begin_write, db
+from campaigns.unit_of_work import begin_write
+from extensions import db
 from messaging.outbox.models import OutboxMessage, OutboxStatus
 from messaging.outbox.services import SOCIAL, is_postgresql, setting
 

@@ -9,11 +9,11 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_security import auth_required, current_user
 
+from campaigns import unit_of_work
 from campaigns.errors import ServiceError
 from campaigns.organisations.forms import ConfirmForm
 from campaigns.runtime import heartbeats
 from campaigns.staff_gate import staff_organisation
-from extensions import db
 from messaging.broadcasts.views import labels
 from messaging.outbox import services as outbox
 
@@ -69,9 +69,8 @@ def decide(org_slug: str, message_id: int):
     action = request.form.get("action", "")
     try:
         outbox.staff_decide(org.id, message_id, action, actor=current_user)
-        db.session.commit()
     except ServiceError as exc:
-        db.session.rollback()
+        unit_of_work.discard()
         flash(exc.message or "; ".join(getattr(exc, "errors", {}).values()), "error")
     else:
         flash(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 from flask_babel import gettext as _
 
-from extensions import csrf, db
+from extensions import csrf
 from messaging.preferences.services import opt_out_of_email, preference_for_token
 
 bp = Blueprint("unsubscribe", __name__)
@@ -29,7 +29,6 @@ def unsubscribe(token: str):
         return render_template("error.html", code=404, message=message), 404
     if request.method == "POST":
         opt_out_of_email(pref)
-        db.session.commit()
         return render_template("messaging/unsubscribed.html")
     return render_template(
         "messaging/unsubscribe.html", token=token, is_opted_out=pref.is_email_opted_out

@@ -45,17 +45,17 @@ def _resolve(path: str) -> Callable[[], object]:
 
 
 def run_job(app: Flask, job: Job) -> None:
-    """Run one job in an app context; every run is logged with its duration, a
-    failure with its traceback (and rolled back)."""
+    """Run one job in an app context as one unit of work (a writer; committed,
+    or rolled back and logged with its traceback); every run is logged with its
+    duration."""
     from campaigns.runtime import metrics
-    from extensions import db
+    from campaigns.unit_of_work import run_transaction
 
     started = time.monotonic()
     with app.app_context():
         try:
-            _resolve(job.func)()
+            run_transaction(_resolve(job.func))
         except Exception:
-            db.session.rollback()
             seconds = round(time.monotonic() - started, 3)
             log.exception(
                 "job %s failed after %.3f s",

@@ -9,7 +9,6 @@ from flask_security import auth_required, current_user
 from markupsafe import Markup
 
 from campaigns.totals.services import page_figures
-from extensions import db
 from messaging.sharing import services as sharing
 from messaging.sharing import share_kit
 from messaging.sharing.views import _page_for_agent, bp
@@ -20,12 +19,8 @@ from messaging.sharing.views import _page_for_agent, bp
 def poster(slug: str):
     """One A4 page to print (the browser's print or "save as PDF")."""
     page = _page_for_agent(slug)
-    try:
-        link = sharing.link_for(current_user, page, "qr")
-        db.session.commit()  # the agent's qr share link, made on first visit
-    except Exception:
-        db.session.rollback()
-        raise
+    # The agent's qr share link, made on the first visit (as the share kit's).
+    link = sharing.link_for(current_user, page, "qr")
     url = sharing.share_url(link)
     qr = Markup(  # noqa: S704 - SVG made by segno from our own URL, title escaped by segno
         share_kit.qr_svg_inline(url, _("QR code for %(title)s", title=page.title))

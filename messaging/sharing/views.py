@@ -7,9 +7,9 @@ from flask_babel import gettext as _
 from flask_security import auth_required, current_user
 from markupsafe import Markup
 
+from campaigns import unit_of_work
 from campaigns.errors import NotFound
 from campaigns.pages import services
-from extensions import begin_write, db
 from messaging.sharing import services as sharing
 from messaging.sharing import share_kit
 
@@ -26,22 +26,16 @@ def _page_for_agent(slug: str):
 
 
 @bp.get("/s/<code>")
+@unit_of_work.writes  # a counter update: take SQLite's write lock up front
 def follow(code: str):
     """Count the click, then send the visitor to the page with the code kept
     in ``?s=`` so the give form carries it to the payment."""
     if len(code) > 20:
         raise NotFound(_("This share link does not exist. Check the address."))
-    db.session.commit()  # end any read (the login check) so the write unit starts here
-    try:
-        begin_write()  # a counter update: take SQLite's write lock up front
-        found = sharing.record_click(code)
-        if found is None:
-            raise NotFound(_("This share link does not exist. Check the address."))
-        link, page = found
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    found = sharing.record_click(code)
+    if found is None:
+        raise NotFound(_("This share link does not exist. Check the address."))
+    link, page = found
     return redirect(url_for("campaigns.page_detail", slug=page.slug, s=link.code), code=302)
 
 
@@ -50,12 +44,9 @@ def follow(code: str):
 def kit(slug: str):
     """Ready-to-share posts for the agent's own page, per channel."""
     page = _page_for_agent(slug)
-    try:
-        kit = share_kit.build_kit(current_user, page)
-        db.session.commit()  # the agent's share links, made on first visit
-    except Exception:
-        db.session.rollback()
-        raise
+    # The agent's share links are made on the first visit only: a reading unit
+    # that meets SQLite's lock then is run again as a writer.
+    kit = share_kit.build_kit(current_user, page)
     qr = Markup(  # noqa: S704 - SVG made by segno from our own URL, title escaped by segno
         share_kit.qr_svg_inline(kit.share_urls["qr"], _("QR code for %(title)s", title=page.title))
     )
@@ -76,12 +67,7 @@ def qr_download(slug: str, kind: str):
     if kind not in ("png", "svg"):
         abort(404)
     page = _page_for_agent(slug)
-    try:
-        link = sharing.link_for(current_user, page, "qr")
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    link = sharing.link_for(current_user, page, "qr")
     data = share_kit.qr_file(sharing.share_url(link), kind)
     mimetype = "image/png" if kind == "png" else "image/svg+xml"
     return Response(

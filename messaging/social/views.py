@@ -14,7 +14,6 @@ from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Regexp
 
-from extensions import db
 from messaging.preferences.services import preference_for
 from messaging.social import services as social_accounts
 
@@ -114,7 +113,6 @@ def connect_x():
         return _render(x_form=form, status=422)
     credentials = {key: getattr(form, key).data.strip() for key in social_accounts.X_KEYS}
     social_accounts.connect(current_user.id, "x", credentials, form.handle.data.strip())
-    db.session.commit()
     flash(_("Your X account is connected."), "success")
     return redirect(url_for("social.settings"))
 
@@ -132,7 +130,6 @@ def connect_facebook():
         {"page_id": page_id, "page_token": form.page_token.data.strip()},
         page_id,
     )
-    db.session.commit()
     flash(_("Your Facebook Page is connected."), "success")
     return redirect(url_for("social.settings"))
 
@@ -144,7 +141,6 @@ def disconnect(provider: str):
     if provider not in social_accounts.PROVIDERS or not form.validate():
         return redirect(url_for("social.settings"))
     if social_accounts.disconnect(current_user.id, provider):
-        db.session.commit()
         flash(_("Disconnected: nothing will be posted there any more."), "success")
     return redirect(url_for("social.settings"))
 
@@ -163,6 +159,5 @@ def update_preferences():
         quiet_end_hour=int(form.quiet_end_hour.data) if form.quiet_end_hour.data else None,
         timezone=form.timezone.data,
     )
-    db.session.commit()
     flash(_("Your messaging choices are saved."), "success")
     return redirect(url_for("social.settings"))

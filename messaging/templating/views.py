@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from flask_security import auth_required, current_user
 from sqlalchemy import select
 
+from campaigns import unit_of_work
 from campaigns.errors import ValidationError
 from campaigns.organisations import services
 from campaigns.organisations.models import Cause, Organisation
@@ -129,9 +130,8 @@ def _edit(org: Organisation, role: str, template: MessageTemplate | None):
                 saved = template_services.save_template(
                     current_user, org, template, form.service_data()
                 )
-                db.session.commit()
             except ValidationError as exc:
-                db.session.rollback()
+                unit_of_work.discard()
                 form.add_errors(exc.errors)
                 status = 422
             else:
@@ -173,12 +173,7 @@ def set_active(org_slug: str, template_id: int):
     template = _template(org, template_id)
     # CSRFProtect has checked this POST's token already.
     is_active = request.form.get("is_active") == "1"
-    try:
-        template_services.set_active(current_user, template, is_active)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    template_services.set_active(current_user, template, is_active)
     if is_active:
         flash(_("“%(name)s” is active again.", name=template.name), "success")
     else:

@@ -15,7 +15,9 @@ from tests.factories import PASSWORD, AgentFactory, EventPageFactory, PageFactor
 
 @pytest.fixture
 def me(db, login_as):
-    return login_as(AgentFactory(name="Camille Martin", email="camille@example.org"))
+    agent = AgentFactory(name="Camille Martin", email="camille@example.org")
+    db.session.commit()  # a refused request rolls back what it did not commit
+    return login_as(agent)
 
 
 def test_account_needs_login(client, db):
@@ -109,6 +111,7 @@ def test_token_is_shown_once_listed_then_revoked(client, db, me):
 def test_cannot_revoke_someone_elses_token(client, db, me):
     other = AgentFactory()
     token, clear = services.create_token(other, "theirs")
+    db.session.commit()
     response = client.post(f"/me/tokens/{token.id}/revoke")
     assert response.status_code == 404
     assert services.authenticate_token(clear) == other

@@ -18,7 +18,8 @@ from campaigns.pages.models import Page, PageKind, PageStatus
 from campaigns.standings import boards as standings_boards
 from campaigns.standings import leaderboards as standings_leaderboards
 from campaigns.standings import rank_reads, ranks
-from extensions import db, run_transaction
+from campaigns.unit_of_work import run_transaction
+from extensions import db
 from tests import stripe_objects as so
 from tests.conftest import BACKENDS, drop_app, drop_redis_keys, make_migrated_app
 from tests.factories import (

@@ -57,8 +57,9 @@ def test_staff_see_the_last_error_and_retry_or_cancel(db, client, login_as):
 
 def test_the_outbox_page_is_for_staff_only(db, client, login_as):
     staff = MembershipFactory()
+    outsider = AgentFactory()
     db.session.commit()
-    login_as(AgentFactory())
+    login_as(outsider)
     assert client.get(f"/staff/{staff.organisation.slug}/outbox/").status_code == 403
 
 
