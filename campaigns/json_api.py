@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import wraps
 
 from flask import Blueprint, current_app, jsonify, request
@@ -133,6 +134,45 @@ def int_arg(name: str, default: int, *, maximum: int | None = None) -> int:
     if maximum is not None and value > maximum:
         raise BadRequest({name: _("%(name)s can be at most %(n)s.", name=name, n=maximum)})
     return value
+
+
+@dataclass(frozen=True)
+class Screen:
+    """One screen of a paged list, from ``?page=`` and ``?per_page=`` (1 to
+    ``MAX_PER_PAGE``; anything else is a 400, not a silently different size)."""
+
+    number: int
+    per_page: int
+    total: int
+
+    @property
+    def offset(self) -> int:
+        return (self.number - 1) * self.per_page
+
+    @property
+    def has_rows(self) -> bool:
+        # Also keeps absurd page numbers away from the database.
+        return self.offset < self.total
+
+    def fields(self, link: Callable[[int], str]) -> dict:
+        """The paging fields of the answer; ``link(n)`` is screen n's URL."""
+        total_pages = -(-self.total // self.per_page)
+        last = self.offset + self.per_page >= self.total
+        back = min(self.number - 1, max(total_pages, 1))
+        return {
+            "page": self.number,
+            "per_page": self.per_page,
+            "total": self.total,
+            "total_pages": total_pages,
+            "next": None if last else link(self.number + 1),
+            "previous": link(back) if self.number > 1 else None,
+        }
+
+
+def screen(total: int) -> Screen:
+    return Screen(
+        int_arg("page", 1), int_arg("per_page", DEFAULT_PER_PAGE, maximum=MAX_PER_PAGE), total
+    )
 
 
 def site_url(endpoint: str, **values) -> str | None:

@@ -3,7 +3,7 @@ and paging as a cause's page list (``api`` blueprint)."""
 
 from __future__ import annotations
 
-from flask import jsonify, request, url_for
+from flask import jsonify, request
 from flask_babel import gettext as _
 
 from campaigns.discovery import search
@@ -11,15 +11,13 @@ from campaigns.json_api import (
     BadRequest,
     bearer_agent,
     bp,
-    int_arg,
     page_figures,
     page_json,
     parent_slugs,
+    screen,
     unit_of_work,
 )
-
-DEFAULT_PER_PAGE = 50
-MAX_PER_PAGE = 500
+from campaigns.urls import absolute_url
 
 
 @bp.get("/pages")
@@ -35,18 +33,16 @@ def find_pages():
     )
     if query.is_empty:
         raise BadRequest({"q": _("Give q, cause or city to search for pages.")})
-    number = int_arg("page", 1)
-    per_page = int_arg("per_page", DEFAULT_PER_PAGE, maximum=MAX_PER_PAGE)
-    total = search.count(query)
-    total_pages = -(-total // per_page)
-    offset = (number - 1) * per_page
-    pages = search.search(query, offset=offset, limit=per_page) if offset < total else []
+    shown = screen(search.count(query))
+    pages = []
+    if shown.has_rows:
+        pages = search.search(query, offset=shown.offset, limit=shown.per_page)
     numbers = page_figures(pages)
     parents = parent_slugs(pages, agent)
 
     def link(n: int) -> str:
         arguments = {k: v for k, v in request.args.items() if k not in ("page", "per_page")}
-        return url_for(".find_pages", **arguments, page=n, per_page=per_page, _external=True)
+        return absolute_url("api.find_pages", **arguments, page=n, per_page=shown.per_page)
 
     return jsonify(
         {
@@ -57,11 +53,6 @@ def find_pages():
                 page_json(p, numbers[p.id], p.cause.organisation.currency, parents.get(p.parent_id))
                 for p in pages
             ],
-            "page": number,
-            "per_page": per_page,
-            "total": total,
-            "total_pages": total_pages,
-            "next": link(number + 1) if offset + per_page < total else None,
-            "previous": link(min(number - 1, max(total_pages, 1))) if number > 1 else None,
+            **shown.fields(link),
         }
     )

@@ -10,16 +10,14 @@ from sqlalchemy.orm import selectinload
 from campaigns.errors import NotFound
 from campaigns.giving import discretion
 from campaigns.json_api import (
-    DEFAULT_PER_PAGE,
-    MAX_PER_PAGE,
     PUBLIC_CAUSE,
     PUBLIC_PAGE,
     bearer_agent,
     bp,
-    int_arg,
     iso,
     money,
     pages_json,
+    screen,
     site_url,
     unit_of_work,
 )
@@ -105,33 +103,28 @@ def cause_pages(slug: str):
     """Public pages of a cause by id, ``per_page`` up to 500; 400 for anything
     else (rather than a silently different page size)."""
     cause = public_cause(slug)
-    number = int_arg("page", 1)
-    per_page = int_arg("per_page", DEFAULT_PER_PAGE, maximum=MAX_PER_PAGE)
     where = (Page.cause_id == cause.id, Page.status.in_(PUBLIC_PAGE))
-    total = db.session.scalar(select(func.count(Page.id)).where(*where))
-    total_pages = -(-total // per_page)
-    offset = (number - 1) * per_page
+    shown = screen(db.session.scalar(select(func.count(Page.id)).where(*where)))
     pages: list[Page] = []
-    if offset < total:  # also keeps absurd page numbers away from the database
+    if shown.has_rows:
         pages = list(
             db.session.scalars(
-                select(Page).where(*where).order_by(Page.id).offset(offset).limit(per_page)
+                select(Page)
+                .where(*where)
+                .order_by(Page.id)
+                .offset(shown.offset)
+                .limit(shown.per_page)
             )
         )
 
     def link(n: int) -> str:
-        return absolute_url("api.cause_pages", slug=slug, page=n, per_page=per_page)
+        return absolute_url("api.cause_pages", slug=slug, page=n, per_page=shown.per_page)
 
     return jsonify(
         {
             "cause": cause.slug,
             "pages": pages_json(pages, cause.organisation.currency, bearer_agent()),
-            "page": number,
-            "per_page": per_page,
-            "total": total,
-            "total_pages": total_pages,
-            "next": link(number + 1) if offset + per_page < total else None,
-            "previous": link(min(number - 1, max(total_pages, 1))) if number > 1 else None,
+            **shown.fields(link),
         }
     )
 
