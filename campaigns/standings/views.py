@@ -23,7 +23,7 @@ from campaigns.giving import discretion
 from campaigns.organisations import services
 from campaigns.organisations.models import CauseStatus
 from campaigns.page_cache import cached_for_anonymous
-from campaigns.standings import leaderboards, live
+from campaigns.standings import leaderboards, live, snapshots
 from campaigns.totals.models import TotalScope
 from campaigns.totals.services import figures_one
 from campaigns.web import visible_cause
@@ -106,8 +106,8 @@ def stream(slug: str):
 def leaderboard(slug: str):
     """Every ranked page and the city league of events, each event's members below it."""
     cause = visible_cause(slug)
-    pages = leaderboards.public_board(cause.id, "pages", limit=live.BOARD_LIMIT)
-    events = leaderboards.public_board(cause.id, "events", limit=live.BOARD_LIMIT)
+    pages = leaderboards.public_board(cause.id, "pages", limit=snapshots.BOARD_LIMIT)
+    events = leaderboards.public_board(cause.id, "events", limit=snapshots.BOARD_LIMIT)
     members = {
         e.page_id: leaderboards.public_board(
             cause.id, "pages", parent_id=e.page_id, limit=MEMBER_LIMIT
@@ -123,7 +123,7 @@ def leaderboard(slug: str):
         pages=pages,
         events=events,
         members=members,
-        board_limit=live.BOARD_LIMIT,
+        board_limit=snapshots.BOARD_LIMIT,
         live_url=url_for("live.stream", slug=cause.slug) if cause.status in PUBLIC_CAUSE else None,
     )
 

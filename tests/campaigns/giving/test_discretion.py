@@ -14,7 +14,7 @@ from campaigns.errors import ValidationError
 from campaigns.giving import discretion, ledger
 from campaigns.giving.models import PendingGift
 from campaigns.organisations import services as org_services
-from campaigns.standings import leaderboards, live
+from campaigns.standings import leaderboards, snapshots
 from messaging.automatic.jobs import rank_snapshots
 from messaging.automatic.models import RankSnapshot
 from tests.factories import (
@@ -79,7 +79,7 @@ def public_texts(client, world) -> dict[str, str]:
         "api events": client.get("/api/v1/causes/water/leaderboard?board=events").get_data(
             as_text=True
         ),
-        "live": str(live.snapshot(world["cause"].id).message()),
+        "live": str(snapshots.snapshot(world["cause"].id).message()),
         "api organisation": client.get(f"/api/v1/organisations/{world['org'].slug}").get_data(
             as_text=True
         ),
