@@ -12,8 +12,6 @@ file from these fields (a test checks that it is current).
 
 from __future__ import annotations
 
-import types
-import typing
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Literal
@@ -24,6 +22,8 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from campaigns.runtime import settings_words as words
 
 MiB = 1024 * 1024
 SMTP_SCHEMES = ("smtp", "smtps", "smtp+starttls")
@@ -372,7 +372,11 @@ def load_settings() -> Settings:
     try:
         settings = Settings()
     except ValidationError as exc:
-        raise ConfigError("; ".join(_problem(error) for error in exc.errors())) from None
+        raise ConfigError(
+            "; ".join(
+                words.problem(error, Settings.model_fields, UNSHOWN) for error in exc.errors()
+            )
+        ) from None
     if settings.is_production:
         missing = [
             name for name in REQUIRED_IN_PRODUCTION if not _given(getattr(settings, name.lower()))
@@ -390,61 +394,9 @@ def _given(value) -> bool:
     return bool(value.get_secret_value() if isinstance(value, SecretStr) else value)
 
 
-def _problem(error: dict) -> str:
-    name = str(error["loc"][0]) if error["loc"] else ""
-    field = Settings.model_fields.get(name)
-    if error["type"] == "value_error":
-        expects = str(error["ctx"]["error"])
-    elif field is not None:
-        expects = _expects(field)
-    else:
-        expects = error["msg"]
-    shown = "" if name in UNSHOWN else f"={error['input']!r}"
-    return f"{name.upper()}{shown} is not valid: it expects {expects}"
-
-
-def _expects(field) -> str:
-    """What a field accepts, in words: 'a whole number ≥ 0', 'one of text, json'."""
-    kind = field.annotation
-    if typing.get_origin(kind) in (typing.Union, types.UnionType):  # int | None
-        kind = next(t for t in typing.get_args(kind) if t is not type(None))
-    if typing.get_origin(kind) is Literal:
-        return "one of " + ", ".join(typing.get_args(kind))
-    words = {int: "a whole number", float: "a number", bool: "1 or 0 (true/false, yes/no)"}
-    text = words.get(kind, "text")
-    bounds = {a: getattr(m, a) for m in field.metadata for a in ("ge", "gt", "le") if hasattr(m, a)}
-    if "ge" in bounds and "le" in bounds:
-        return f"{text} from {bounds['ge']} to {bounds['le']}"
-    for attribute, sign in (("ge", "≥"), ("gt", ">"), ("le", "≤")):
-        if attribute in bounds:
-            text += f" {sign} {bounds[attribute]}"
-    return text
-
-
 def env_example() -> str:
     """The text of ``.env.example``: every setting with its comment and default."""
-    lines = [
-        "# Relais settings. Copy this file to .env in the folder you start relais from;",
-        "# a variable set in the environment wins over .env. Empty means the default.",
-        "# Regenerate: python -m campaigns.runtime.settings > .env.example",
-    ]
-    for name, field in Settings.model_fields.items():
-        lines += ["", f"# {field.description}", f"{name.upper()}={_example(field.default)}"]
-    return "\n".join(lines) + "\n"
-
-
-def _example(default) -> str:
-    if isinstance(default, SecretStr):
-        default = default.get_secret_value()
-    if default is None:
-        return ""
-    if isinstance(default, bool):
-        return "1" if default else "0"
-    if isinstance(default, float) and default.is_integer():
-        return str(int(default))
-    text = str(default)
-    # Quoted when it has spaces or <>: .env, systemd and compose read it the same.
-    return f'"{text}"' if any(c in text for c in " <>") else text
+    return words.env_file(Settings.model_fields)
 
 
 if __name__ == "__main__":
