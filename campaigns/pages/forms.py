@@ -27,6 +27,10 @@ class PageForm(FlaskForm):
         choices=[
             choice(PageKind.PERSONAL.value, _l("A personal page: you raise money yourself")),
             choice(PageKind.EVENT.value, _l("A local event that others can join with their pages")),
+            choice(
+                PageKind.TEAM.value,
+                _l("A team: friends, colleagues or a club join it with their own pages"),
+            ),
         ],
         default=PageKind.PERSONAL.value,
     )

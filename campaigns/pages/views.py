@@ -219,8 +219,10 @@ def new_page(slug: str):
     if request.method == "POST":
         form.validate()
         errors = form_errors(form)
-        kind = form.kind.data if form.kind.data in (PageKind.PERSONAL, PageKind.EVENT) else None
-        data, own_errors, jpeg = read_page_form(form, cause.currency, is_event=kind == "event")
+        kind = form.kind.data if form.kind.data in tuple(PageKind) else None
+        data, own_errors, jpeg = read_page_form(
+            form, cause.currency, is_event=kind in (PageKind.EVENT, PageKind.TEAM)
+        )
         errors.update(own_errors)
         page, errors = save_page(
             lambda: page_services.create_page(agent(), cause, kind or "", data), errors, jpeg
