@@ -109,6 +109,7 @@ ROUTE_MODULES = (
     "campaigns.organisations.views",
     "campaigns.pages.api",
     "campaigns.pages.cohost_views",
+    "campaigns.pages.sponsor_views",
     "campaigns.pages.staff_views",
     "campaigns.standings.api",
     "campaigns.discovery.api",

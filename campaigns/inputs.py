@@ -119,3 +119,25 @@ def parse_datetime(value: Any) -> datetime | None:
     from datetime import UTC
 
     return parsed.astimezone(UTC)
+
+
+def web_address(value: str | None, *, max_length: int = 300) -> str:
+    """An http(s) address as typed ('example.org' gets https://); ValueError
+    for anything else (javascript:, a space, no host, too long)."""
+    from urllib.parse import urlsplit
+
+    text = (value or "").strip()
+    if not text:
+        return ""
+    if "://" not in text:
+        text = "https://" + text
+    parts = urlsplit(text)
+    host = parts.hostname or ""
+    if (
+        parts.scheme not in ("http", "https")
+        or "." not in host
+        or any(c.isspace() or ord(c) < 32 for c in text)
+        or len(text) > max_length
+    ):
+        raise ValueError("not a web address")
+    return text

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 
 from flask import current_app, url_for
 from flask_babel import get_locale
+from flask_babel import gettext as _
 
 from campaigns.giving import discretion
 from campaigns.giving.discretion import public_page_figures as page_figures
 from campaigns.organisations.models import Cause, Project
+from campaigns.pages import sponsors
 from campaigns.pages.models import Page, PageKind
 from campaigns.templating import render_story
 from campaigns.totals.models import TotalScope
@@ -141,6 +143,11 @@ def page_card(page: Page) -> ShareCard:
     drawing = page_drawing(page, shown.raised_minor, shown.donor_count, _locale())
     locale, alternates = _locales()
     description = plain_text(page.story) or plain_text(page.cause.summary or page.cause.story)
+    partners = [s.name for s in sponsors.shown(page)] if page.is_event else []
+    if partners:
+        thanks = _("With the support of %(names)s.", names=", ".join(partners))
+        room = max(60, DESCRIPTION_LENGTH - len(thanks) - 1)
+        description = f"{plain_text(description, room)} {thanks}"
     return ShareCard(
         title=page.title,
         description=description,

@@ -75,3 +75,17 @@ class InviteForm(FlaskForm):
         description=_l("We send them a link; once they accept, they can edit this event page."),
         render_kw={"autocomplete": "email"},
     )
+
+
+class SponsorForm(FlaskForm):
+    name = StringField(_l("Name"))
+    url = StringField(
+        _l("Web site"),
+        description=_l("Optional, for example https://example.org."),
+        render_kw={"inputmode": "url"},
+    )
+    logo = FileField(
+        _l("Logo"),
+        description=_l("Optional. JPEG, PNG or WebP."),
+        render_kw={"accept": "image/jpeg,image/png,image/webp"},
+    )

@@ -129,3 +129,21 @@ class CohostInvite(db.Model):
     accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
 
     page: Mapped[Page] = relationship()
+
+
+class Sponsor(db.Model):
+    """A local business or partner that supports an event, shown on its page;
+    staff may hide one (a partner the organisation cannot be seen with)."""
+
+    __tablename__ = "sponsors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    url: Mapped[str] = mapped_column(String(300), default="")
+    logo: Mapped[str | None] = mapped_column(String(120))
+    is_hidden: Mapped[bool] = mapped_column(default=False)
+    added_by_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    page: Mapped[Page] = relationship()

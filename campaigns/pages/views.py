@@ -34,6 +34,7 @@ from campaigns.money import parse_major, to_decimal
 from campaigns.organisations.forms import ConfirmForm
 from campaigns.organisations.models import CauseStatus
 from campaigns.pages import services as page_services
+from campaigns.pages import sponsors
 from campaigns.pages.forms import JoinForm, PageForm, choice
 from campaigns.pages.models import Page, PageKind, PageStatus
 from campaigns.urls import absolute_url
@@ -121,6 +122,7 @@ def render_page(
         give_errors=give_errors or {},
         give_refusal=giving.refusal(page),
         donor_wall=giving.donor_wall(page),
+        sponsors=sponsors.shown(page) if page.is_event else [],
         owners=owners,
     )
     return response, status
