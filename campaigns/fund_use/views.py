@@ -37,6 +37,7 @@ from campaigns.organisations import services
 from campaigns.organisations.forms import ConfirmForm
 from campaigns.organisations.models import Cause, Organisation, Project
 from campaigns.staff_gate import save_staff_form, staff_organisation, staff_organisation_to_write
+from campaigns.standings import leaderboards
 from campaigns.totals.models import TotalScope
 from campaigns.totals.services import figures
 from campaigns.web import agent, visible_cause
@@ -97,7 +98,15 @@ def project(cause_slug: str, project_slug: str):
         project=found,
         money=allocation.project_money(found),
         listing=listing,
+        give_page=_give_page(cause),
     )
+
+
+def _give_page(cause: Cause) -> str | None:
+    """The slug of the page a project's "Give" button opens: the cause's
+    leading page (the cause has no give form of its own)."""
+    entries = leaderboards.public_board(cause.id, "pages", limit=1)
+    return entries[0].slug if entries else None
 
 
 @bp.get("/c/<cause_slug>/projects/<project_slug>/expenses/<int:expense_id>/document")
