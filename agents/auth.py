@@ -48,6 +48,16 @@ class RelaisRegisterForm(RegisterFormV2):
 
 
 class RelaisLoginForm(LoginForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The page offers "Forgot your password?" once, under the form:
+        # Flask-Security's own link in the field's hint would say it twice.
+        self.password.description = None
+        self.email.label.text = _l("Email address")
+        self.password.label.text = _l("Your password")
+        if self.remember is not None:
+            self.remember.label.text = _l("Keep me logged in on this device")
+
     def validate(self, **kwargs) -> bool:
         if super().validate(**kwargs):
             return True

@@ -486,3 +486,39 @@ def test_on_a_phone_the_give_button_is_on_the_first_screen(live_server, browser)
         assert_accessible(phone)
     finally:
         context.close()
+
+
+@pytest.mark.slow
+def test_on_a_phone_tables_scroll_in_their_own_box(live_server, browser):
+    """At 390 px, the agent's account, the open data and the staff pages do not
+    scroll sideways: a wide table scrolls inside a named, focusable region."""
+    from campaigns.demo import seed as demo
+
+    base = live_server
+    context = new_context(browser, viewport={"width": 390, "height": 844}, locale="en-GB")
+    try:
+        phone = context.new_page()
+        phone.goto(f"{base}/open/")
+        assert phone.locator(".table-scroll[role=region] table").count() >= 1
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+        assert_accessible(phone)
+
+        log_in(phone, base, demo.AGENT_EMAIL, demo.DEMO_PASSWORD)
+        phone.goto(f"{base}/me")
+        assert phone.locator(".table-scroll[role=region] table").count() >= 1
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+        assert_accessible(phone)
+    finally:
+        context.close()
+
+    context = new_context(browser, viewport={"width": 390, "height": 844}, locale="en-GB")
+    try:
+        staff = context.new_page()
+        log_in(staff, base, demo.STAFF_EMAIL, demo.DEMO_PASSWORD)
+        for path in ("", "pages", "staff"):
+            staff.goto(f"{base}/staff/{demo.DEMO_ORG_SLUG}/{path}")
+            assert staff.locator(".table-scroll[role=region] table").count() >= 1, path
+            assert staff.evaluate("document.documentElement.scrollWidth") <= 390, path
+            assert_accessible(staff)
+    finally:
+        context.close()

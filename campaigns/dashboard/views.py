@@ -136,9 +136,11 @@ def index(org_slug: str):
             daily_chart=charts.daily_chart(
                 charts.gifts_per_day(cause.id, first, last, zone), org.currency
             ),
+            # A day still to come has no hour to draw: say so rather than draw 24 empty bars.
+            is_future_day=bool(day and day > today),
             hourly_chart=(
                 charts.hourly_chart(charts.gifts_per_hour(cause.id, day, zone), day, org.currency)
-                if day
+                if day and day <= today
                 else None
             ),
         )

@@ -52,6 +52,8 @@ def search_pages():
         figures=page_figures(found),
         total=total,
         listing=Listing(number, total, PER_SCREEN),
+        # From a project's "Give" button: each page's give form takes the project.
+        project=(request.args.get("project") or "")[:80] or None,
     )
 
 

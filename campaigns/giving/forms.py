@@ -67,15 +67,18 @@ class GiveForm(FlaskForm):
     share = HiddenField()
 
     @classmethod
-    def for_page(cls, page: Page, options: GiftOptions, *, share: str = "") -> GiveForm:
-        """A blank form with the page's suggested amounts and projects."""
+    def for_page(
+        cls, page: Page, options: GiftOptions, *, share: str = "", project: str = ""
+    ) -> GiveForm:
+        """A blank form with the page's suggested amounts and projects; ``project``
+        (a slug, from a project's "Give" button) is chosen when the cause has it."""
         # formdata=None: on a page re-shown after another form's POST (joining an
         # event), the give form starts blank rather than reading that POST.
         form = cls(formdata=None)
         form.fill_choices(options)
         middle = options.suggested_minor[len(options.suggested_minor) // 2 :][:1]
         form.amount.data = major_text(middle[0], options.currency) if middle else OTHER
-        form.project.data = ""
+        form.project.data = project if project in {p.slug for p in options.projects} else ""
         form.share.data = share
         return form
 

@@ -268,7 +268,8 @@ class WallEntry:
 
 def donor_wall(page: Page, limit: int = DONOR_WALL_SIZE) -> list[WallEntry]:
     """The latest gifts on a page (an event's include its members'), newest
-    first; fully refunded or lost-dispute gifts are left out."""
+    first, each at what remains of it after refunds and disputes (as the
+    page's total counts it); fully refunded or lost-dispute gifts are left out."""
     later = aliased(Donation)
     # Refunds and disputes are negative rows pointing at the gift they undo.
     net = (
@@ -280,7 +281,7 @@ def donor_wall(page: Page, limit: int = DONOR_WALL_SIZE) -> list[WallEntry]:
     if page.is_event:
         where_page = where_page | (Donation.event_id == page.id)
     rows = db.session.execute(
-        select(Donation, PendingGift.is_amount_hidden)
+        select(Donation, Donation.amount_minor + net, PendingGift.is_amount_hidden)
         .outerjoin(PendingGift, PendingGift.id == Donation.pending_gift_id)
         .where(
             where_page,
@@ -294,9 +295,9 @@ def donor_wall(page: Page, limit: int = DONOR_WALL_SIZE) -> list[WallEntry]:
         WallEntry(
             name="" if gift.is_anonymous else gift.donor_name,
             message=gift.message,
-            amount_minor=None if is_hidden else gift.amount_minor,
+            amount_minor=None if is_hidden else remaining,
             currency=gift.currency,
             created_at=gift.created_at,
         )
-        for gift, is_hidden in rows
+        for gift, remaining, is_hidden in rows
     ]

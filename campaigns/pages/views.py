@@ -88,7 +88,12 @@ def render_page(
     who = agent()
     give_options = giving.gift_options(page)
     if give_form is None:
-        give_form = GiveForm.for_page(page, give_options, share=request.args.get("s", ""))
+        give_form = GiveForm.for_page(
+            page,
+            give_options,
+            share=request.args.get("s", ""),
+            project=request.args.get("project", ""),
+        )
     members = [m for m in page.members if m.status in PUBLIC_STATUSES] if page.is_event else []
     can_edit = page_services.can_edit(who, page)
     if can_edit and page.is_event:
@@ -99,6 +104,12 @@ def render_page(
     owner_ids = {page.owner_id, *(m.owner_id for m in members)}
     owners = db.session.scalars(select(Agent).where(Agent.id.in_(owner_ids))).all()
     candidates = joinable_pages(who, page)
+    # The agent's own pages already in this event: they are in, not asked to join.
+    joined = [
+        m
+        for m in (page.members if page.is_event and who is not None else [])
+        if m.owner_id == who.id and m.status != PageStatus.HIDDEN
+    ]
     if join_form is None:
         join_form = JoinForm()
     join_form.page.choices = [choice(p.slug, p.title) for p in candidates]
@@ -113,6 +124,7 @@ def render_page(
         is_owner=who is not None and who.id == page.owner_id,
         join_form=join_form,
         can_join=bool(candidates),
+        joined_pages=joined,
         confirm_form=ConfirmForm(),
         page_url=absolute_url("campaigns.page_detail", slug=page.slug),
         # Plain text built here: in a template it would come back HTML-escaped.
