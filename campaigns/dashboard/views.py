@@ -51,6 +51,7 @@ def _labels() -> dict:
             "refund": _("Refund"),
             "dispute": _("Dispute"),
             "dispute_reversal": _("Dispute won"),
+            "refund_reversal": _("Refund failed"),
         },
         "action_labels": {
             "page.hide": _("Page hidden"),

@@ -1,4 +1,4 @@
-"""Scheduled jobs of the ledger: receipts and Stripe reconciliation."""
+"""Scheduled jobs of the ledger: receipts, Stripe reconciliation, pending gifts."""
 
 from __future__ import annotations
 
@@ -32,3 +32,16 @@ def issue_receipts() -> int:
         issued += count
         if count < 500:
             return issued
+
+
+def expire_pending_gifts() -> int:
+    """Mark expired the pending gifts whose Checkout Session has outlived
+    PENDING_GIFT_HOURS unpaid; returns how many."""
+    from datetime import timedelta
+
+    from flask import current_app
+
+    from campaigns.giving.services import expire_pending_gifts as expire
+
+    hours = float(current_app.config.get("PENDING_GIFT_HOURS", 24))
+    return expire(utcnow() - timedelta(hours=hours))

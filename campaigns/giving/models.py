@@ -32,6 +32,8 @@ class DonationKind(StrEnum):
     REFUND = "refund"
     DISPUTE = "dispute"
     DISPUTE_REVERSAL = "dispute_reversal"
+    # A refund Stripe reported as failed: the money is back with the charity.
+    REFUND_REVERSAL = "refund_reversal"
 
 
 class Donation(db.Model):
@@ -76,6 +78,8 @@ class Donation(db.Model):
     # cumulative figure is recorded once per gift.
     stripe_refund_cumulative: Mapped[int | None] = mapped_column(BigInteger)
     stripe_dispute_id: Mapped[str | None] = mapped_column(String(255))
+    # Refund reversal rows: the failed refund (re_…), so it gives money back once.
+    stripe_refund_id: Mapped[str | None] = mapped_column(String(255))
     pending_gift_id: Mapped[int | None] = mapped_column(ForeignKey("pending_gifts.id"), unique=True)
     offline_gift_id: Mapped[int | None] = mapped_column(ForeignKey("offline_gifts.id"), unique=True)
     # "EV-2026-000123": gap-free per organisation and year (reçu fiscal).
@@ -91,6 +95,7 @@ class Donation(db.Model):
     __table_args__ = (
         UniqueConstraint("original_id", "stripe_refund_cumulative"),
         UniqueConstraint("kind", "stripe_dispute_id"),
+        UniqueConstraint("kind", "stripe_refund_id"),
         # Per organisation: two organisations may choose the same prefix.
         UniqueConstraint("organisation_id", "receipt_number"),
     )

@@ -13,6 +13,7 @@ demo's refund request) starts the write transaction and commits once.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from datetime import UTC, datetime
@@ -46,6 +47,8 @@ from campaigns.unit_of_work import run_transaction
 from extensions import db
 
 __all__ = ["StripeEventOutcome", "process_event", "record_event"]
+
+log = logging.getLogger(__name__)
 
 # Stripe's own ceiling for one payment (99,999,999 minor units): anything above
 # is not a real payment and could overflow the totals.
@@ -207,7 +210,14 @@ def _handle(event: dict, obj: dict) -> Result:
         case "payment_intent.succeeded":
             # Checkout is the source of gifts; its session event records this payment.
             return Result(StripeEventOutcome.IGNORED, _("Gifts are recorded from Checkout."))
-        case "charge.refunded" | "charge.dispute.created" | "charge.dispute.closed":
+        case (
+            "charge.refunded"
+            | "charge.dispute.created"
+            | "charge.dispute.closed"
+            | "refund.failed"
+            | "charge.refund.updated"
+            | "refund.updated"
+        ):
             return LEDGER_HANDLERS[event["type"]](event["id"], obj)
         case _:
             return Result(StripeEventOutcome.IGNORED)
@@ -340,17 +350,27 @@ def record_checkout(event: dict, session: dict) -> Result:
             **donor_address(details, pending),
         },
     )
+    late = link is not None and link.status == PendingGiftStatus.EXPIRED
+    if late:
+        # Paid after we marked it expired: the money is real, so it is recorded.
+        log.warning(
+            "payment for the expired pending gift %s recorded (event %s)",
+            link.reference,
+            event["id"],
+            extra={"pending_gift": link.reference, "stripe_event_id": event["id"]},
+        )
     if link:
         pending.status = PendingGiftStatus.PAID
         pending.stripe_checkout_session_id = pending.stripe_checkout_session_id or session_id
     if payment_intent:
         apply_parked(payment_intent)
-    detail = ""
+    detail = _("Paid after its pending gift had expired; recorded all the same.") if late else ""
     if donation.is_unattributed:
-        detail = _(
+        missing = _(
             "The page %(page)s is missing or closed: the gift went to the cause as unattributed.",
             page=str(metadata.get("page") or "-"),
         )
+        detail = f"{missing} {detail}".strip()
     return Result(StripeEventOutcome.RECORDED, detail, org_id, amount, donation.currency)
 
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from flask import current_app
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 
 from agents.models import Agent
 from campaigns import audit
@@ -42,7 +42,7 @@ from campaigns.giving import stripe_gateway
 from campaigns.giving.checkout import refunded_event
 from campaigns.giving.models import Donation, DonationKind
 from campaigns.giving.payments import STRIPE_MAX_AMOUNT, process_event
-from campaigns.giving.refunds import remaining
+from campaigns.giving.refunds import refunded_minor, remaining
 from campaigns.money import format_money
 from campaigns.offline.models import OfflineGift
 from campaigns.organisations import services
@@ -120,13 +120,7 @@ def refund_requests(gift: Donation) -> list[AuditEntry]:
 
 def refund_state(gift: Donation) -> RefundState:
     """The gift's remaining amount, confirmed refunds and requests to Stripe."""
-    refunded = -int(
-        db.session.scalar(
-            select(func.coalesce(func.sum(Donation.amount_minor), 0)).where(
-                Donation.original_id == gift.id, Donation.kind == DonationKind.REFUND
-            )
-        )
-    )
+    refunded = refunded_minor(gift)
     requests = refund_requests(gift)
     asked = max([refunded, *(_cumulative(e) for e in requests)])
     return RefundState(

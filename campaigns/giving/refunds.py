@@ -11,6 +11,7 @@ apply it later (see ``apply_parked``).
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from babel.numbers import list_currencies
@@ -23,7 +24,18 @@ from campaigns.totals import services as totals
 from extensions import db
 
 MAX_MINOR = 2**63 - 1
-PARKED_TYPES = ("charge.refunded", "charge.dispute.created", "charge.dispute.closed")
+# Set while parked events are applied in the order Stripe created them: a refund
+# applied then must not pull a later failure ahead of the refunds before it.
+_applying_parked: ContextVar[bool] = ContextVar("applying_parked", default=False)
+# Stripe sends a refund that failed as ``refund.failed``, and as an update of
+# the refund (``charge.refund.updated``, ``refund.updated``) whose status is failed.
+REFUND_FAILED_TYPES = ("refund.failed", "charge.refund.updated", "refund.updated")
+PARKED_TYPES = (
+    "charge.refunded",
+    "charge.dispute.created",
+    "charge.dispute.closed",
+    *REFUND_FAILED_TYPES,
+)
 
 
 @dataclass
@@ -159,13 +171,7 @@ def handle_refund(event_id: str, charge: dict) -> Result:
     gift, problem = _gift_for(charge, _("refund"), cumulative, currency, charge.get("id"))
     if problem:
         return problem
-    already = -int(
-        db.session.scalar(
-            select(func.coalesce(func.sum(Donation.amount_minor), 0)).where(
-                Donation.original_id == gift.id, Donation.kind == DonationKind.REFUND
-            )
-        )
-    )
+    already = refunded_minor(gift)
     found = Result(
         StripeEventOutcome.DUPLICATE,
         _("This refund is already in the ledger."),
@@ -177,16 +183,120 @@ def handle_refund(event_id: str, charge: dict) -> Result:
     difference = min(cumulative - already, remaining(gift))
     if difference <= 0:
         return found
+    # A figure the ledger booked already, seen again after a refund failed: an
+    # old snapshot delivered late, unless Stripe sent it after the failure (a
+    # new refund of the same amount). The unique key then cannot hold it.
+    repeat = _refund_row(gift, cumulative)
+    if repeat and not _after_a_failure(gift, event_id):
+        return found
     _add_row(
         gift,
         DonationKind.REFUND,
         -difference,
         stripe_event_id=event_id,
         stripe_charge_id=charge.get("id") if isinstance(charge.get("id"), str) else None,
-        stripe_refund_cumulative=cumulative,
+        stripe_refund_cumulative=None if repeat else cumulative,
     )
     found.outcome, found.detail, found.amount_minor = StripeEventOutcome.RECORDED, "", difference
+    if isinstance(charge.get("payment_intent"), str) and not _applying_parked.get():
+        # A failure reported before its refund was booked can be applied now.
+        apply_parked(charge["payment_intent"], REFUND_FAILED_TYPES)
     return found
+
+
+def refunded_minor(gift: Donation) -> int:
+    """What the ledger holds as refunded from this gift, net of failed refunds."""
+    return -int(
+        db.session.scalar(
+            select(func.coalesce(func.sum(Donation.amount_minor), 0)).where(
+                Donation.original_id == gift.id,
+                Donation.kind.in_((DonationKind.REFUND, DonationKind.REFUND_REVERSAL)),
+            )
+        )
+    )
+
+
+def _refund_row(gift: Donation, cumulative: int) -> bool:
+    return (
+        db.session.scalar(
+            select(Donation.id).where(
+                Donation.original_id == gift.id,
+                Donation.kind == DonationKind.REFUND,
+                Donation.stripe_refund_cumulative == cumulative,
+            )
+        )
+        is not None
+    )
+
+
+def _after_a_failure(gift: Donation, event_id: str) -> bool:
+    """Whether Stripe created this event after a failed refund of the gift."""
+    created = db.session.scalar(
+        select(StripeEvent.stripe_created_at).where(StripeEvent.id == event_id)
+    )
+    if created is None:
+        return False
+    return (
+        db.session.scalar(
+            select(Donation.id)
+            .join(StripeEvent, StripeEvent.id == Donation.stripe_event_id)
+            .where(
+                Donation.original_id == gift.id,
+                Donation.kind == DonationKind.REFUND_REVERSAL,
+                StripeEvent.stripe_created_at < created,
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def handle_refund_failed(event_id: str, refund: dict) -> Result:
+    """A refund Stripe reports as failed: the refunded money it booked comes
+    back to every total, once per refund id. Other refund updates change nothing."""
+    status = refund.get("status")
+    if status != "failed":
+        return Result(
+            StripeEventOutcome.IGNORED, _("Refund status %(status)s.", status=str(status))
+        )
+    refund_id = refund.get("id")
+    amount, currency = as_amount(refund.get("amount")), as_currency(refund.get("currency"))
+    if not isinstance(refund_id, str) or not refund_id or amount is None or amount <= 0:
+        return Result(
+            StripeEventOutcome.ANOMALY,
+            _("The failed refund has no id or its amount is not a positive whole number."),
+        )
+    gift, problem = _gift_for(refund, _("failed refund"), amount, currency, refund.get("charge"))
+    if problem:
+        return problem
+    result = Result(StripeEventOutcome.DUPLICATE, "", gift.organisation_id, amount, currency)
+    if db.session.scalar(
+        select(Donation.id).where(
+            Donation.kind == DonationKind.REFUND_REVERSAL, Donation.stripe_refund_id == refund_id
+        )
+    ):
+        result.detail = _("This failed refund is already given back in the ledger.")
+        return result
+    back = min(amount, refunded_minor(gift))
+    if back <= 0:
+        # Kept (with its payload) for staff, and applied if its refund is booked later.
+        result.outcome = StripeEventOutcome.ANOMALY
+        result.detail = _(
+            "Stripe reports a failed refund that the ledger does not hold yet; "
+            "nothing was changed. It is applied when the refund arrives."
+        )
+        return result
+    charge_id = refund.get("charge")
+    _add_row(
+        gift,
+        DonationKind.REFUND_REVERSAL,
+        back,
+        stripe_event_id=event_id,
+        stripe_charge_id=charge_id if isinstance(charge_id, str) else None,
+        stripe_refund_id=refund_id,
+    )
+    result.outcome, result.amount_minor = StripeEventOutcome.RECORDED, back
+    return result
 
 
 def _dispute_row(dispute_id: str, kind: DonationKind) -> Donation | None:
@@ -299,23 +409,33 @@ HANDLERS = {
     "charge.refunded": handle_refund,
     "charge.dispute.created": handle_dispute_created,
     "charge.dispute.closed": handle_dispute_closed,
+    **dict.fromkeys(REFUND_FAILED_TYPES, handle_refund_failed),
 }
 
 
-def apply_parked(payment_intent: str) -> int:
-    """Apply the refund and dispute events parked for this payment intent, in
-    the order Stripe created them; returns how many recorded something."""
+def apply_parked(payment_intent: str, types: tuple[str, ...] = PARKED_TYPES) -> int:
+    """Apply the refund and dispute events (of ``types``) parked for this
+    payment intent, in the order Stripe created them; returns how many recorded
+    something."""
     parked = db.session.scalars(
         select(StripeEvent)
         .where(
             StripeEvent.outcome == StripeEventOutcome.ANOMALY,
             StripeEvent.resolved_at.is_(None),
-            StripeEvent.type.in_(PARKED_TYPES),
+            StripeEvent.type.in_(types),
             StripeEvent.stripe_payment_intent_id == payment_intent,
             StripeEvent.payload.is_not(None),
         )
         .order_by(StripeEvent.stripe_created_at, StripeEvent.received_at, StripeEvent.id)
     ).all()
+    token = _applying_parked.set(True)
+    try:
+        return _apply(parked)
+    finally:
+        _applying_parked.reset(token)
+
+
+def _apply(parked: list[StripeEvent]) -> int:
     recorded = 0
     for event in parked:
         result = HANDLERS[event.type](event.id, event.payload)

@@ -14,11 +14,11 @@ from datetime import datetime
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import aliased
 
 from campaigns.errors import ValidationError
-from campaigns.giving.models import Donation, DonationKind, PendingGift
+from campaigns.giving.models import Donation, DonationKind, PendingGift, PendingGiftStatus
 from campaigns.money import format_money, parse_major
 from campaigns.organisations.models import CauseStatus, Organisation, Project
 from campaigns.pages.models import Page, PageStatus
@@ -237,6 +237,22 @@ def start_gift(page: Page, data: dict) -> PendingGift:
     db.session.add(pending)
     db.session.flush()
     return pending
+
+
+def expire_pending_gifts(before: datetime) -> int:
+    """Mark expired the gifts started before ``before`` and still unpaid.
+
+    Only what the donor sees changes: a payment that arrives later is still
+    recorded (money is never lost), and its pending gift then reads paid."""
+    result = db.session.execute(
+        update(PendingGift)
+        .where(
+            PendingGift.status == PendingGiftStatus.PENDING,
+            PendingGift.created_at < before,
+        )
+        .values(status=PendingGiftStatus.EXPIRED)
+    )
+    return result.rowcount or 0
 
 
 def get_pending(reference: str) -> PendingGift | None:

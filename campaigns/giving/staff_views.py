@@ -47,6 +47,7 @@ KIND_LABELS = {
     DonationKind.REFUND: _l("Refund"),
     DonationKind.DISPUTE: _l("Dispute"),
     DonationKind.DISPUTE_REVERSAL: _l("Dispute won: money back"),
+    DonationKind.REFUND_REVERSAL: _l("Refund failed: money back"),
 }
 STATUS_WORDS = {
     "draft": _l("draft"),

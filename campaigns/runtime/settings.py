@@ -168,6 +168,12 @@ class Settings(BaseSettings):
         description="Sentry DSN: errors of web, scheduler and worker are reported there "
         "(empty: not reported)",
     )
+    pending_gift_hours: float = Field(
+        24,
+        gt=0,
+        description="a gift started but not paid this long ago is marked expired (Stripe's "
+        "Checkout Session lasts 24 h); money paid later is still recorded",
+    )
     outbox_max_attempts: int = Field(
         6, ge=1, description="a message is a dead letter after this many attempts"
     )
@@ -329,6 +335,7 @@ class Settings(BaseSettings):
             "EXPENSE_DOCUMENT_MAX_BYTES": self.expense_document_max_bytes,
             "STRIPE_SECRET_KEY": self.stripe_secret_key.get_secret_value(),
             "STRIPE_WEBHOOK_SECRET": self.stripe_webhook_secret.get_secret_value(),
+            "PENDING_GIFT_HOURS": self.pending_gift_hours,
             "OUTBOX_MAX_ATTEMPTS": self.outbox_max_attempts,
             "OUTBOX_LEASE_SECONDS": self.outbox_lease_seconds,
             "OUTBOX_RETRY_BASE_SECONDS": self.outbox_retry_base_seconds,
