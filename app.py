@@ -110,6 +110,7 @@ ROUTE_MODULES = (
     "campaigns.pages.api",
     "campaigns.pages.cohost_views",
     "campaigns.pages.sponsor_views",
+    "campaigns.pages.report_views",
     "campaigns.pages.staff_views",
     "campaigns.standings.api",
     "campaigns.discovery.api",

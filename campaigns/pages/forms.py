@@ -89,3 +89,22 @@ class SponsorForm(FlaskForm):
         description=_l("Optional. JPEG, PNG or WebP."),
         render_kw={"accept": "image/jpeg,image/png,image/webp"},
     )
+
+
+class ReportForm(FlaskForm):
+    reason = RadioField(
+        _l("What is wrong with this page?"),
+        choices=[
+            choice("spam", _l("Spam or advertising")),
+            choice("scam", _l("A scam: the money may not go to the cause")),
+            choice("hateful", _l("Hateful, violent or shocking content")),
+            choice("privacy", _l("It shows private information about someone")),
+            choice("other", _l("Something else")),
+        ],
+        validate_choice=False,
+    )
+    details = TextAreaField(
+        _l("Details (optional)"),
+        description=_l("What should the team look at? Do not write your name or address here."),
+        render_kw={"rows": 4, "maxlength": 1000},
+    )

@@ -147,3 +147,26 @@ class Sponsor(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     page: Mapped[Page] = relationship()
+
+
+class ReportReason(StrEnum):
+    SPAM = "spam"
+    SCAM = "scam"
+    HATEFUL = "hateful"
+    PRIVACY = "privacy"
+    OTHER = "other"
+
+
+class PageReport(db.Model):
+    """A visitor's report that a page breaks the rules; anonymous (nothing
+    personal is kept), reviewed by the organisation's staff."""
+
+    __tablename__ = "page_reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id"), index=True)
+    reason: Mapped[ReportReason] = mapped_column(String(20))
+    details: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))

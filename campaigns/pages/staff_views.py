@@ -19,8 +19,9 @@ from campaigns.organisations.forms import (
 )
 from campaigns.organisations.models import Cause
 from campaigns.organisations.staff_views import bp
+from campaigns.pages import reports
 from campaigns.pages import services as page_services
-from campaigns.pages.models import Page, PageStatus
+from campaigns.pages.models import Page, PageReport, PageStatus
 from campaigns.staff_gate import save_staff_form, staff_organisation, staff_page
 from extensions import db
 
@@ -46,6 +47,10 @@ def pages(org_slug: str):
     )
     if status:
         query = query.where(Page.status == status)
+    reported = request.args.get("reported") == "1"
+    if reported:
+        open_reports = select(PageReport.page_id).where(PageReport.reviewed_at.is_(None))
+        query = query.where(Page.id.in_(open_reports))
     if query_text:
         like = f"%{query_text.lower()}%"
         query = query.where(
@@ -63,6 +68,8 @@ def pages(org_slug: str):
         query_text=query_text,
         statuses=list(PageStatus),
         confirm=ConfirmForm(),
+        reported=reported,
+        report_counts=reports.open_counts([p.id for p in listing.items]),
     )
 
 
@@ -95,3 +102,17 @@ def unhide_page(org_slug: str, page_slug: str):
         for _field, message in form.error_list():
             flash(message, "error")
     return redirect(url_for(".pages", org_slug=org.slug))
+
+
+@bp.post("/<org_slug>/pages/<page_slug>/reports/reviewed")
+@auth_required()
+def reports_reviewed(org_slug: str, page_slug: str):
+    org, _role = staff_organisation(org_slug)
+    page = staff_page(org, page_slug)
+    form = ConfirmForm()
+    if save_staff_form(form, lambda: ({}, {}), lambda d: reports.mark_reviewed(current_user, page)):
+        flash(_("The reports on “%(title)s” are marked reviewed.", title=page.title), "success")
+    else:
+        for _field, message in form.error_list():
+            flash(message, "error")
+    return redirect(url_for(".pages", org_slug=org.slug, reported=1))
