@@ -32,6 +32,14 @@ babel = Babel()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
+def limits_off() -> bool:
+    """``exempt_when`` of a route's limit: one limiter serves every app a process
+    builds (tests), so the current app's RATELIMIT_ENABLED decides."""
+    from flask import current_app
+
+    return not current_app.config.get("RATELIMIT_ENABLED", True)
+
+
 def _sqlite_on_connect(dbapi_connection, connection_record) -> None:
     """WAL, foreign keys and a busy timeout, so the demo server and the CLI can
     share one SQLite file; SAVEPOINTs need pysqlite's own transactions off

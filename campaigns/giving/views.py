@@ -35,7 +35,7 @@ from campaigns.pages.models import Page
 from campaigns.pages.views import render_page
 from campaigns.urls import absolute_url
 from campaigns.web import visible_page
-from extensions import db, limiter
+from extensions import db, limiter, limits_off
 
 bp = Blueprint("giving", __name__)
 
@@ -85,13 +85,8 @@ def gift_context(pending: PendingGift) -> dict:
     }
 
 
-def _limits_off() -> bool:
-    # One limiter serves every app a process builds (tests): the current app decides.
-    return not current_app.config.get("RATELIMIT_ENABLED", True)
-
-
 @bp.post("/p/<slug>/give")
-@limiter.limit(GIVE_LIMIT, exempt_when=_limits_off)
+@limiter.limit(GIVE_LIMIT, exempt_when=limits_off)
 def give(slug: str):
     """Keep what the donor asked for, then send them to pay for it."""
     page = visible_page(slug)

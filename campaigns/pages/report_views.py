@@ -4,7 +4,7 @@ Routes of the ``campaigns`` blueprint, defined in ``campaigns/pages/views.py``."
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from campaigns.errors import ValidationError
@@ -12,15 +12,11 @@ from campaigns.pages import reports
 from campaigns.pages.forms import ReportForm
 from campaigns.pages.views import bp
 from campaigns.web import visible_page
-from extensions import limiter
-
-
-def _limits_off() -> bool:
-    return not current_app.config.get("RATELIMIT_ENABLED", True)
+from extensions import limiter, limits_off
 
 
 @bp.route("/p/<slug>/report", methods=["GET", "POST"])
-@limiter.limit("10 per hour", methods=["POST"], exempt_when=_limits_off)
+@limiter.limit("10 per hour", methods=["POST"], exempt_when=limits_off)
 def report_page(slug: str):
     page = visible_page(slug)
     form = ReportForm()
