@@ -18,11 +18,10 @@ from flask_babel import gettext as _
 from campaigns.giving import discretion
 from campaigns.giving.discretion import public_page_figures as page_figures
 from campaigns.organisations.models import Cause, Project
-from campaigns.pages import sponsors
 from campaigns.pages.models import Page, PageKind
 from campaigns.templating import render_story
 from campaigns.totals.models import TotalScope
-from campaigns.totals.services import figures_one
+from campaigns.totals.services import Figures, figures_one
 
 IMAGE_WIDTH = 1200
 IMAGE_HEIGHT = 630
@@ -116,10 +115,12 @@ def page_drawing(page: Page, raised_minor: int | None, donor_count: int, locale:
     )
 
 
-def cause_drawing(cause: Cause, locale: str) -> Drawing:
-    total = discretion.total(
-        "cause", cause.id, cause.organisation, figures_one(TotalScope.CAUSE, cause.id)
-    )
+def cause_drawing(cause: Cause, locale: str, total: Figures | None = None) -> Drawing:
+    """``total`` is what the view already shows the public; read it when not given."""
+    if total is None:
+        total = discretion.total(
+            "cause", cause.id, cause.organisation, figures_one(TotalScope.CAUSE, cause.id)
+        )
     return Drawing(
         kind="c",
         slug=cause.slug,
@@ -138,12 +139,13 @@ def page_figures_for_card(page: Page):
     return page_figures([page])[page.id]
 
 
-def page_card(page: Page) -> ShareCard:
-    shown = page_figures_for_card(page)
+def page_card(page: Page, shown: Figures, partners: list) -> ShareCard:
+    """The page's card from what its view already read: the public figures and
+    the sponsors it shows (no second query per page view)."""
     drawing = page_drawing(page, shown.raised_minor, shown.donor_count, _locale())
     locale, alternates = _locales()
     description = plain_text(page.story) or plain_text(page.cause.summary or page.cause.story)
-    partners = [s.name for s in sponsors.shown(page)] if page.is_event else []
+    partners = [s.name for s in partners]
     if partners:
         thanks = _("With the support of %(names)s.", names=", ".join(partners))
         room = max(60, DESCRIPTION_LENGTH - len(thanks) - 1)
@@ -161,9 +163,13 @@ def page_card(page: Page) -> ShareCard:
 
 
 def cause_card(
-    cause: Cause, *, endpoint: str = "campaigns.cause_detail", title: str = ""
+    cause: Cause,
+    total: Figures | None = None,
+    *,
+    endpoint: str = "campaigns.cause_detail",
+    title: str = "",
 ) -> ShareCard:
-    drawing = cause_drawing(cause, _locale())
+    drawing = cause_drawing(cause, _locale(), total)
     locale, alternates = _locales()
     return ShareCard(
         title=title or cause.title,
@@ -193,10 +199,11 @@ def project_card(project: Project) -> ShareCard:
     )
 
 
-def home_card(causes: list[Cause], description: str) -> ShareCard:
+def home_card(causes: list[Cause], totals: dict, description: str) -> ShareCard:
     """The home page shows the first published cause's image, if there is one."""
     locale, alternates = _locales()
-    image = _image_url(cause_drawing(causes[0], _locale())) if causes else ""
+    first = causes[0] if causes else None
+    image = _image_url(cause_drawing(first, _locale(), totals[first.id])) if first else ""
     return ShareCard(
         title="Relais",
         description=description,
