@@ -16,7 +16,6 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from campaigns.giving import discretion
-from campaigns.giving.discretion import public_page_figures as page_figures
 from campaigns.organisations.models import Cause, Project
 from campaigns.pages.models import Page, PageKind
 from campaigns.templating import render_story
@@ -132,11 +131,6 @@ def cause_drawing(cause: Cause, locale: str, total: Figures | None = None) -> Dr
         currency=cause.organisation.currency,
         donor_count=total.donor_count,
     )
-
-
-def page_figures_for_card(page: Page):
-    """What the page itself shows as raised (an event counts its members)."""
-    return page_figures([page])[page.id]
 
 
 def page_card(page: Page, shown: Figures, partners: list) -> ShareCard:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, Response, abort, current_app, request
 
 from campaigns.cards import images, services
+from campaigns.giving.discretion import public_page_figures
 from campaigns.web import visible_cause, visible_page
 
 bp = Blueprint("cards", __name__)
@@ -22,7 +23,7 @@ def image(kind: str, slug: str):
         lang = current_app.config["LANGUAGES"][0]
     if kind == "p":
         page = visible_page(slug)
-        shown = services.page_figures_for_card(page)
+        shown = public_page_figures([page])[page.id]
         drawing = services.page_drawing(page, shown.raised_minor, shown.donor_count, lang)
     else:
         drawing = services.cause_drawing(visible_cause(slug), lang)
