@@ -87,18 +87,15 @@ def count(query: Query) -> int:
     return db.session.scalar(select(func.count()).select_from(statement(query).subquery()))
 
 
+def ordered(query: Query) -> Select:
+    """Matching pages, published ones first, then by title."""
+    return statement(query).order_by(Page.status, func.lower(Page.title), Page.id)
+
+
 def search(query: Query, *, offset: int = 0, limit: int = 20) -> list[Page]:
-    """Matching pages, published events and teams first, then by title."""
     if query.is_empty:
         return []
-    return list(
-        db.session.scalars(
-            statement(query)
-            .order_by(Page.status, func.lower(Page.title), Page.id)
-            .offset(offset)
-            .limit(limit)
-        )
-    )
+    return list(db.session.scalars(ordered(query).offset(offset).limit(limit)))
 
 
 def _refresh(session: Session, flush_context, instances) -> None:

@@ -20,21 +20,6 @@ bp = Blueprint("discovery", __name__)
 PER_SCREEN = 20
 
 
-def _screen() -> int:
-    raw = request.args.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < len(raw) < 7 and int(raw) > 0 else 1
-
-
-class Listing:
-    """What templates/_pager.html needs, for a list that is not a query."""
-
-    def __init__(self, page: int, total: int, per_page: int):
-        self.page, self.total = page, total
-        self.pages = max(1, -(-total // per_page))
-        self.has_prev, self.has_next = page > 1, page < self.pages
-        self.prev_num, self.next_num = page - 1, page + 1
-
-
 @bp.get("/search")
 def search_pages():
     query = search.Query(
@@ -42,16 +27,19 @@ def search_pages():
         cause=request.args.get("cause", ""),
         city=request.args.get("city", ""),
     )
-    number = _screen()
-    total = 0 if query.is_empty else search.count(query)
-    found = search.search(query, offset=(number - 1) * PER_SCREEN, limit=PER_SCREEN)
+    listing = None
+    if not query.is_empty:
+        listing = db.paginate(
+            search.ordered(query), per_page=PER_SCREEN, max_per_page=PER_SCREEN, error_out=False
+        )
+    found = listing.items if listing else []
     return render_template(
         "campaigns/search.html",
         query=query,
         results=found,
         figures=page_figures(found),
-        total=total,
-        listing=Listing(number, total, PER_SCREEN),
+        total=listing.total if listing else 0,
+        listing=listing,
         # From a project's "Give" button: each page's give form takes the project.
         project=(request.args.get("project") or "")[:80] or None,
     )
