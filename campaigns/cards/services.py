@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
@@ -21,6 +21,7 @@ from campaigns.pages.models import Page, PageKind
 from campaigns.templating import render_story
 from campaigns.totals.models import TotalScope
 from campaigns.totals.services import Figures, figures_one
+from campaigns.urls import absolute_url
 
 IMAGE_WIDTH = 1200
 IMAGE_HEIGHT = 630
@@ -87,13 +88,8 @@ def _locales() -> tuple[str, tuple[str, ...]]:
 
 
 def _image_url(drawing: Drawing) -> str:
-    return url_for(
-        "cards.image",
-        kind=drawing.kind,
-        slug=drawing.slug,
-        lang=drawing.locale,
-        v=drawing.version,
-        _external=True,
+    return absolute_url(
+        "cards.image", kind=drawing.kind, slug=drawing.slug, lang=drawing.locale, v=drawing.version
     )
 
 
@@ -147,7 +143,7 @@ def page_card(page: Page, shown: Figures, partners: list) -> ShareCard:
     return ShareCard(
         title=page.title,
         description=description,
-        url=url_for("campaigns.page_detail", slug=page.slug, _external=True),
+        url=absolute_url("campaigns.page_detail", slug=page.slug),
         type="article",
         image_url=_image_url(drawing),
         image_alt=page.title,
@@ -168,7 +164,7 @@ def cause_card(
     return ShareCard(
         title=title or cause.title,
         description=cause.summary or plain_text(cause.story),
-        url=url_for(endpoint, slug=cause.slug, _external=True),
+        url=absolute_url(endpoint, slug=cause.slug),
         image_url=_image_url(drawing),
         image_alt=cause.title,
         locale=locale,
@@ -182,9 +178,7 @@ def project_card(project: Project) -> ShareCard:
     return ShareCard(
         title=f"{project.name} — {cause.title}",
         description=plain_text(project.description) or card.description,
-        url=url_for(
-            "expenses.project", cause_slug=cause.slug, project_slug=project.slug, _external=True
-        ),
+        url=absolute_url("expenses.project", cause_slug=cause.slug, project_slug=project.slug),
         type="article",
         image_url=card.image_url,
         image_alt=cause.title,
@@ -201,7 +195,7 @@ def home_card(causes: list[Cause], totals: dict, description: str) -> ShareCard:
     return ShareCard(
         title="Relais",
         description=description,
-        url=url_for("campaigns.home", _external=True),
+        url=absolute_url("campaigns.home"),
         image_url=image,
         image_alt=causes[0].title if causes else "",
         locale=locale,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, Flask, Response, render_template, request, url_for
+from flask import Blueprint, Flask, Response, render_template, request
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -13,6 +13,7 @@ from campaigns.errors import NotFound
 from campaigns.giving.discretion import public_page_figures as page_figures
 from campaigns.organisations.models import CauseStatus
 from campaigns.pages.models import Page, PageKind
+from campaigns.urls import absolute_url
 from campaigns.web import PUBLIC_STATUSES, visible_cause, visible_page
 from extensions import db
 
@@ -57,7 +58,7 @@ def page_calendar(slug: str):
     page = visible_page(slug)
     if not page.is_event or page.starts_at is None:
         raise NotFound(_("This page is not an event with a date."))
-    url = url_for("campaigns.page_detail", slug=page.slug, _external=True)
+    url = absolute_url("campaigns.page_detail", slug=page.slug)
     return _ics(calendars.calendar([(page, url)], page.title), page.slug)
 
 
@@ -77,7 +78,7 @@ def cause_calendar(slug: str):
         )
         .order_by(Page.starts_at, Page.id)
     ).all()
-    pairs = [(e, url_for("campaigns.page_detail", slug=e.slug, _external=True)) for e in events]
+    pairs = [(e, absolute_url("campaigns.page_detail", slug=e.slug)) for e in events]
     return _ics(calendars.calendar(pairs, cause.title), f"{cause.slug}-events")
 
 

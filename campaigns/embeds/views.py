@@ -17,6 +17,7 @@ from campaigns.runtime.headers import framable
 from campaigns.standings import leaderboards
 from campaigns.totals.models import TotalScope
 from campaigns.totals.services import figures_one
+from campaigns.urls import absolute_url
 from campaigns.web import visible_cause, visible_page
 
 bp = Blueprint("embeds", __name__, url_prefix="/embed")
@@ -85,10 +86,10 @@ def snippets(*, cause: Cause | None = None, page=None) -> dict[str, str]:
         )
 
     if page is not None:
-        url = url_for("embeds.page_progress", slug=page.slug, _external=True)
+        url = absolute_url("embeds.page_progress", slug=page.slug)
         return {"page": iframe(url, escape(page.title), 180)}
-    goal = url_for("embeds.cause_goal", slug=cause.slug, _external=True)
-    board = url_for("embeds.cause_leaderboard", slug=cause.slug, _external=True)
+    goal = absolute_url("embeds.cause_goal", slug=cause.slug)
+    board = absolute_url("embeds.cause_leaderboard", slug=cause.slug)
     return {
         "goal": iframe(goal, escape(cause.title), 180),
         "leaderboard": iframe(board, escape(cause.title), 420),

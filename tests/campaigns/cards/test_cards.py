@@ -162,3 +162,10 @@ def test_a_page_photo_is_drawn_on_the_card(client, db, app, cause):
     db.session.commit()
     image = image_of(client, head_of(client, "/p/with-photo").meta["og:image"][0]).convert("RGB")
     assert image.getpixel((1100, 315))[0] > 150  # the photo fills the right side
+
+
+def test_behind_a_proxy_the_card_uses_the_public_address(client, app, family, monkeypatch):
+    monkeypatch.setitem(app.config, "PUBLIC_URL", "https://relais.example")
+    head = head_of(client, family["page"])
+    assert head.canonical == ["https://relais.example/p/anna-runs"]
+    assert head.meta["og:image"][0].startswith("https://relais.example/cards/p/anna-runs.png?")
