@@ -9,6 +9,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from campaigns.money import format_money
+from campaigns.urls import absolute_url
 
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": True})
 ALLOWED_TAGS = {
@@ -68,6 +69,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["markdown"] = render_story
     app.jinja_env.filters["datetime"] = when
     app.jinja_env.globals["percent"] = percent
+    app.jinja_env.globals["absolute_url"] = absolute_url
 
     @app.context_processor
     def inject() -> dict:
