@@ -114,6 +114,7 @@ ROUTE_MODULES = (
     "campaigns.pages.staff_views",
     "campaigns.standings.api",
     "campaigns.discovery.api",
+    "campaigns.donors.views",
     "messaging.sharing.poster",
 )
 
@@ -149,6 +150,7 @@ def create_app(config: dict | None = None) -> Flask:
     from campaigns.dashboard.views import bp as dashboard_bp
     from campaigns.demo.cli import demo_command
     from campaigns.discovery import views as discovery
+    from campaigns.donors.views import bp as donors_bp
     from campaigns.embeds import views as embeds
     from campaigns.fund_use.views import bp as expenses_bp
     from campaigns.giving import stripe_gateway
@@ -213,6 +215,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(open_data_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(staff_donations_bp)
+    app.register_blueprint(donors_bp)
     app.register_blueprint(expenses_bp)
     app.register_blueprint(live_bp)
     app.register_blueprint(offline_bp)

@@ -18,10 +18,11 @@ from flask_babel import gettext as _
 from flask_security import auth_required, current_user, logout_user
 from flask_security.utils import verify_and_update_password
 
-from agents import services
+from agents import export, services
 from agents.forms import ConfirmForm, DeleteAccountForm, ProfileForm, TokenForm
 from campaigns import unit_of_work
 from campaigns.errors import ValidationError
+from extensions import limiter, limits_off
 
 bp = Blueprint("agents", __name__)
 
@@ -159,3 +160,16 @@ def delete_account():
         form.password.errors = [_("That password is not right. Try again.")]
     status = 422 if form.errors else 200
     return render_template("agents/delete_account.html", form=form), status
+
+
+@bp.get("/me/data.zip")
+@auth_required()
+@limiter.limit("10 per hour", exempt_when=limits_off)
+def download_data():
+    """Everything Relais keeps about the agent, as one ZIP (see agents/export.py)."""
+    response = current_app.response_class(
+        export.personal_data_zip(_me()), mimetype="application/zip"
+    )
+    response.headers["Content-Disposition"] = 'attachment; filename="relais-my-data.zip"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

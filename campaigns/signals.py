@@ -25,6 +25,15 @@ receipt_issued = signals.signal("receipt-issued")
 # invitation mail to queue for invite.email, organisation_id= the page's.
 cohost_invited = signals.signal("cohost-invited")
 
+# sender: a donor's address (lower-cased) that gave; subject= and text= the mail
+# with their signed link to their gifts. A receiver queues it for that address.
+donor_link_requested = signals.signal("donor-link-requested")
+
+# sender: a donor's address (lower-cased) whose gifts were just erased on request,
+# organisation_id= the one organisation concerned, or None for all. Receivers
+# erase what they hold for that address (messaging: the mail sent to it).
+donor_erased = signals.signal("donor-erased")
+
 # sender: the Page just made public (possibly not flushed yet: a new page has no id).
 page_published = signals.signal("page-published")
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from flask import Flask
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 
 from agents.signals import Erasure, account_deleted
+from campaigns.signals import donor_erased
 from extensions import db
 from messaging.outbox.models import OutboxMessage, OutboxStatus
 from messaging.preferences.models import MessagingPreference
@@ -29,17 +30,7 @@ def erase_messaging(erasure: Erasure) -> None:
     to_them = OutboxMessage.agent_id == agent_id
     if erasure.email:
         to_them = or_(to_them, func.lower(OutboxMessage.recipient) == erasure.email)
-    db.session.execute(
-        update(OutboxMessage)
-        .where(to_them, OutboxMessage.status.in_(NOT_YET_SENT))
-        .values(status=OutboxStatus.CANCELLED)
-    )
-    # Every status, sent and in flight too: the row stays as a count, its text goes.
-    db.session.execute(
-        update(OutboxMessage)
-        .where(to_them)
-        .values(recipient="", subject="", body_text="", body_html="", link="", last_error="")
-    )
+    _erase_mail(to_them)
     if erasure.forget:
         # Messages to other people that name them (an invitation, "X passed you").
         rows = db.session.scalars(
@@ -52,5 +43,29 @@ def erase_messaging(erasure: Erasure) -> None:
                 setattr(row, field, erasure.text(getattr(row, field)))
 
 
+def _erase_mail(to_them) -> None:
+    """Mail not sent yet is cancelled; every row stays as a count, its text goes."""
+    db.session.execute(
+        update(OutboxMessage)
+        .where(to_them, OutboxMessage.status.in_(NOT_YET_SENT))
+        .values(status=OutboxStatus.CANCELLED)
+    )
+    db.session.execute(
+        update(OutboxMessage)
+        .where(to_them)
+        .values(recipient="", subject="", body_text="", body_html="", link="", last_error="")
+    )
+
+
+def erase_donor_mail(email: str, *, organisation_id: int | None = None) -> None:
+    """A donor erased on request: the mail sent to their address (receipts, their
+    links) keeps no text, within one organisation when one is named."""
+    to_them = func.lower(OutboxMessage.recipient) == email
+    if organisation_id is not None:
+        to_them = and_(to_them, OutboxMessage.organisation_id == organisation_id)
+    _erase_mail(to_them)
+
+
 def init_app(app: Flask) -> None:
     account_deleted.connect(erase_messaging)
+    donor_erased.connect(erase_donor_mail)

@@ -8,6 +8,7 @@ from flask import Flask
 from campaigns.signals import (
     cohost_invited,
     demo_seeded,
+    donor_link_requested,
     gift_attribution,
     gift_recorded,
     message_counts,
@@ -17,6 +18,7 @@ from campaigns.signals import (
     share_link_channels,
 )
 from messaging.automatic.services import gift_milestones, welcome
+from messaging.mail.donor_access import queue_donor_link
 from messaging.mail.invitations import queue_cohost_invite
 from messaging.mail.receipts import queue_receipt
 from messaging.outbox.services import status_counts
@@ -52,6 +54,7 @@ def init_app(app: Flask) -> None:
     gift_recorded.connect(gift_milestones)
     receipt_issued.connect(queue_receipt)
     cohost_invited.connect(queue_cohost_invite)
+    donor_link_requested.connect(queue_donor_link)
     gift_attribution.connect(_attribution)
     demo_seeded.connect(_demo_templates)
     message_counts.connect(_message_counts)

@@ -21,6 +21,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_security import auth_required, current_user
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField, TextAreaField
@@ -86,6 +87,18 @@ def describe(entry: AuditEntry) -> str:
     amount = money(entry.amount_minor, entry.currency) if entry.currency else ""
     try:
         match entry.action:
+            case "donor.erase" if d.get("by_donor"):
+                return ngettext(
+                    "A donor erased their personal details from %(num)d gift, from their link",
+                    "A donor erased their personal details from %(num)d gifts, from their link",
+                    d["gifts"],
+                )
+            case "donor.erase":
+                return ngettext(
+                    "Erased a donor's personal details from %(num)d gift, at their request",
+                    "Erased a donor's personal details from %(num)d gifts, at their request",
+                    d["gifts"],
+                )
             case "page.hide":
                 return _(
                     "Hid the page “%(title)s”: %(reason)s", title=d["title"], reason=d["reason"]

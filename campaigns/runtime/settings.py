@@ -174,6 +174,19 @@ class Settings(BaseSettings):
         description="a gift started but not paid this long ago is marked expired (Stripe's "
         "Checkout Session lasts 24 h); money paid later is still recorded",
     )
+    donor_address_retention_days: float = Field(
+        400,
+        gt=0,
+        description="a donor's postal address is blanked this long after the gift (a yearly "
+        "receipt needs it until the next spring); on an issued receipt it stays until "
+        "RECEIPT_KEEPING_YEARS have passed too",
+    )
+    receipt_keeping_years: int = Field(
+        6,
+        ge=1,
+        description="how long an issued tax receipt keeps the donor's name and address "
+        "(six years in France: Livre des procédures fiscales, art. L102 E)",
+    )
     outbox_max_attempts: int = Field(
         6, ge=1, description="a message is a dead letter after this many attempts"
     )
@@ -336,6 +349,8 @@ class Settings(BaseSettings):
             "STRIPE_SECRET_KEY": self.stripe_secret_key.get_secret_value(),
             "STRIPE_WEBHOOK_SECRET": self.stripe_webhook_secret.get_secret_value(),
             "PENDING_GIFT_HOURS": self.pending_gift_hours,
+            "DONOR_ADDRESS_RETENTION_DAYS": self.donor_address_retention_days,
+            "RECEIPT_KEEPING_YEARS": self.receipt_keeping_years,
             "OUTBOX_MAX_ATTEMPTS": self.outbox_max_attempts,
             "OUTBOX_LEASE_SECONDS": self.outbox_lease_seconds,
             "OUTBOX_RETRY_BASE_SECONDS": self.outbox_retry_base_seconds,
