@@ -44,6 +44,8 @@ UNSHOWN = {
     "smtp_url",
     "redis_url",
     "metrics_token",
+    "x_client_secret",
+    "facebook_app_secret",
     "sentry_dsn",
 }
 
@@ -159,6 +161,14 @@ class Settings(BaseSettings):
     stripe_webhook_secret: SecretStr = Field(
         SecretStr(""), description="signing secret whsec_… of the Stripe webhook endpoint"
     )
+    x_client_id: str = Field(
+        "", description='OAuth 2.0 client id of the platform\'s X app (empty: no "Connect X")'
+    )
+    x_client_secret: SecretStr = Field(SecretStr(""), description="its client secret")
+    facebook_app_id: str = Field(
+        "", description='the platform\'s Facebook app (empty: no "Connect a Facebook Page")'
+    )
+    facebook_app_secret: SecretStr = Field(SecretStr(""), description="its app secret")
     metrics_token: SecretStr = Field(
         SecretStr(""),
         description="bearer token that /metrics asks for (empty: /metrics is a 404)",
@@ -348,6 +358,10 @@ class Settings(BaseSettings):
             "EXPENSE_DOCUMENT_MAX_BYTES": self.expense_document_max_bytes,
             "STRIPE_SECRET_KEY": self.stripe_secret_key.get_secret_value(),
             "STRIPE_WEBHOOK_SECRET": self.stripe_webhook_secret.get_secret_value(),
+            "X_CLIENT_ID": self.x_client_id,
+            "X_CLIENT_SECRET": self.x_client_secret.get_secret_value(),
+            "FACEBOOK_APP_ID": self.facebook_app_id,
+            "FACEBOOK_APP_SECRET": self.facebook_app_secret.get_secret_value(),
             "PENDING_GIFT_HOURS": self.pending_gift_hours,
             "DONOR_ADDRESS_RETENTION_DAYS": self.donor_address_retention_days,
             "RECEIPT_KEEPING_YEARS": self.receipt_keeping_years,

@@ -234,16 +234,23 @@ def x_text(text: str, link: str) -> str:
 
 
 def post_to_x(credentials: dict, text: str) -> str:
-    """Post a tweet as the agent (OAuth 1.0a user context); returns its id."""
-    client = tweepy.Client(
-        consumer_key=credentials["consumer_key"],
-        consumer_secret=credentials["consumer_secret"],
-        access_token=credentials["access_token"],
-        access_token_secret=credentials["access_token_secret"],
-    )
+    """Post a tweet as the agent; returns its id. Credentials are an OAuth 2.0
+    user token ("Connect X") or the four OAuth 1.0a keys of the agent's own app."""
+    if "oauth2" in credentials:
+        # tweepy sends an OAuth 2.0 user-context token as the bearer token.
+        client = tweepy.Client(bearer_token=credentials["oauth2"]["access_token"])
+        user_auth = False
+    else:
+        client = tweepy.Client(
+            consumer_key=credentials["consumer_key"],
+            consumer_secret=credentials["consumer_secret"],
+            access_token=credentials["access_token"],
+            access_token_secret=credentials["access_token_secret"],
+        )
+        user_auth = True
     client.session = _TimeoutSession()
     try:
-        response = client.create_tweet(text=text, user_auth=True)
+        response = client.create_tweet(text=text, user_auth=user_auth)
     except tweepy.TooManyRequests as exc:
         raise Transient(f"X rate limit (429): {_reply_text(exc.response)}") from exc
     except tweepy.TwitterServerError as exc:

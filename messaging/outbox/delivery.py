@@ -46,8 +46,9 @@ from messaging.preferences.services import (
     quiet_until,
     unsubscribe_url,
 )
-from messaging.social.crypto import CredentialsError, decrypt_credentials
+from messaging.social.crypto import CredentialsError
 from messaging.social.models import SocialAccount
+from messaging.social.services import fresh_credentials
 
 log = logging.getLogger(__name__)
 
@@ -253,7 +254,7 @@ class Deliverer:
             if account is None:
                 return skip(f"The agent has not connected a {channel} account.")
             try:
-                send.credentials = decrypt_credentials(account.credentials_encrypted)
+                send.credentials = fresh_credentials(account)
             except CredentialsError as exc:
                 row.status, row.last_error = OutboxStatus.DEAD, f"{exc}; reconnect the account."
                 db.session.commit()

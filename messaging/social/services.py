@@ -8,7 +8,8 @@ from sqlalchemy import select
 from extensions import db
 from messaging.preferences.models import MessagingPreference
 from messaging.preferences.services import preference_for
-from messaging.social.crypto import encrypt_credentials
+from messaging.social import oauth
+from messaging.social.crypto import CredentialsError, decrypt_credentials, encrypt_credentials
 from messaging.social.models import SocialAccount
 
 PROVIDERS = ("x", "facebook")
@@ -34,6 +35,25 @@ def connect(
     account.credentials_encrypted = encrypt_credentials(credentials)
     db.session.flush()
     return account
+
+
+def fresh_credentials(account: SocialAccount) -> dict:
+    """The account's credentials, an X OAuth 2.0 token refreshed (and the new pair
+    stored) when it is about to run out; CredentialsError when they are unreadable
+    or X refused the refresh, so the agent must connect again."""
+    credentials = decrypt_credentials(account.credentials_encrypted)
+    if account.provider != "x":
+        return credentials
+    try:
+        fresh = oauth.x_refreshed(credentials)
+    except oauth.ConnectError as exc:
+        raise CredentialsError(str(exc)) from exc
+    if fresh is None:
+        return credentials
+    # X rotates refresh tokens: the old one no longer works once this one is issued.
+    account.credentials_encrypted = encrypt_credentials(fresh)
+    db.session.flush()
+    return fresh
 
 
 def disconnect(agent_id: int, provider: str) -> bool:

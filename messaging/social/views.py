@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from zoneinfo import available_timezones
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_security import auth_required, current_user
@@ -14,8 +24,11 @@ from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Regexp
 
+from campaigns import unit_of_work
 from messaging.preferences.services import preference_for
+from messaging.social import oauth
 from messaging.social import services as social_accounts
+from messaging.social.crypto import CredentialsError, decrypt_credentials, encrypt_credentials
 
 bp = Blueprint("social", __name__)
 
@@ -89,6 +102,8 @@ def _render(x_form=None, facebook_form=None, prefs_form=None, status=200):
     return (
         render_template(
             "messaging/social_accounts.html",
+            x_oauth=oauth.x_configured(),
+            facebook_oauth=oauth.facebook_configured(),
             accounts=social_accounts.accounts_of(current_user.id),
             x_form=x_form or XForm(prefix="x", formdata=None),
             facebook_form=facebook_form or FacebookForm(prefix="facebook", formdata=None),
@@ -161,3 +176,111 @@ def update_preferences():
     )
     flash(_("Your messaging choices are saved."), "success")
     return redirect(url_for("social.settings"))
+
+
+# -- OAuth: "Connect X", "Connect a Facebook Page" ---------------------------------
+
+X_STATE = "oauth_x"
+FACEBOOK_STATE = "oauth_facebook"
+FACEBOOK_PAGES = "oauth_facebook_pages"
+
+
+def _callback(endpoint: str) -> str:
+    return url_for(endpoint, _external=True)
+
+
+def _refused() -> object:
+    flash(_("The connection did not go through. Nothing was changed: try again."), "error")
+    return redirect(url_for("social.settings"))
+
+
+@bp.get("/me/messaging/x/connect")
+@auth_required()
+def connect_x_oauth():
+    if not oauth.x_configured():
+        abort(404)
+    url, state, verifier = oauth.x_authorization(_callback("social.x_callback"))
+    session[X_STATE] = {"state": state, "verifier": verifier}
+    return redirect(url)
+
+
+@bp.get("/me/messaging/x/callback")
+@auth_required()
+@unit_of_work.writes
+def x_callback():
+    kept = session.pop(X_STATE, None) or {}
+    code, state = request.args.get("code", ""), request.args.get("state", "")
+    if not oauth.x_configured() or not kept or not code or state != kept.get("state"):
+        return _refused()  # refused on X's screen, a stale tab, or a forged callback
+    try:
+        credentials, handle = oauth.x_finish(_callback("social.x_callback"), code, kept["verifier"])
+    except oauth.ConnectError as exc:
+        current_app.logger.warning("X connection failed: %s", exc)
+        return _refused()
+    social_accounts.connect(current_user.id, "x", credentials, handle)
+    flash(_("Your X account is connected."), "success")
+    return redirect(url_for("social.settings"))
+
+
+@bp.get("/me/messaging/facebook/connect")
+@auth_required()
+def connect_facebook_oauth():
+    if not oauth.facebook_configured():
+        abort(404)
+    url, state = oauth.facebook_authorization(_callback("social.facebook_callback"))
+    session[FACEBOOK_STATE] = state
+    return redirect(url)
+
+
+def _connect_page(page: oauth.FacebookPage):
+    social_accounts.connect(
+        current_user.id, "facebook", {"page_id": page.id, "page_token": page.token}, page.id
+    )
+    flash(_("Your Facebook Page %(name)s is connected.", name=page.name or page.id), "success")
+    return redirect(url_for("social.settings"))
+
+
+@bp.get("/me/messaging/facebook/callback")
+@auth_required()
+@unit_of_work.writes
+def facebook_callback():
+    state = session.pop(FACEBOOK_STATE, None)
+    code = request.args.get("code", "")
+    if not oauth.facebook_configured() or not state or not code:
+        return _refused()
+    if request.args.get("state") != state:
+        return _refused()
+    try:
+        pages = oauth.facebook_pages(_callback("social.facebook_callback"), code)
+    except oauth.ConnectError as exc:
+        current_app.logger.warning("Facebook connection failed: %s", exc)
+        return _refused()
+    if not pages:
+        flash(
+            _("Facebook shows no Page that you manage: create a Page, then connect again."), "error"
+        )
+        return redirect(url_for("social.settings"))
+    if len(pages) == 1:
+        return _connect_page(pages[0])
+    # Several Pages: the person picks one; their tokens wait encrypted in the session.
+    session[FACEBOOK_PAGES] = encrypt_credentials(
+        {"pages": [[p.id, p.name, p.token] for p in pages]}
+    ).decode()
+    return render_template("messaging/facebook_pages.html", pages=pages, form=FlaskForm())
+
+
+@bp.post("/me/messaging/facebook/page")
+@auth_required()
+def choose_facebook_page():
+    form = FlaskForm()
+    kept = session.pop(FACEBOOK_PAGES, None)
+    if not form.validate() or not kept:
+        return _refused()
+    try:
+        pages = [oauth.FacebookPage(*row) for row in decrypt_credentials(kept.encode())["pages"]]
+    except (CredentialsError, KeyError, TypeError):
+        return _refused()
+    chosen = next((p for p in pages if p.id == request.form.get("page_id")), None)
+    if chosen is None:
+        return _refused()
+    return _connect_page(chosen)
