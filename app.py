@@ -83,6 +83,7 @@ def load_config(app: Flask) -> None:
 MODEL_MODULES = (
     "agents.models",
     "campaigns.audit",
+    "campaigns.badges.models",
     "campaigns.fund_use.models",
     "campaigns.giving.models",
     "campaigns.offline.models",
@@ -104,6 +105,7 @@ MODEL_MODULES = (
 # in pages/views.py, "staff" in organisations/staff_views.py, "api" in
 # campaigns/json_api.py): imported before the blueprints are registered.
 ROUTE_MODULES = (
+    "agents.profile_views",
     "agents.staff_views",
     "campaigns.organisations.api",
     "campaigns.organisations.views",
@@ -146,6 +148,8 @@ def create_app(config: dict | None = None) -> Flask:
     from agents.views import bp as agents_bp
     from campaigns import erasure as campaigns_erasure
     from campaigns import errors, templating, unit_of_work
+    from campaigns.badges import views as badges
+    from campaigns.badges.cli import badges_cli
     from campaigns.cards import views as cards
     from campaigns.dashboard.views import bp as dashboard_bp
     from campaigns.demo.cli import demo_command
@@ -207,6 +211,8 @@ def create_app(config: dict | None = None) -> Flask:
     cards.init_app(app)
     discovery.init_app(app)
     embeds.init_app(app)
+    # Badges follow gifts and joins (campaigns' own signals) and have a staff screen.
+    badges.init_app(app)
 
     app.register_blueprint(health_bp)
     app.register_blueprint(campaigns_bp)
@@ -242,6 +248,7 @@ def create_app(config: dict | None = None) -> Flask:
         tokens_cli,
         totals_cli,
         ranks_cli,
+        badges_cli,
         stripe_cli,
         scheduler_command,
         worker_command,

@@ -18,6 +18,7 @@ from flask_security.views import default_render_json
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
+from agents import returning
 from agents.models import Agent, Role
 from campaigns.model_types import utcnow
 from campaigns.unit_of_work import run_transaction
@@ -121,6 +122,7 @@ def init_app(app: Flask) -> None:
         datetime_factory=utcnow,
     )
     security.render_json(_render_json)
+    returning.init_app(app)
     for endpoint in RATE_LIMITED_ENDPOINTS:
         # Flask-Security registers its views itself, so they are wrapped after the fact.
         app.view_functions[endpoint] = auth_limit(app.view_functions[endpoint])

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import delete
 
-from agents.models import AccessToken, Agent, Membership, agents_roles
+from agents.models import AccessToken, Agent, Membership, Profile, agents_roles
 from agents.signals import Erasure, account_deleted
+from campaigns import unit_of_work
 from campaigns.model_types import utcnow
 from extensions import db
 
@@ -28,6 +30,14 @@ def erase_account(erasure: Erasure) -> None:
     db.session.execute(delete(agents_roles).where(agents_roles.c.agent_id == agent.id))
     db.session.execute(delete(Membership).where(Membership.agent_id == agent.id))
     db.session.execute(delete(AccessToken).where(AccessToken.agent_id == agent.id))
+    profile = db.session.get(Profile, agent.id)
+    if profile is not None:
+        if profile.photo:
+            folder = Path(current_app.config["UPLOAD_FOLDER"])
+            photo = folder / profile.photo
+            # Their face is personal data: gone with the account, once that is committed.
+            unit_of_work.after_commit(lambda: photo.unlink(missing_ok=True))
+        db.session.delete(profile)
 
 
 def init_app(app: Flask) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import BooleanField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
@@ -57,3 +58,35 @@ class DeleteAccountForm(FlaskForm):
         validators=[DataRequired(message=_l("Enter your password to confirm."))],
         render_kw={"autocomplete": "current-password"},
     )
+
+
+class PublicProfileForm(FlaskForm):
+    """The public side of the account (agents.profiles): off until chosen."""
+
+    is_public = BooleanField(
+        _l("Show my public profile"),
+        description=_l(
+            "Your name, bio, photo and links, your public pages, what they raised and "
+            "their badges, at the address below. Drafts and hidden pages are never shown."
+        ),
+    )
+    handle = StringField(
+        _l("Address of my profile"),
+        validators=[Length(max=40, message=_l("Keep it under 40 characters."))],
+        description=_l(
+            "Lower-case letters, digits and dashes. Left empty, it comes from your name."
+        ),
+        render_kw={"autocomplete": "off", "spellcheck": "false"},
+    )
+    photo = FileField(
+        _l("Photo"),
+        description=_l("Optional. JPEG, PNG or WebP. It is resized to 1200 pixels at most."),
+        render_kw={"accept": "image/jpeg,image/png,image/webp"},
+    )
+    remove_photo = BooleanField(_l("Remove my photo"))
+    website_url = StringField(_l("Website"), render_kw={"autocomplete": "url", "inputmode": "url"})
+    blog_url = StringField(_l("Blog"), render_kw={"inputmode": "url"})
+    x_url = StringField(
+        _l("X"), description=_l("Your address on X, or @name."), render_kw={"spellcheck": "false"}
+    )
+    facebook_url = StringField(_l("Facebook"), render_kw={"inputmode": "url"})

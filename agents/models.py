@@ -50,6 +50,7 @@ class Agent(db.Model, UserMixin):
 
     roles = relationship("Role", secondary=agents_roles, backref="agents")
     memberships: Mapped[list[Membership]] = relationship(back_populates="agent")
+    profile: Mapped[Profile | None] = relationship(back_populates="agent", uselist=False)
 
     @property
     def display_name(self) -> str:
@@ -58,6 +59,26 @@ class Agent(db.Model, UserMixin):
     @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
+
+
+class Profile(db.Model):
+    """A free agent's public side, shown at ``/agents/<handle>`` once they choose to
+    (off by default). The name and bio are the account's; a photo and links
+    are the profile's own."""
+
+    __tablename__ = "profiles"
+
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), primary_key=True)
+    handle: Mapped[str] = mapped_column(String(40), unique=True)
+    is_public: Mapped[bool] = mapped_column(default=False)
+    photo: Mapped[str | None] = mapped_column(String(120))
+    website_url: Mapped[str] = mapped_column(String(300), default="")
+    blog_url: Mapped[str] = mapped_column(String(300), default="")
+    x_url: Mapped[str] = mapped_column(String(300), default="")
+    facebook_url: Mapped[str] = mapped_column(String(300), default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    agent: Mapped[Agent] = relationship(back_populates="profile")
 
 
 class MembershipRole(StrEnum):

@@ -1,4 +1,5 @@
-"""Staff screens of an organisation's members: add, change, remove (``staff`` blueprint)."""
+"""Staff screens of an organisation's people (``staff`` blueprint): its staff
+members (add, change, remove) and the directory of its free agents."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_security import auth_required, current_user
 
+from agents import directory as agents_directory
 from agents.models import MembershipRole  # read only; writes go through services
 from agents.services import admin_count, find_agent, memberships, remove_membership
 from campaigns.errors import NotFound, ValidationError
@@ -23,6 +25,7 @@ from campaigns.organisations.forms import (
 )
 from campaigns.organisations.staff_views import bp
 from campaigns.staff_gate import save_staff_form, staff_organisation
+from extensions import db
 
 # --- staff members -----------------------------------------------------------
 
@@ -91,3 +94,30 @@ def remove_staff(org_slug: str, membership_id: int):
     if name and removed_self:
         return redirect(url_for("campaigns.home"))
     return redirect(url_for(".staff", org_slug=org.slug))
+
+
+# --- the directory of free agents ---------------------------------------------
+
+
+@bp.get("/<org_slug>/agents")
+@auth_required()
+def directory(org_slug: str):
+    org, role = staff_organisation(org_slug)
+    filters = agents_directory.Filters(
+        name=request.args.get("q", "").strip()[:120],
+        city=request.args.get("city", "").strip()[:120],
+    )
+    listing = db.paginate(
+        agents_directory.agents_query(org.id, filters),
+        per_page=agents_directory.PER_SCREEN,
+        max_per_page=agents_directory.PER_SCREEN,
+        error_out=False,
+    )
+    return render_template(
+        "staff/agents.html",
+        org=org,
+        role=role,
+        filters=filters,
+        listing=listing,
+        rows=agents_directory.rows(org.id, list(listing.items)),
+    )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import (
     Blueprint,
     current_app,
@@ -19,7 +17,14 @@ from flask_security import auth_required, current_user, logout_user
 from flask_security.utils import verify_and_update_password
 
 from agents import export, services
-from agents.forms import ConfirmForm, DeleteAccountForm, ProfileForm, TokenForm
+from agents.forms import (
+    ConfirmForm,
+    DeleteAccountForm,
+    ProfileForm,
+    PublicProfileForm,
+    TokenForm,
+)
+from agents.returning import SESSION_KEY, is_local_path, wanted_path
 from campaigns import unit_of_work
 from campaigns.errors import ValidationError
 from extensions import limiter, limits_off
@@ -37,31 +42,33 @@ def set_locale(code: str):
     return redirect(target)
 
 
-def is_local_path(target: str) -> bool:
-    """A path on this site only: never an open redirect. Browsers read a
-    backslash as a slash and drop tabs and newlines, so those are refused too."""
-    if not target.startswith("/") or "\\" in target or not target.isprintable():
-        return False
-    parts = urlsplit(target)
-    return not parts.scheme and not parts.netloc and not target.startswith("//")
-
-
 @bp.get("/account/check-email")
 def check_email():
-    """Where sign-up lands (SECURITY_POST_REGISTER_VIEW)."""
-    return render_template("agents/check_email.html")
+    """Where sign-up lands (agents.returning: whatever ``next`` said)."""
+    return render_template(
+        "agents/check_email.html", returns_to=wanted_path(session.get(SESSION_KEY))
+    )
 
 
 def _me():
     return current_user._get_current_object()
 
 
-def _render_account(profile_form=None, token_form=None, new_token=None, status=200):
+def render_account(
+    profile_form=None, token_form=None, new_token=None, public_form=None, status=200
+):
+    """The account page, with the form that was just sent (and its errors) if any."""
+    from agents import profiles
     from campaigns.pages.services import editable_pages
 
     agent = _me()
     if profile_form is None:
         profile_form = ProfileForm(prefix="profile", formdata=None, obj=agent)
+    public = profiles.profile_of(agent)
+    if public_form is None:
+        public_form = PublicProfileForm(prefix="public", formdata=None, obj=public)
+        if public is None:
+            public_form.handle.data = profiles.suggest_handle(agent)
     response = current_app.make_response(
         (
             render_template(
@@ -70,6 +77,8 @@ def _render_account(profile_form=None, token_form=None, new_token=None, status=2
                 pages=editable_pages(agent),
                 tokens=services.list_tokens(agent),
                 profile_form=profile_form,
+                public_form=public_form,
+                public_profile=public,
                 token_form=token_form or TokenForm(prefix="token", formdata=None),
                 revoke_form=ConfirmForm(),
                 new_token=new_token,
@@ -83,7 +92,7 @@ def _render_account(profile_form=None, token_form=None, new_token=None, status=2
     return response
 
 
-def _apply_service_errors(form, exc: ValidationError) -> None:
+def apply_service_errors(form, exc: ValidationError) -> None:
     for name, message in exc.errors.items():
         if name in form:
             form[name].errors = [*form[name].errors, message]
@@ -94,7 +103,7 @@ def _apply_service_errors(form, exc: ValidationError) -> None:
 @bp.get("/me")
 @auth_required()
 def account():
-    return _render_account()
+    return render_account()
 
 
 @bp.post("/me/profile")
@@ -108,7 +117,7 @@ def update_profile():
             )
         except ValidationError as exc:
             unit_of_work.discard()
-            _apply_service_errors(form, exc)
+            apply_service_errors(form, exc)
         else:
             # The switch in the session wins over the profile: follow the new choice now.
             if form.locale.data:
@@ -117,7 +126,7 @@ def update_profile():
                 session.pop("locale", None)
             flash(_("Your profile is saved."), "success")
             return redirect(url_for("agents.account") + "#profile")
-    return _render_account(profile_form=form, status=422)
+    return render_account(profile_form=form, status=422)
 
 
 @bp.post("/me/tokens")
@@ -125,10 +134,10 @@ def update_profile():
 def create_token():
     form = TokenForm(prefix="token")
     if not form.validate():
-        return _render_account(token_form=form, status=422)
+        return render_account(token_form=form, status=422)
     _token, clear = services.create_token(_me(), form.token_name.data or "")
     # Rendered, not redirected: the clear token must not travel through the session cookie.
-    return _render_account(new_token=clear, status=201)
+    return render_account(new_token=clear, status=201)
 
 
 @bp.post("/me/tokens/<int:token_id>/revoke")

@@ -28,6 +28,7 @@ from werkzeug.routing import BuildError
 
 from agents.models import Agent
 from agents.services import authenticate_token
+from campaigns.badges import services as badges
 from campaigns.errors import Conflict, ValidationError
 from campaigns.giving.discretion import public_page_figures as page_figures
 from campaigns.money import Money
@@ -215,10 +216,23 @@ def parent_slugs(pages: Iterable[Page], agent: Agent | None) -> dict[int, str]:
 def pages_json(pages: list[Page], currency: str, agent: Agent | None) -> list[dict]:
     numbers = page_figures(pages)
     parents = parent_slugs(pages, agent)
-    return [page_json(p, numbers[p.id], currency, parents.get(p.parent_id)) for p in pages]
+    earned = badges.shown(pages, numbers)
+    return [
+        page_json(p, numbers[p.id], currency, parents.get(p.parent_id), earned[p.id]) for p in pages
+    ]
 
 
-def page_json(page: Page, fig: Figures, currency: str, parent: str | None) -> dict:
+def page_json(
+    page: Page,
+    fig: Figures,
+    currency: str,
+    parent: str | None,
+    earned: list[badges.Shown] | None = None,
+) -> dict:
+    """A page's shape; ``earned``, its badges when the caller read them for a
+    whole list (``badges.shown``), else they are read here."""
+    if earned is None:
+        earned = badges.shown([page], {page.id: fig})[page.id]
     return {
         "slug": page.slug,
         "kind": str(page.kind),
@@ -232,5 +246,6 @@ def page_json(page: Page, fig: Figures, currency: str, parent: str | None) -> di
         "raised": money(fig.raised_minor, currency),
         "donation_count": fig.donation_count,
         "donor_count": fig.donor_count,
+        "badges": [badge.as_json() for badge in earned],
         "url": site_url("campaigns.page_detail", slug=page.slug),
     }

@@ -37,6 +37,12 @@ donor_erased = signals.signal("donor-erased")
 # sender: the Page just made public (possibly not flushed yet: a new page has no id).
 page_published = signals.signal("page-published")
 
+# sender: the personal Page that just joined (flushed), event= the event or team Page.
+page_joined = signals.signal("page-joined")
+
+# sender: the Page that earned badges, codes= their codes (campaigns.badges), new ones only.
+badge_awarded = signals.signal("badge-awarded")
+
 # sender: None; code= the share code a Checkout Session carried, page_id= the page
 # given to. A receiver answers with the id of the share link the gift came
 # through (messaging's attribution), or None; the first id wins.

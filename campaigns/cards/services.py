@@ -201,3 +201,26 @@ def home_card(causes: list[Cause], totals: dict, description: str) -> ShareCard:
         locale=locale,
         alternates=alternates,
     )
+
+
+def profile_card(
+    name: str, bio: str, url: str, pages: list[Page], figures: dict[int, Figures]
+) -> ShareCard:
+    """A free agent's profile unfurls with their name, bio, and the share image
+    of their first public page (the one they are raising for now)."""
+    locale, alternates = _locales()
+    first = pages[0] if pages else None
+    image = ""
+    if first is not None:
+        shown = figures[first.id]
+        image = _image_url(page_drawing(first, shown.raised_minor, shown.donor_count, _locale()))
+    return ShareCard(
+        title=name,
+        description=plain_text(bio) or _("%(name)s raises money on Relais.", name=name),
+        url=url,
+        type="profile",
+        image_url=image,
+        image_alt=first.title if first else "",
+        locale=locale,
+        alternates=alternates,
+    )

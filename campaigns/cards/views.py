@@ -42,4 +42,5 @@ def init_app(app: Flask) -> None:
         cause_card=services.cause_card,
         project_card=services.project_card,
         home_card=services.home_card,
+        profile_card=services.profile_card,
     )

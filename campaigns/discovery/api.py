@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import jsonify, request
 from flask_babel import gettext as _
 
+from campaigns.badges import services as badges
 from campaigns.discovery import search
 from campaigns.json_api import (
     BadRequest,
@@ -39,6 +40,7 @@ def find_pages():
         pages = search.search(query, offset=shown.offset, limit=shown.per_page)
     numbers = page_figures(pages)
     parents = parent_slugs(pages, agent)
+    earned = badges.shown(pages, numbers)
 
     def link(n: int) -> str:
         arguments = {k: v for k, v in request.args.items() if k not in ("page", "per_page")}
@@ -50,7 +52,13 @@ def find_pages():
             "cause": query.cause or None,
             "city": query.city or None,
             "pages": [
-                page_json(p, numbers[p.id], p.cause.organisation.currency, parents.get(p.parent_id))
+                page_json(
+                    p,
+                    numbers[p.id],
+                    p.cause.organisation.currency,
+                    parents.get(p.parent_id),
+                    earned[p.id],
+                )
                 for p in pages
             ],
             **shown.fields(link),

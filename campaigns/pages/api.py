@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from agents.models import Agent
 from campaigns import inputs
+from campaigns.badges import services as badges
 from campaigns.errors import NotFound, ValidationError
 from campaigns.giving.discretion import public_page_figures as page_figures
 from campaigns.json_api import (
@@ -56,7 +57,8 @@ def page_detail_json(page: Page, agent: Agent | None) -> dict:
         )
     numbers = page_figures([page, *members])
     parents = parent_slugs([page], agent)
-    body = page_json(page, numbers[page.id], currency, parents.get(page.parent_id))
+    earned = badges.shown([page, *members], numbers)
+    body = page_json(page, numbers[page.id], currency, parents.get(page.parent_id), earned[page.id])
     body.update(
         cause=page.cause.slug,
         organisation=page.cause.organisation.slug,
@@ -72,7 +74,9 @@ def page_detail_json(page: Page, agent: Agent | None) -> dict:
     if body["can_edit"] and page.status == PageStatus.HIDDEN:
         body["hidden_reason"] = page.hidden_reason
     if page.is_event:
-        body["members"] = [page_json(m, numbers[m.id], currency, page.slug) for m in members]
+        body["members"] = [
+            page_json(m, numbers[m.id], currency, page.slug, earned[m.id]) for m in members
+        ]
     return body
 
 

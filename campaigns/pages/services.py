@@ -23,7 +23,7 @@ from campaigns.model_types import utcnow
 from campaigns.organisations.models import Cause, CauseStatus
 from campaigns.organisations.services import is_staff, require_staff
 from campaigns.pages.models import EVENT_KINDS, CohostInvite, Page, PageHost, PageKind, PageStatus
-from campaigns.signals import page_published
+from campaigns.signals import page_joined, page_published
 from extensions import db
 
 
@@ -231,6 +231,7 @@ def join_event(agent: Agent, page: Page, event: Page) -> Page:
         raise ValidationError(errors)
     page.parent = event
     db.session.flush()
+    page_joined.send(page, event=event)
     return page
 
 

@@ -25,7 +25,9 @@ from flask_security import auth_required
 from sqlalchemy import select
 
 from agents.models import Agent
+from agents.profiles import public_profile_of
 from campaigns import inputs, photos, unit_of_work
+from campaigns.badges import services as badges
 from campaigns.errors import Conflict, NotFound, ServiceError, ValidationError
 from campaigns.giving import services as giving
 from campaigns.giving.discretion import public_page_figures as page_figures
@@ -113,11 +115,14 @@ def render_page(
     if join_form is None:
         join_form = JoinForm()
     join_form.page.choices = [choice(p.slug, p.title) for p in candidates]
+    figures = page_figures([page])[page.id]
     response = render_template(
         "campaigns/page.html",
         page=page,
         cause=page.cause,
-        figures=page_figures([page])[page.id],
+        figures=figures,
+        badges=badges.shown([page], {page.id: figures})[page.id],
+        owner_profile=public_profile_of(page.owner),
         members=members,
         member_totals=page_figures(members),
         can_edit=can_edit,

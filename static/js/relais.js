@@ -170,7 +170,26 @@
     form.addEventListener("change", function () { clearTimeout(timer); timer = setTimeout(refresh, 100); });
   }
 
+  // Collapsed sections (the staff dashboard's <details>): a link to a part of
+  // one, or an address ending in its #anchor, opens it first.
+  function openTargets() {
+    if (!document.querySelector("details[data-opens-on-link]")) return;
+    function open(hash) {
+      var id = (hash || "").slice(1);
+      var target = id && document.getElementById(decodeURIComponent(id));
+      var details = target && target.closest("details[data-opens-on-link]");
+      if (details && !details.open) { details.open = true; target.scrollIntoView(); }
+    }
+    open(location.hash);
+    window.addEventListener("hashchange", function () { open(location.hash); });
+    document.addEventListener("click", function (event) {
+      var link = event.target.closest && event.target.closest("a[href^='#']");
+      if (link) { open(link.getAttribute("href")); }
+    });
+  }
+
   ready(function () {
+    openTargets();
     pageLink();
     webShare();
     shareKit();

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from agents import services
 from agents.export import EMAIL_COLUMNS
-from agents.models import Role
+from agents.models import Profile, Role
 from campaigns.audit import record
 from campaigns.giving.ledger import record_gift
 from campaigns.giving.models import PendingGift, StripeEvent, StripeEventOutcome
@@ -90,6 +90,7 @@ def a_row_in_every_table(app, me, stranger):
     db.session.add(OfflineGift(page=page, recorded_by_id=me.id, amount_minor=500, currency="EUR"))
     MembershipFactory(agent=me, organisation=org)
     me.roles.append(Role(name="export-tester"))
+    db.session.add(Profile(agent_id=me.id, handle="noa", is_public=True))
     services.create_token(me, "my script")
     db.session.add(
         SocialAccount(
