@@ -13,6 +13,7 @@ still go.
 from __future__ import annotations
 
 import secrets
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,6 +24,7 @@ from sqlalchemy import func, or_, select, tuple_, update
 from agents.signals import Erasure
 from campaigns import audit
 from campaigns.giving.models import Donation, DonationKind, PendingGift, StripeEvent
+from campaigns.giving.services import EMAIL_MAX, EMAIL_RE
 from campaigns.offline.models import OfflineGift
 from campaigns.organisations.models import Cause
 from campaigns.pages.models import Page
@@ -37,14 +39,12 @@ LINK_HOURS = 48
 
 
 def normal_email(value: object) -> str:
-    """The address as the ledger compares it ("" when it is not one)."""
+    """The address as the ledger compares it, by the give form's own rule ("" when
+    it is not one)."""
     if not isinstance(value, str):
         return ""
     email = value.strip().lower()
-    local, at, domain = email.partition("@")
-    if not at or not local or "." not in domain or len(email) > 255 or " " in email:
-        return ""
-    return email
+    return email if len(email) <= EMAIL_MAX and EMAIL_RE.match(email) else ""
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -83,7 +83,6 @@ class GiftLine:
     currency: str
     donor_name: str
     message: str
-    has_address: bool
     receipt_number: str | None
     receipt_reference: str | None
 
@@ -131,7 +130,6 @@ def gifts_of(email: str) -> list[GiftLine]:
             currency=g.currency,
             donor_name=g.donor_name,
             message=g.message,
-            has_address=any(getattr(g, f) for f in DONOR_ADDRESS),
             receipt_number=g.receipt_number,
             receipt_reference=references.get(g.pending_gift_id),
         )
@@ -166,9 +164,9 @@ def _redact_payloads(intents: list[str], strings: set[str]) -> None:
 
 def erase_donor(
     email: str, *, organisation_id: int | None = None, forget: tuple[str, ...] = ()
-) -> int:
-    """Erase the personal strings of every gift given from ``email`` (within one
-    organisation when ``organisation_id`` is given); returns how many gifts.
+) -> list[Donation]:
+    """Erase the personal strings of every ledger row given from ``email`` (within
+    one organisation when ``organisation_id`` is given); returns those rows.
 
     The donor's address, the names and street they gave and ``forget`` are
     removed from the Stripe events stored for those gifts.
@@ -220,26 +218,17 @@ def erase_donor(
         )
     db.session.execute(update(PendingGift).where(*pending).values(message="", **blank))
     db.session.execute(update(OfflineGift).where(*offline).values(note="", **blank))
-    return len(given)
+    return given
 
 
 def erase_on_request(email: str, actor=None, *, organisation_id: int | None = None) -> int:
     """Erase a donor's details at their request (``actor`` None: the donor, from
     their link; else the staff member, within ``organisation_id``), with one
     audit entry per organisation whose gifts changed; returns how many gifts."""
-    scope = [_given_by(email)]
-    if organisation_id is not None:
-        scope.append(Donation.organisation_id == organisation_id)
-    per_organisation = dict(
-        db.session.execute(
-            select(Donation.organisation_id, func.count())
-            .where(*scope, Donation.kind == DonationKind.GIFT)
-            .group_by(Donation.organisation_id)
-        ).all()
-    )
-    if organisation_id is not None:
-        per_organisation.setdefault(organisation_id, 0)
-    count = erase_donor(email, organisation_id=organisation_id)
+    per_organisation = Counter({organisation_id: 0} if organisation_id is not None else {})
+    for row in erase_donor(email, organisation_id=organisation_id):
+        if row.kind == DonationKind.GIFT:  # refunds carry the address too; not gifts
+            per_organisation[row.organisation_id] += 1
     donor_erased.send(email, organisation_id=organisation_id)
     for org_id, gifts in per_organisation.items():
         audit.record(
@@ -250,13 +239,14 @@ def erase_on_request(email: str, actor=None, *, organisation_id: int | None = No
             + (" at the donor's request (their link)" if actor is None else ", on request"),
             details={"gifts": gifts, "by_donor": actor is None},
         )
-    return count
+    return sum(per_organisation.values())
 
 
 def purge_old_addresses(*, now: datetime, retention_days: float, keeping_years: int) -> int:
     """Blank the postal address of gifts older than the retention period; a gift
     with an issued receipt keeps it until the receipt's legal keeping period has
-    passed too. Returns how many gifts lost their address."""
+    passed too. Started gifts keep a copy of the address: theirs goes after the
+    retention period. Returns how many rows (gifts and started gifts) changed."""
     retained = now - timedelta(days=retention_days)
     kept_receipt = now - timedelta(days=365.25 * keeping_years)
     has_address = or_(*(getattr(Donation, f) != "" for f in DONOR_ADDRESS))

@@ -9,7 +9,6 @@ with the reason the agent sees.
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -40,7 +39,6 @@ from campaigns.unit_of_work import locked_row
 from extensions import db
 
 METHODS = ("cash", "cheque")
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Organisers' wall clock, as services.parse_datetime reads naive times.
 WALL_CLOCK = ZoneInfo("Europe/Paris")
 # Older collections are for the organisation's own books, not a page's live total.
@@ -147,7 +145,7 @@ def record_offline_gift(agent: Agent, page: Page, data: dict) -> OfflineGift:
         errors["method"] = _("Choose cash or cheque.")
     donor_name = text_field(data, "donor_name", errors, max_length=200)
     donor_email = text_field(data, "donor_email", errors, max_length=255).lower()
-    if donor_email and not EMAIL_RE.match(donor_email) and "donor_email" not in errors:
+    if donor_email and not giving.EMAIL_RE.match(donor_email) and "donor_email" not in errors:
         errors["donor_email"] = _("Enter a valid email address, or leave it empty.")
     address = giving.read_address({name: data.get(name) for name in giving.ADDRESS_MAX}, errors)
     note = text_field(data, "note", errors, max_length=500)
