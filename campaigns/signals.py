@@ -40,7 +40,8 @@ page_published = signals.signal("page-published")
 # sender: the personal Page that just joined (flushed), event= the event or team Page.
 page_joined = signals.signal("page-joined")
 
-# sender: the Page that earned badges, codes= their codes (campaigns.badges), new ones only.
+# sender: the Page that earned badges, codes= their codes (campaigns.badges), new ones only;
+# backfill= True when `relais badges award` gives older data its badges (not news to announce).
 badge_awarded = signals.signal("badge-awarded")
 
 # sender: None; code= the share code a Checkout Session carried, page_id= the page

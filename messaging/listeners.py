@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Flask
 
 from campaigns.signals import (
+    badge_awarded,
     cohost_invited,
     demo_seeded,
     donor_link_requested,
@@ -17,7 +18,7 @@ from campaigns.signals import (
     share_funnel,
     share_link_channels,
 )
-from messaging.automatic.services import gift_milestones, welcome
+from messaging.automatic.services import badge_earned, gift_milestones, welcome
 from messaging.mail.donor_access import queue_donor_link
 from messaging.mail.invitations import queue_cohost_invite
 from messaging.mail.receipts import queue_receipt
@@ -52,6 +53,7 @@ def init_app(app: Flask) -> None:
     # test) is a no-op, and receivers hold no app of their own.
     page_published.connect(welcome)
     gift_recorded.connect(gift_milestones)
+    badge_awarded.connect(badge_earned)
     receipt_issued.connect(queue_receipt)
     cohost_invited.connect(queue_cohost_invite)
     donor_link_requested.connect(queue_donor_link)

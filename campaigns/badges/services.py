@@ -209,13 +209,16 @@ def award(page: Page, codes: Iterable[str] | None = None) -> list[str]:
     return award_pages([(page, codes)]).get(page.id, [])
 
 
-def award_pages(items: list[tuple[Page, Iterable[str] | None]]) -> dict[int, list[str]]:
+def award_pages(
+    items: list[tuple[Page, Iterable[str] | None]], *, backfill: bool = False
+) -> dict[int, list[str]]:
     """Give each page the badges its facts earn and it has not got yet, each
     once ever (a unique key: a concurrent award of the same badge does
     nothing). With each page, the codes to look at (what the news at hand can
     change; None: all), so that a gift's way asks no more than it needs: the
     pages' badges, settings and figures in one query each. Returns the new
-    codes per page; ``badge_awarded`` tells about them."""
+    codes per page; ``badge_awarded`` tells about them (``backfill``: older
+    data catching up, which nobody announces)."""
     if any(page.id is None for page, _codes in items):
         db.session.flush()
     pages = [page for page, _codes in items]
@@ -256,7 +259,7 @@ def award_pages(items: list[tuple[Page, Iterable[str] | None]]) -> dict[int, lis
         new = [code for code in new if (page_id, code) in inserted]
         if new:
             out[page_id] = new
-            badge_awarded.send(page, codes=new)
+            badge_awarded.send(page, codes=new, backfill=backfill)
     return out
 
 
@@ -268,7 +271,7 @@ def award_all(cause_id: int | None = None) -> int:
     pages = db.session.scalars(query).all()
     count = 0
     for start in range(0, len(pages), 200):  # a few queries per 200 pages
-        awarded = award_pages([(page, None) for page in pages[start : start + 200]])
+        awarded = award_pages([(page, None) for page in pages[start : start + 200]], backfill=True)
         count += sum(len(codes) for codes in awarded.values())
     return count
 

@@ -20,6 +20,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from agents.models import Agent
+from campaigns.badges import services as badges
 from campaigns.errors import ValidationError
 from campaigns.giving.models import Donation, DonationKind
 from campaigns.organisations import services
@@ -32,6 +33,7 @@ from messaging.automatic.models import AutoMessageSetting
 from messaging.broadcasts import fanout
 from messaging.broadcasts.recipients import people_of, places
 from messaging.outbox.models import Channel
+from messaging.templating.context import badge_data
 from messaging.templating.models import MessageTemplate, Trigger
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,17 @@ AUTOMATIC: dict[str, dict[str, Any]] = {
         "label": _l("Nudge for a page without gifts"),
         "options": {"inactive_days": (7, 1, 90)},
     },
+    Trigger.BADGE: {
+        "label": _l("A badge earned (besides those of the first gift, half and whole goal)"),
+        "options": {},
+    },
+}
+# Badges whose milestone message announces them (``badge`` in its context):
+# the badge message leaves them out, so nobody gets two mails for one gift.
+ANNOUNCED_BY = {
+    "first_gift": Trigger.FIRST_GIFT,
+    "goal_50": Trigger.GOAL_50,
+    "goal_100": Trigger.GOAL_100,
 }
 OPTION_LABELS = {
     "days_before_end": _l("Days before the end of the cause"),
@@ -240,7 +253,42 @@ def gift_milestones(donation: Donation, **_extra) -> int:
             after.donation_count,
         )
         if milestone:
-            written += queue_for_page(target, milestone, f"{milestone}:page:{target.id}")
+            written += queue_for_page(
+                target,
+                milestone,
+                f"{milestone}:page:{target.id}",
+                extra=_badge_of(target, str(milestone)),
+            )
+    return written
+
+
+def _badge_of(page: Page, milestone: str):
+    """The badge a milestone message announces, unless the organisation turned it off."""
+    org = page.cause.organisation
+    code = next((c for c, trigger in ANNOUNCED_BY.items() if trigger == milestone), None)
+    if code is None or code in badges.turned_off([org.id])[org.id]:
+        return None
+    return lambda row: {"badge": badge_data(code, row.agent_locale or org.locale or "fr")}
+
+
+def badge_earned(page: Page, *, codes, backfill: bool = False, **_extra) -> int:
+    """A page earned badges: announce each one no milestone message announces,
+    once per page and badge (not those `relais badges award` gives older data)."""
+    if backfill:
+        return 0
+    org = page.cause.organisation
+    written = 0
+    for code in codes:
+        if code in ANNOUNCED_BY:
+            continue
+        written += queue_for_page(
+            page,
+            Trigger.BADGE,
+            f"badge:{code}:page:{page.id}",
+            extra=lambda row, code=code: {
+                "badge": badge_data(code, row.agent_locale or org.locale or "fr")
+            },
+        )
     return written
 
 

@@ -196,6 +196,7 @@ def context(
         "passed": None,
         "passed_by": None,
         "gifts": None,
+        "badge": None,
     }
 
 

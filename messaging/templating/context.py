@@ -7,8 +7,10 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
+from flask_babel import force_locale
 from sqlalchemy import select
 
+from campaigns.badges.catalogue import BY_CODE
 from campaigns.money import format_money
 from campaigns.organisations.models import Cause, Organisation
 from campaigns.pages.models import Page, PageKind, PageStatus
@@ -108,7 +110,15 @@ def build_context(agent, page: Page, *, locale: str, share_url: str) -> dict:
         "passed": None,
         "passed_by": None,
         "gifts": None,
+        "badge": None,
     }
+
+
+def badge_data(code: str, locale: str) -> dict:
+    """A badge as templates see it (``badge``), in ``locale``."""
+    kind = BY_CODE[code]
+    with force_locale(locale):
+        return {"code": code, "title": str(kind.title), "description": str(kind.description)}
 
 
 def context_for(
@@ -121,7 +131,8 @@ def context_for(
     ``extra`` adds or replaces keys, e.g. ``{"old_rank": 5, "passed": {"title":
     "Marseille…", "city": "Marseille"}, "passed_by": {"title": "Lyon…", "city":
     "Lyon"}, "gifts": {"count": 3, "amount": "45 €", "amount_minor": 4500,
-    "donors": ["Léa", "Hugo"]}}``. Amounts are formatted
+    "donors": ["Léa", "Hugo"]}, "badge": {"code": "top_10", "title": "Top 10",
+    "description": "…"}}``. Amounts are formatted
     in ``locale`` (default: the organisation's).
     """
 
@@ -175,6 +186,7 @@ def sample_context(
         "amount_minor": 4500,
         "donors": ["Léa", "Hugo", "Inès"],
     }
+    context["badge"] = badge_data("top_10", locale)
     if context["event"] is None:
         context["event"] = {
             "title": "Lyon se mobilise pour l'eau",
@@ -224,4 +236,5 @@ def _made_up_context(organisation: Organisation | None, locale: str, share: str)
         "passed": None,
         "passed_by": None,
         "gifts": None,
+        "badge": None,
     }

@@ -33,6 +33,12 @@ _PASSED_BY_EN = (
     "{{ page.city or page.title }}{% endif %}"
 )
 
+# The line a milestone message gives its badge (``badge``: empty when turned off).
+_BADGE_FR = (
+    "{% if badge %}Votre page affiche désormais le badge « {{ badge.title }} ».\n\n{% endif %}"
+)
+_BADGE_EN = "{% if badge %}Your page now shows the “{{ badge.title }}” badge.\n\n{% endif %}"
+
 # (trigger, channel, name, subject, body) per locale.
 TEMPLATES: dict[str, list[tuple[str, str, str, str, str]]] = {
     "fr": [
@@ -127,7 +133,8 @@ TEMPLATES: dict[str, list[tuple[str, str, str, str, str]]] = {
             "Bonjour {{ agent.first_name }},\n\nBonne nouvelle : « {{ page.title }} » a reçu "
             "son premier don. Vous en êtes à {{ page.raised }} sur {{ page.goal }}.\n\n"
             "C'est le bon moment pour relancer vos proches : {{ page.share_url }}\n\n"
-            "L'équipe {{ organisation.name }}",
+            + _BADGE_FR
+            + "L'équipe {{ organisation.name }}",
         ),
         (
             "goal_50",
@@ -136,7 +143,7 @@ TEMPLATES: dict[str, list[tuple[str, str, str, str, str]]] = {
             "À mi-chemin : {{ page.raised }} sur {{ page.goal }} !",
             "Bonjour {{ agent.first_name }},\n\nVous avez atteint {{ page.percent }} % de votre "
             "objectif : {{ page.raised }} sur {{ page.goal }}. Bravo !\n\nEncore un effort : "
-            "{{ page.share_url }}\n\nL'équipe {{ organisation.name }}",
+            "{{ page.share_url }}\n\n" + _BADGE_FR + "L'équipe {{ organisation.name }}",
         ),
         (
             "goal_100",
@@ -146,7 +153,7 @@ TEMPLATES: dict[str, list[tuple[str, str, str, str, str]]] = {
             "Bonjour {{ agent.first_name }},\n\nVous avez atteint votre objectif de "
             "{{ page.goal }} : {{ page.raised }} collectés grâce à {{ page.donor_count }} "
             "personnes. Merci !\n\nEt si vous alliez plus loin ? Chaque don compte encore : "
-            "{{ page.share_url }}\n\nL'équipe {{ organisation.name }}",
+            "{{ page.share_url }}\n\n" + _BADGE_FR + "L'équipe {{ organisation.name }}",
         ),
         (
             "gifts",
@@ -236,6 +243,16 @@ TEMPLATES: dict[str, list[tuple[str, str, str, str, str]]] = {
             "{{ page.goal }} pour l'instant. Votre lien : {{ page.share_url }}\n\n"
             "L'équipe {{ organisation.name }}",
         ),
+        (
+            "badge",
+            "email",
+            "Badge",
+            "Nouveau badge pour « {{ page.title }} » : {{ badge.title }}",
+            "Bonjour {{ agent.first_name }},\n\n« {{ page.title }} » vient d'obtenir le badge "
+            "« {{ badge.title }} » : {{ badge.description }} Il s'affiche sur votre page.\n\n"
+            "{{ page.raised }} sur {{ page.goal }} pour l'instant. Partagez-la : "
+            "{{ page.share_url }}\n\nL'équipe {{ organisation.name }}",
+        ),
     ],
     "en": [
         (
@@ -324,7 +341,9 @@ TEMPLATES: dict[str, list[tuple[str, str, str, str, str]]] = {
             "Your first gift is in!",
             "Hello {{ agent.first_name }},\n\nGood news: “{{ page.title }}” received its first "
             "gift. You're at {{ page.raised }} of {{ page.goal }}.\n\nNow is the time to remind "
-            "your friends: {{ page.share_url }}\n\nThe {{ organisation.name }} team",
+            "your friends: {{ page.share_url }}\n\n"
+            + _BADGE_EN
+            + "The {{ organisation.name }} team",
         ),
         (
             "goal_50",
@@ -333,7 +352,7 @@ TEMPLATES: dict[str, list[tuple[str, str, str, str, str]]] = {
             "Halfway there: {{ page.raised }} of {{ page.goal }}!",
             "Hello {{ agent.first_name }},\n\nYou've reached {{ page.percent }}% of your goal: "
             "{{ page.raised }} of {{ page.goal }}. Well done!\n\nOne more push: "
-            "{{ page.share_url }}\n\nThe {{ organisation.name }} team",
+            "{{ page.share_url }}\n\n" + _BADGE_EN + "The {{ organisation.name }} team",
         ),
         (
             "goal_100",
@@ -343,7 +362,8 @@ TEMPLATES: dict[str, list[tuple[str, str, str, str, str]]] = {
             "Hello {{ agent.first_name }},\n\nYou reached your {{ page.goal }} goal: "
             "{{ page.raised }} raised from {{ page.donor_count }} people. Thank you!\n\n"
             "Why not go further? Every gift still counts: {{ page.share_url }}\n\n"
-            "The {{ organisation.name }} team",
+            + _BADGE_EN
+            + "The {{ organisation.name }} team",
         ),
         (
             "gifts",
@@ -429,6 +449,16 @@ TEMPLATES: dict[str, list[tuple[str, str, str, str, str]]] = {
             "message to your friends is often enough to get gifts going again: your share kit "
             "has ready-made posts.\n\n{{ page.raised }} of {{ page.goal }} so far. Your link: "
             "{{ page.share_url }}\n\nThe {{ organisation.name }} team",
+        ),
+        (
+            "badge",
+            "email",
+            "Badge",
+            "New badge for “{{ page.title }}”: {{ badge.title }}",
+            "Hello {{ agent.first_name }},\n\n“{{ page.title }}” just earned the "
+            "“{{ badge.title }}” badge: {{ badge.description }} It now shows on your page.\n\n"
+            "{{ page.raised }} of {{ page.goal }} so far. Share it: {{ page.share_url }}\n\n"
+            "The {{ organisation.name }} team",
         ),
     ],
 }

@@ -31,6 +31,7 @@ class Trigger(StrEnum):
     RANK_PASSED = "rank_passed"  # a page was passed by one that moved up
     DAILY_DIGEST = "daily_digest"  # the last days of a cause
     NUDGE = "nudge"  # a page inactive for N days
+    BADGE = "badge"  # a page earned a badge no milestone message announces
 
 
 class MessageTemplate(db.Model):

@@ -362,3 +362,64 @@ def test_a_copy_template_of_an_automatic_message_writes_no_outbox_row(db):
     make_template(org, trigger=Trigger.NUDGE, channel="copy", body="À copier")
     shown = {s["trigger"]: s["has_template"] for s in automatic.settings(org)}
     assert shown["welcome"] is True and shown["nudge"] is False
+
+
+# --- badges announced ------------------------------------------------------------
+
+
+def test_a_badge_is_announced_once_and_a_milestone_message_names_its_own(db):
+    page = PageFactory(goal_minor=1_000_00)
+    org = page.cause.organisation
+    make_template(org, trigger=Trigger.BADGE, subject="{{ badge.title }}", body="{{ badge.code }}")
+    make_template(
+        org, trigger=Trigger.FIRST_GIFT, body="{% if badge %}{{ badge.title }}{% endif %}"
+    )
+    give(page, 1_00, "d0@example.org")
+    # The first gift's badge is told by the first-gift message, not by a second mail.
+    assert [r.body_text for r in rows(Trigger.FIRST_GIFT)] == ["Premier don"]
+    assert rows(Trigger.BADGE) == []
+    for n in range(1, 11):
+        give(page, 1_00, f"d{n}@example.org")
+    told = rows(Trigger.BADGE)
+    assert [(r.subject, r.body_text) for r in told] == [("10 donateurs", "donors_10")]
+    assert told[0].dedupe_key == f"badge:donors_10:page:{page.id}:agent:{page.owner_id}:email"
+    give(page, 1_00, "d11@example.org")
+    assert len(rows(Trigger.BADGE)) == 1
+
+
+def test_a_badge_turned_off_is_neither_shown_nor_named(db):
+    page = PageFactory(goal_minor=100_00)
+    org = page.cause.organisation
+    staff = MembershipFactory(organisation=org).agent
+    from campaigns.badges import services as badges
+
+    enabled = [kind.code for kind in badges.CATALOGUE if kind.code != "first_gift"]
+    badges.save_settings(staff, org, enabled)
+    make_template(
+        org, trigger=Trigger.FIRST_GIFT, body="[{% if badge %}{{ badge.title }}{% endif %}]"
+    )
+    give(page, 1_00)
+    assert [r.body_text for r in rows(Trigger.FIRST_GIFT)] == ["[]"]
+
+
+def test_badges_given_to_older_data_are_not_announced(db):
+    from campaigns.badges import services as badges
+    from campaigns.badges.models import PageBadge
+
+    page = PageFactory(goal_minor=100_00)
+    make_template(page.cause.organisation, trigger=Trigger.BADGE, body="{{ badge.code }}")
+    give(page, 1_00)
+    _db.session.execute(PageBadge.__table__.delete())
+    # The receivers only saw the first gift; the board's top 10 comes from the backfill.
+    assert badges.award_all() >= 1
+    assert rows(Trigger.BADGE) == []
+
+
+def test_the_badge_message_speaks_the_agents_language(db):
+    page = PageFactory(goal_minor=1_000_00)
+    page.owner.locale = "en"
+    org = page.cause.organisation
+    make_template(org, trigger=Trigger.BADGE, locale="en", body="{{ badge.title }}")
+    for n in range(10):
+        give(page, 1_00, f"d{n}@example.org")
+    assert [r.body_text for r in rows(Trigger.BADGE)] == ["10 donors"]
