@@ -43,6 +43,7 @@ CATALOGUE: tuple[Kind, ...] = (
         "↗",
     ),
     Kind("top_10", _l("Top 10"), _l("Reached the cause's top 10."), "▲"),
+    Kind("first_in_city", _l("First in its city"), _l("Led the pages of its city."), "⚐"),
     Kind("team_player", _l("Team player"), _l("Fundraises as part of an event or a team."), "⚑"),
     Kind("event_host", _l("Host"), _l("Another page joined this event or team."), "⌂"),
 )
@@ -52,7 +53,7 @@ GOAL_PERCENTS = {"goal_25": 25, "goal_50": 50, "goal_100": 100, "goal_exceeded":
 DONORS = {"donors_10": 10, "donors_50": 50}
 # What each kind of news can change: a gift moves money, donors and the board;
 # a share link only when the gift came through one; a join the event's ties.
-GIFT_CODES = frozenset({"first_gift", *GOAL_PERCENTS, *DONORS, "top_10"})
+GIFT_CODES = frozenset({"first_gift", *GOAL_PERCENTS, *DONORS, "top_10", "first_in_city"})
 JOIN_CODES = frozenset({"team_player", "event_host"})
 
 

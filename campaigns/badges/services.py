@@ -31,6 +31,7 @@ from campaigns.badges.catalogue import (
     Shown,
 )
 from campaigns.badges.models import BadgeSetting, PageBadge
+from campaigns.discovery.search import in_city
 from campaigns.errors import ValidationError
 from campaigns.giving.models import Donation, DonationKind
 from campaigns.model_types import utcnow
@@ -106,6 +107,7 @@ class Facts:
     has_members: bool = False
     share_brought_gift: bool = False
     rank: int | None = None  # on its board, when the board has more than TOP pages
+    city_rank: int | None = None  # among its board's pages in its city, when there are two
 
 
 def earned(facts: Facts) -> set[str]:
@@ -123,6 +125,8 @@ def earned(facts: Facts) -> set[str]:
         codes.add("share_brought_gift")
     if facts.rank is not None and facts.rank <= TOP:
         codes.add("top_10")
+    if facts.city_rank == 1:
+        codes.add("first_in_city")
     if facts.is_event and facts.has_members:
         codes.add("event_host")
     if not facts.is_event and facts.has_parent:
@@ -130,17 +134,21 @@ def earned(facts: Facts) -> set[str]:
     return codes
 
 
-def _board_rank(page: Page, fig: totals.Figures) -> int | None:
-    """The page's rank on its board (raised, then donors), or None when the
-    board is too small for a top 10 to mean anything. Bounded queries: they
-    stop counting past TOP pages."""
-    scope = totals.page_scope(page.kind)
+def _board(page: Page, *, city: bool = False):
+    """The pages ranked with ``page``: its cause's board, or that board's pages in its city."""
     kinds = EVENT_KINDS if page.is_event else (PageKind.PERSONAL,)
     board = select(Page.id).where(
         Page.cause_id == page.cause_id, Page.kind.in_(kinds), Page.status.in_(RANKED)
     )
+    return board.where(in_city(page.city)) if city else board
+
+
+def _rank_on(page: Page, fig: totals.Figures, board, least: int) -> int | None:
+    """The page's rank on ``board`` (raised, then donors), or None when the
+    board has fewer than ``least`` pages for a rank to mean anything. Bounded
+    queries: they stop counting past TOP pages."""
     size = db.session.scalar(select(func.count()).select_from(board.limit(TOP + 1).subquery()))
-    if size <= TOP:
+    if size < least:
         return None
     sums = (
         select(
@@ -148,7 +156,7 @@ def _board_rank(page: Page, fig: totals.Figures) -> int | None:
             func.sum(Total.raised_minor).label("raised"),
             func.sum(Total.donor_count).label("donors"),
         )
-        .where(Total.scope == scope, Total.scope_id.in_(board))
+        .where(Total.scope == totals.page_scope(page.kind), Total.scope_id.in_(board))
         .group_by(Total.scope_id)
         .subquery()
     )
@@ -189,9 +197,12 @@ def facts_of(page: Page, wanted: set[str], fig: totals.Figures) -> Facts:
             )
         )
     )
-    rank = None
-    if "top_10" in wanted and fig.raised_minor > 0 and page.status in RANKED:
-        rank = _board_rank(page, fig)
+    rank = city_rank = None
+    if fig.raised_minor > 0 and page.status in RANKED:
+        if "top_10" in wanted:
+            rank = _rank_on(page, fig, _board(page), TOP + 1)
+        if "first_in_city" in wanted and page.city.strip():
+            city_rank = _rank_on(page, fig, _board(page, city=True), 2)
     return Facts(
         is_event=bool(page.is_event),
         goal_minor=page.goal_minor,
@@ -200,6 +211,7 @@ def facts_of(page: Page, wanted: set[str], fig: totals.Figures) -> Facts:
         has_members=has_members,
         share_brought_gift=shared,
         rank=rank,
+        city_rank=city_rank,
     )
 
 

@@ -95,6 +95,8 @@ def test_the_rules_read_the_facts():
     assert "donors_10" not in badges.earned(facts(figures=Figures(10_00, 12, 9)))
     assert "top_10" in badges.earned(facts(rank=10))
     assert "top_10" not in badges.earned(facts(rank=11))
+    assert "first_in_city" in badges.earned(facts(city_rank=1))
+    assert "first_in_city" not in badges.earned(facts(city_rank=2))
     assert badges.earned(facts(has_parent=True)) == {"team_player"}
     assert badges.earned(facts(is_event=True, has_members=True)) == {"event_host"}
     assert badges.earned(facts(share_brought_gift=True)) == {"share_brought_gift"}
@@ -146,6 +148,23 @@ def test_top_10_only_on_a_board_of_more_than_ten(db, cause):
     assert "top_10" not in codes(db, late)  # 11th of 11
     gift(late, 100_00, "late2@example.org")
     assert "top_10" in codes(db, late)
+
+
+def test_first_in_its_city_once_it_leads_the_pages_of_its_city(db, cause):
+    lyon = PageFactory(cause=cause, goal_minor=0, city="Lyon")
+    gift(lyon, 10_00, "a@example.org")
+    assert "first_in_city" not in codes(db, lyon)  # alone in Lyon: first of one means nothing
+    other = PageFactory(cause=cause, goal_minor=0, city="lyon")  # case and accents ignored
+    marseille = PageFactory(cause=cause, goal_minor=0, city="Marseille")
+    gift(marseille, 90_00, "m@example.org")
+    gift(other, 5_00, "b@example.org")
+    assert "first_in_city" not in codes(db, other)  # second in Lyon
+    assert "first_in_city" not in codes(db, marseille)  # alone in Marseille
+    gift(other, 20_00, "c@example.org")  # 25 € against Lyon's 10 €; Marseille does not count
+    assert "first_in_city" in codes(db, other)
+    nowhere = PageFactory(cause=cause, goal_minor=0, city="")
+    gift(nowhere, 1_00, "d@example.org")
+    assert "first_in_city" not in codes(db, nowhere)
 
 
 def test_a_gift_through_a_share_link(client, db, page, demo):
