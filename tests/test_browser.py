@@ -171,8 +171,9 @@ def create_page(page, base, *, kind, title, city="", venue="", check_a11y=False)
     page.fill("input[name=title]", title)
     page.fill("input[name=goal]", "500")
     page.fill("textarea[name=story]", "On y va **ensemble** !")
-    if kind == "event":
+    if kind != "personal":  # an event and a team say their city
         page.fill("input[name=city]", city)
+    if kind == "event":
         page.fill("input[name=venue]", venue)
         when = (datetime.now(UTC) + timedelta(days=20)).strftime("%Y-%m-%dT19:00")
         page.fill("input[name=starts_at]", when)

@@ -123,6 +123,7 @@ def test_the_staff_dashboard_folds_on_a_phone(live_server, browser):  # noqa: F8
     directory of free agents and the badge settings fit a phone too."""
     from playwright.sync_api import expect
 
+    from campaigns.badges.catalogue import CATALOGUE
     from campaigns.demo import seed as demo
     from tests.test_browser import log_in
 
@@ -148,8 +149,119 @@ def test_the_staff_dashboard_folds_on_a_phone(live_server, browser):  # noqa: F8
         assert_accessible(staff)
         no_sideways_scroll(staff)
         staff.goto(f"{live_server}/staff/{demo.DEMO_ORG_SLUG}/badges/")
-        assert staff.locator("input[name=enabled]:checked").count() == 11
+        assert staff.locator("input[name=enabled]:checked").count() == len(CATALOGUE)
         assert_accessible(staff)
         no_sideways_scroll(staff)
+    finally:
+        context.close()
+
+
+def first_screen(page, selector: str) -> None:
+    """``selector`` is visible without scrolling, on the phone's first screen."""
+    from playwright.sync_api import expect
+
+    found = page.locator(selector).first
+    expect(found).to_be_visible()
+    box = found.bounding_box()
+    assert box["y"] + box["height"] <= PHONE["height"], (page.url, box)
+
+
+@pytest.mark.slow
+def test_every_page_family_fits_a_phone_and_gives_in_the_first_screen(
+    live_app,  # noqa: F811
+    live_server,  # noqa: F811
+    browser,  # noqa: F811
+    smtp_server,
+):
+    """At 390×844: the Give button on the first screen of a personal page, an
+    event, a team and the cause; no public or staff family scrolls sideways;
+    axe at 0 everywhere; the thank-you page's share links point at the page."""
+    if os.environ.get("STRIPE_SECRET_KEY"):
+        pytest.skip("the test payment only exists in the demo (no Stripe key)")
+    from sqlalchemy import select
+
+    from campaigns.demo import seed as demo
+    from campaigns.organisations.models import Project
+    from campaigns.pages.models import Page, PageKind, PageStatus
+    from extensions import db
+    from tests.test_browser import create_page, log_in
+
+    base = live_server
+    with live_app.app_context():
+        published = select(Page.slug).where(Page.status == PageStatus.PUBLISHED)
+        event = db.session.scalar(published.where(Page.kind == PageKind.EVENT).order_by(Page.id))
+        personal = db.session.scalar(
+            published.where(Page.kind == PageKind.PERSONAL).order_by(Page.id)
+        )
+        project = db.session.scalar(select(Project.slug).order_by(Project.id))
+        db.session.remove()
+
+    context = new_context(browser, viewport=PHONE, locale="en-GB", is_mobile=True, has_touch=True)
+    try:
+        agent = context.new_page()
+        log_in(agent, base, demo.AGENT_EMAIL, demo.DEMO_PASSWORD)
+        team = create_page(agent, base, kind="team", title="Les Porteurs d'eau", city="Lyon")
+        assert "/p/" in team
+    finally:
+        context.close()
+
+    context = new_context(browser, viewport=PHONE, locale="en-GB", is_mobile=True, has_touch=True)
+    try:
+        phone = context.new_page()
+        cause = f"{base}/c/{demo.DEMO_CAUSE_SLUG}"
+        for url in (f"{base}/p/{personal}", f"{base}/p/{event}", team):
+            phone.goto(url)
+            first_screen(phone, ".give-strip a[href='#give']")
+            no_sideways_scroll(phone)
+            assert_accessible(phone)
+        phone.goto(cause)
+        first_screen(phone, "a[data-give]")
+        no_sideways_scroll(phone)
+        assert_accessible(phone)
+        phone.click("a[data-give]")
+        phone.wait_for_load_state()
+        assert phone.locator("main a[href^='/p/']").count() >= 1  # the cause's pages to give to
+        no_sideways_scroll(phone)
+        assert_accessible(phone)
+        for path in (
+            "/",
+            f"/c/{demo.DEMO_CAUSE_SLUG}/leaderboard",
+            f"/c/{demo.DEMO_CAUSE_SLUG}/projects/{project}",
+            "/search?q=lyon",
+            "/open/",
+            "/my-gifts",
+            "/account/login",
+            "/account/register",
+        ):
+            phone.goto(f"{base}{path}")
+            assert phone.locator("h1").count() == 1, path
+            no_sideways_scroll(phone)
+            assert_accessible(phone)
+
+        # Give on the phone; the thank-you page shares the page it gave to.
+        phone.goto(f"{base}/p/{personal}")
+        phone.click(".give-strip a[href='#give']")
+        give_with_test_payment(phone, "10", "Théo Téléphone", "theo@exemple.fr", "")
+        no_sideways_scroll(phone)
+        assert_accessible(phone)
+        shares = phone.locator("section.share a[href^='https://']")
+        assert shares.count() >= 4
+        for n in range(shares.count()):
+            assert personal in shares.nth(n).get_attribute("href")
+    finally:
+        context.close()
+
+    context = new_context(browser, viewport=PHONE, locale="en-GB")
+    try:
+        staff = context.new_page()
+        log_in(staff, base, demo.STAFF_EMAIL, demo.DEMO_PASSWORD)
+        staff.goto(f"{base}/staff/{demo.DEMO_ORG_SLUG}/pages")
+        # Every screen of the staff menu, as an admin sees it.
+        menu = staff.locator("nav.staff-nav a").evaluate_all("links => links.map(a => a.href)")
+        assert len(menu) >= 12
+        for url in menu:
+            assert staff.goto(url).ok, url
+            no_sideways_scroll(staff)
+            assert_accessible(staff)
     finally:
         context.close()
