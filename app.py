@@ -107,6 +107,7 @@ MODEL_MODULES = (
 ROUTE_MODULES = (
     "agents.profile_views",
     "agents.staff_views",
+    "campaigns.api_docs",
     "campaigns.organisations.api",
     "campaigns.organisations.views",
     "campaigns.pages.api",

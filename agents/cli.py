@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import click
 from flask.cli import with_appcontext
 from flask_babel import gettext as _
@@ -37,21 +39,94 @@ def create_agent_command(email: str, name: str, password: str) -> None:
 @tokens_cli.command("create")
 @click.argument("email")
 @click.option("--name", default="", help="A label to recognise the token by, e.g. 'ci'.")
+@click.option(
+    "--scope",
+    type=click.Choice(["read", "write"]),
+    default="write",
+    show_default=True,
+    help="read: reads as the agent (their drafts too); write: also changes their pages.",
+)
+@click.option(
+    "--expires-in",
+    "days",
+    type=click.IntRange(1, 3650),
+    default=None,
+    help="Days until the token stops working (default: it never expires).",
+)
 @with_appcontext
-def create_token_command(email: str, name: str) -> None:
+def create_token_command(email: str, name: str, scope: str, days: int | None) -> None:
     """Create a personal access token; it is printed once, as the last line."""
     from agents.services import create_token, find_agent
+    from campaigns.model_types import utcnow
 
     with cli_transaction():
         agent = find_agent(email)
-        token, clear = create_token(agent, name)
+        expires_at = utcnow() + timedelta(days=days) if days else None
+        token, clear = create_token(agent, name, scope=scope, expires_at=expires_at)
         message = _(
-            "Token “%(name)s” created for %(email)s. Store it now: it is not shown again.",
+            "Token “%(name)s” (%(scope)s) created for %(email)s. Store it now: "
+            "it is not shown again.",
             name=token.name,
+            scope=token.scope,
             email=agent.email,
         )
+        if expires_at:
+            message += " " + _("It expires on %(date)s (UTC).", date=_when(expires_at))
     click.echo(message)
     click.echo(clear)
+
+
+@tokens_cli.command("list")
+@click.argument("email", required=False)
+@with_appcontext
+def list_tokens_command(email: str | None) -> None:
+    """List unrevoked tokens (one agent's, or everyone's): id, agent, name, start,
+    scope, created, expires, last used, state."""
+    from agents.services import all_tokens, find_agent, list_tokens
+    from campaigns.model_types import utcnow
+
+    with cli_transaction():
+        tokens = list_tokens(find_agent(email)) if email else all_tokens()
+        now = utcnow()
+        lines = [
+            "\t".join(
+                (
+                    str(t.id),
+                    t.agent.email or "",
+                    t.name,
+                    t.prefix + "…",
+                    str(t.scope),
+                    _when(t.created_at),
+                    _when(t.expires_at) if t.expires_at else _("never expires"),
+                    _when(t.last_used_at) if t.last_used_at else _("never used"),
+                    _("expired") if t.is_expired(now) else _("active"),
+                )
+            )
+            for t in tokens
+        ] or [_("No tokens.")]
+    click.echo("\n".join(lines))
+
+
+@tokens_cli.command("revoke")
+@click.argument("token_id", type=int)
+@with_appcontext
+def revoke_token_command(token_id: int) -> None:
+    """Revoke a token by its id (see `relais tokens list`): it stops working at once."""
+    from agents.services import revoke_any_token
+
+    with cli_transaction():
+        token = revoke_any_token(token_id)
+        message = _(
+            "Token %(id)s (“%(name)s”, %(email)s) is revoked.",
+            id=token.id,
+            name=token.name,
+            email=token.agent.email or "",
+        )
+    click.echo(message)
+
+
+def _when(moment) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M")
 
 
 @staff_cli.command("add")

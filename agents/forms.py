@@ -5,7 +5,14 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
@@ -41,6 +48,28 @@ class TokenForm(FlaskForm):
         validators=[Length(max=100, message=_l("Keep the name under 100 characters."))],
         description=_l('What the token is for, e.g. "my website". Optional.'),
         render_kw={"autocomplete": "off"},
+    )
+    scope = RadioField(
+        _l("What the token may do"),
+        choices=[
+            SelectChoice("read", _l("Read only: read your pages through the API, drafts included")),
+            SelectChoice("write", _l("Read and write: also create, change, close your pages")),
+        ],
+        default="read",
+        validators=[DataRequired(message=_l("Choose what the token may do."))],
+    )
+    expires_in = SelectField(
+        _l("Expires"),
+        choices=[
+            SelectChoice("30", _l("In 30 days")),
+            SelectChoice("7", _l("In 7 days")),
+            SelectChoice("90", _l("In 90 days")),
+            SelectChoice("365", _l("In a year")),
+            SelectChoice("", _l("Never")),
+        ],
+        default="30",
+        validate_choice=True,
+        description=_l("An expired token stops working; you can create another at any time."),
     )
 
 

@@ -101,8 +101,13 @@ class Membership(db.Model):
     __table_args__ = (UniqueConstraint("agent_id", "organisation_id"),)
 
 
+class TokenScope(StrEnum):
+    READ = "read"  # reads as its agent: drafts and hidden pages it may see
+    WRITE = "write"  # reads and writes
+
+
 class AccessToken(db.Model):
-    """A personal access token for the write API; only its sha256 is stored."""
+    """A personal access token for the API; only its sha256 is stored."""
 
     __tablename__ = "access_tokens"
 
@@ -114,5 +119,10 @@ class AccessToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    scope: Mapped[TokenScope] = mapped_column(String(10), default=TokenScope.WRITE)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     agent: Mapped[Agent] = relationship()
+
+    def is_expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
 from flask_security.utils import hash_password
 from sqlalchemy import func, select
 
 from agents.auth import security
-from agents.models import AccessToken, Agent, Membership, MembershipRole
+from agents.models import AccessToken, Agent, Membership, MembershipRole, TokenScope
 from agents.signals import account_deleted, erasure_for
 from campaigns.errors import NotFound, ValidationError
 from campaigns.model_types import utcnow
@@ -82,22 +83,49 @@ def update_profile(agent: Agent, *, name: str, locale: str = "", bio: str = "") 
     return agent
 
 
-def create_token(agent: Agent, name: str = "") -> tuple[AccessToken, str]:
-    """A new personal access token; the clear token is returned once, only its hash kept."""
+MAX_TOKEN_DAYS = 3650  # ten years: "never" is the way to say longer
+
+
+def create_token(
+    agent: Agent,
+    name: str = "",
+    *,
+    scope: str = TokenScope.WRITE,
+    expires_at: datetime | None = None,
+) -> tuple[AccessToken, str]:
+    """A new personal access token; the clear token is returned once, only its hash kept.
+
+    ``scope`` is read or write; ``expires_at`` (optional) must be in the future."""
+    errors = {}
+    if scope not in set(TokenScope):
+        errors["scope"] = _("Choose read or write.")
+    now = utcnow()
+    if expires_at is not None:
+        if expires_at.tzinfo is None:
+            errors["expires_at"] = _("Give the expiry with its time zone.")
+        elif expires_at <= now:
+            errors["expires_at"] = _("The expiry must be in the future.")
+        elif expires_at > now + timedelta(days=MAX_TOKEN_DAYS):
+            errors["expires_at"] = _("A token can last %(n)s days at most.", n=MAX_TOKEN_DAYS)
+    if errors:
+        raise ValidationError(errors)
     clear = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = AccessToken(
         agent_id=agent.id,
         name=(name or "").strip()[:100] or _("API token"),
         token_hash=hash_token(clear),
         prefix=clear[:10],
+        scope=TokenScope(scope),
+        expires_at=expires_at,
     )
     db.session.add(token)
     db.session.flush()
     return token, clear
 
 
-def authenticate_token(clear: str) -> Agent | None:
-    """The active, undeleted agent a bearer token belongs to, or None."""
+def find_token(clear: str) -> AccessToken | None:
+    """The unrevoked token of an active, undeleted agent with this clear value,
+    expired or not (the caller tells the two apart); None for anything else."""
     if not clear or not clear.startswith(TOKEN_PREFIX):
         return None
     token = db.session.scalar(
@@ -107,26 +135,76 @@ def authenticate_token(clear: str) -> Agent | None:
     )
     if token is None or not token.agent.active or token.agent.is_deleted:
         return None
+    return token
+
+
+def token_id(clear: str) -> int | None:
+    """The id of the token with this clear value, whatever its state: what the
+    API's rate limits count by (one indexed read, no other check)."""
+    if not clear or not clear.startswith(TOKEN_PREFIX):
+        return None
+    return db.session.scalar(
+        select(AccessToken.id).where(AccessToken.token_hash == hash_token(clear))
+    )
+
+
+def use_token(token: AccessToken) -> Agent:
+    """Note that the token was used now; its agent."""
     token.last_used_at = utcnow()
     return token.agent
 
 
+def authenticate_token(clear: str) -> Agent | None:
+    """The active, undeleted agent a valid (unrevoked, unexpired) bearer token
+    belongs to, or None."""
+    token = find_token(clear)
+    if token is None or token.is_expired(utcnow()):
+        return None
+    return use_token(token)
+
+
 def list_tokens(agent: Agent) -> list[AccessToken]:
+    """The agent's unrevoked tokens (expired ones included), newest first."""
     return list(
         db.session.scalars(
             select(AccessToken)
             .where(AccessToken.agent_id == agent.id, AccessToken.revoked_at.is_(None))
-            .order_by(AccessToken.created_at.desc())
+            .order_by(AccessToken.created_at.desc(), AccessToken.id.desc())
         )
     )
 
 
-def revoke_token(agent: Agent, token_id: int) -> None:
+def all_tokens() -> list[AccessToken]:
+    """Every unrevoked token, by agent then newest first (the operator's list)."""
+    return list(
+        db.session.scalars(
+            select(AccessToken)
+            .where(AccessToken.revoked_at.is_(None))
+            .order_by(AccessToken.agent_id, AccessToken.created_at.desc(), AccessToken.id.desc())
+        )
+    )
+
+
+def revoke_token(agent: Agent, token_id: int) -> AccessToken:
+    """Revoke one of the agent's own tokens."""
     token = db.session.get(AccessToken, token_id)
     if token is None or token.agent_id != agent.id:
         raise NotFound(_("This token does not exist."))
+    return _revoke(token)
+
+
+def revoke_any_token(token_id: int) -> AccessToken:
+    """Revoke any agent's token (an operator's command)."""
+    token = db.session.get(AccessToken, token_id)
+    if token is None:
+        raise NotFound(_("This token does not exist."))
+    return _revoke(token)
+
+
+def _revoke(token: AccessToken) -> AccessToken:
     token.revoked_at = token.revoked_at or utcnow()
     db.session.flush()
+    return token
 
 
 def delete_account(agent: Agent) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import (
     Blueprint,
     current_app,
@@ -27,6 +29,7 @@ from agents.forms import (
 from agents.returning import SESSION_KEY, is_local_path, wanted_path
 from campaigns import unit_of_work
 from campaigns.errors import ValidationError
+from campaigns.model_types import utcnow
 from extensions import limiter, limits_off
 
 bp = Blueprint("agents", __name__)
@@ -82,6 +85,7 @@ def render_account(
                 token_form=token_form or TokenForm(prefix="token", formdata=None),
                 revoke_form=ConfirmForm(),
                 new_token=new_token,
+                now=utcnow(),
             ),
             status,
         )
@@ -135,7 +139,13 @@ def create_token():
     form = TokenForm(prefix="token")
     if not form.validate():
         return render_account(token_form=form, status=422)
-    _token, clear = services.create_token(_me(), form.token_name.data or "")
+    days = int(form.expires_in.data) if form.expires_in.data else None
+    _token, clear = services.create_token(
+        _me(),
+        form.token_name.data or "",
+        scope=form.scope.data,
+        expires_at=utcnow() + timedelta(days=days) if days else None,
+    )
     # Rendered, not redirected: the clear token must not travel through the session cookie.
     return render_account(new_token=clear, status=201)
 

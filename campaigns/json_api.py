@@ -3,8 +3,11 @@
 Reads need no key and show only public things (published or closed causes and
 pages); a request carrying the ``Authorization: Bearer`` token of a page's
 owner or co-host also sees that page while it is a draft or hidden. Writes
-need a token, never a session cookie: the blueprint is CSRF-exempt, so a
-cookie must not be enough to change anything.
+need a token of the ``write`` scope, never a session cookie: the blueprint is
+CSRF-exempt, so a cookie must not be enough to change anything. Writes are
+rate-limited per token (``API_WRITE_RATE_LIMIT``). Every error is a problem
+document (``campaigns.errors.problem``); the shapes and the OpenAPI document
+are in ``campaigns/api_schemas.py`` and ``campaigns/api_docs.py``.
 
 Every view is one unit of work (``campaigns.unit_of_work``, installed for the
 whole app): it commits once when it succeeds and rolls back on any error, so a
@@ -18,25 +21,27 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import wraps
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, request
 from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import BadRequest as MalformedBody
-from werkzeug.exceptions import Unauthorized
+from werkzeug.exceptions import Forbidden, Unauthorized
 from werkzeug.routing import BuildError
 
-from agents.models import Agent
-from agents.services import authenticate_token
+from agents.models import AccessToken, Agent, TokenScope
+from agents.services import find_token, token_id, use_token
 from campaigns.badges import services as badges
-from campaigns.errors import Conflict, ValidationError
+from campaigns.errors import API_WRITES_SCOPE, Conflict, ValidationError, problem
 from campaigns.giving.discretion import public_page_figures as page_figures
+from campaigns.model_types import utcnow
 from campaigns.money import Money
 from campaigns.organisations.models import CauseStatus
 from campaigns.pages.models import Page, PageStatus
 from campaigns.totals.services import Figures
 from campaigns.urls import absolute_url
-from extensions import db
+from extensions import db, limiter, limits_off
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -55,16 +60,31 @@ class BadRequest(ValidationError):
 class TokenRequired(Unauthorized):
     """No, bad or revoked bearer token."""
 
+    kind = "unauthorized"
+
+
+class TokenExpired(TokenRequired):
+    kind = "token-expired"
+
+
+class ReadOnlyToken(Forbidden):
+    """A token of the read scope, on a write."""
+
+    kind = "insufficient-scope"
+
 
 @bp.errorhandler(TokenRequired)
-def token_required(exc: TokenRequired):
-    response = jsonify({"error": exc.description, "status": 401})
-    response.status_code = 401
+@bp.errorhandler(ReadOnlyToken)
+def token_refused(exc: TokenRequired | ReadOnlyToken):
+    # RFC 6750: the challenge says what is wrong with the token, if one was sent.
     challenge = 'Bearer realm="relais"'
-    if request.headers.get("Authorization"):
+    if isinstance(exc, ReadOnlyToken):
+        challenge += ', error="insufficient_scope", scope="write"'
+    elif request.headers.get("Authorization"):
         challenge += ', error="invalid_token"'
-    response.headers["WWW-Authenticate"] = challenge
-    return response
+    return problem(
+        exc.code, exc.description, kind=exc.kind, headers={"WWW-Authenticate": challenge}
+    )
 
 
 # --- plumbing ----------------------------------------------------------------
@@ -90,27 +110,66 @@ def unit_of_work(view: Callable) -> Callable:
     return wrapper
 
 
-def bearer_agent() -> Agent | None:
-    """The agent whose token the request carries; 401 for a bad or revoked one."""
+def bearer_token() -> AccessToken | None:
+    """The token the request carries, now marked used; 401 for a bad, revoked
+    or expired one (a request without one is anonymous)."""
     header = request.headers.get("Authorization", "")
-    agent = None
-    if header:
-        scheme, _sep, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise TokenRequired(_("Send your token as: Authorization: Bearer <token>."))
-        agent = authenticate_token(token.strip())
-        if agent is None:
-            raise TokenRequired(
-                _("This token is not valid or was revoked. Create a new one on your account page.")
+    if not header:
+        return None
+    scheme, _sep, clear = header.partition(" ")
+    if scheme.lower() != "bearer" or not clear.strip():
+        raise TokenRequired(_("Send your token as: Authorization: Bearer <token>."))
+    token = find_token(clear.strip())
+    if token is None:
+        raise TokenRequired(
+            _("This token is not valid or was revoked. Create a new one on your account page.")
+        )
+    if token.is_expired(utcnow()):
+        raise TokenExpired(
+            _(
+                "This token expired on %(date)s (UTC). Create a new one on your account page.",
+                date=token.expires_at.strftime("%Y-%m-%d %H:%M"),
             )
-    return agent
+        )
+    use_token(token)
+    return token
+
+
+def bearer_agent() -> Agent | None:
+    """The agent whose token the request carries (any scope); 401 for a bad one."""
+    token = bearer_token()
+    return token.agent if token else None
 
 
 def require_agent() -> Agent:
-    agent = bearer_agent()
-    if agent is None:
+    """The agent of a write: a token of the write scope (401 without one, 403
+    for a read-only one)."""
+    token = bearer_token()
+    if token is None:
         raise TokenRequired(_("This needs a personal access token: Authorization: Bearer <token>."))
-    return agent
+    if token.scope != TokenScope.WRITE:
+        raise ReadOnlyToken(
+            _("This token can only read. Create a token with the write scope to make changes.")
+        )
+    return token.agent
+
+
+def limit_key() -> str:
+    """What API writes are counted by: the token's id, or for a request without
+    a known token its address."""
+    scheme, _sep, clear = request.headers.get("Authorization", "").partition(" ")
+    ident = token_id(clear.strip()) if scheme.lower() == "bearer" else None
+    return f"token:{ident}" if ident else f"address:{get_remote_address()}"
+
+
+# One limit for all writes of a token, whichever view they reach; one object for
+# every app (Flask-Limiter keys decorated limits by the view's name).
+write_limit = limiter.shared_limit(
+    lambda: current_app.config.get("API_WRITE_RATE_LIMIT", "60 per minute"),
+    scope=API_WRITES_SCOPE,
+    key_func=limit_key,
+    exempt_when=limits_off,
+)
 
 
 def json_body() -> dict:
@@ -128,7 +187,6 @@ def int_arg(name: str, default: int, *, maximum: int | None = None) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    raw = raw.strip()
     value = int(raw) if re.fullmatch(r"[0-9]{1,18}", raw) else 0
     if value < 1:
         raise BadRequest({name: _("%(name)s must be a whole number, 1 or more.", name=name)})

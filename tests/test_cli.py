@@ -7,12 +7,15 @@ savepoint, so every test still starts from an empty database.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from flask_security.utils import verify_password
 from sqlalchemy import func, select
 
 from agents.models import AccessToken, Agent, Membership, MembershipRole
 from agents.services import authenticate_token
+from campaigns.model_types import utcnow
 from campaigns.organisations.models import Organisation
 from tests.factories import AgentFactory, MembershipFactory, OrganisationFactory
 
@@ -96,6 +99,65 @@ def test_tokens_create_for_an_unknown_agent_is_refused(db, runner):
     result = runner.invoke(args=["tokens", "create", "ghost@example.org"])
     refused(result, "ghost@example.org")
     assert count(db, AccessToken) == 0
+
+
+def test_tokens_create_writes_and_never_expires_unless_told(db, runner):
+    AgentFactory(email="bot@example.org")
+    db.session.commit()
+    runner.invoke(args=["tokens", "create", "bot@example.org", "--name", "ci"])
+    result = runner.invoke(
+        args=["tokens", "create", "bot@example.org", "--scope", "read", "--expires-in", "7"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "(read)" in result.output and "expires on" in result.output
+    ci, reader = db.session.scalars(select(AccessToken).order_by(AccessToken.id)).all()
+    assert (ci.scope, ci.expires_at) == ("write", None)
+    assert reader.scope == "read"
+    left = reader.expires_at - utcnow()
+    assert timedelta(days=6, hours=23) < left <= timedelta(days=7)
+
+
+@pytest.mark.parametrize(
+    "args", [["--scope", "admin"], ["--expires-in", "0"], ["--expires-in", "soon"]]
+)
+def test_tokens_create_refuses_a_bad_scope_or_expiry(db, runner, args):
+    AgentFactory(email="bot@example.org")
+    db.session.commit()
+    result = runner.invoke(args=["tokens", "create", "bot@example.org", *args])
+    assert result.exit_code == 2  # click's usage error, with the choices
+    assert "Traceback" not in result.output
+    assert count(db, AccessToken) == 0
+
+
+def test_tokens_list_and_revoke(db, runner):
+    from agents.services import create_token
+
+    bot, other = AgentFactory(email="bot@example.org"), AgentFactory(email="other@example.org")
+    live, live_clear = create_token(bot, "ci", scope="read")
+    old, _clear = create_token(bot, "old", expires_at=utcnow() + timedelta(days=1))
+    old.expires_at = utcnow() - timedelta(days=1)
+    create_token(other, "theirs")
+    db.session.commit()
+
+    listed = runner.invoke(args=["tokens", "list", "bot@example.org"])
+    assert listed.exit_code == 0, listed.output
+    rows = [line.split("\t") for line in listed.stdout.strip().splitlines()]
+    assert [(r[0], r[2], r[4], r[-1]) for r in rows] == [
+        (str(old.id), "old", "write", "expired"),
+        (str(live.id), "ci", "read", "active"),
+    ]
+    assert rows[1][3] == live.prefix + "…" and live_clear not in listed.stdout
+    everyone = runner.invoke(args=["tokens", "list"])
+    assert "other@example.org" in everyone.stdout and "bot@example.org" in everyone.stdout
+
+    revoked = runner.invoke(args=["tokens", "revoke", str(live.id)])
+    assert revoked.exit_code == 0, revoked.output
+    assert "is revoked" in revoked.output
+    assert authenticate_token(live_clear) is None
+    assert str(live.id) not in [
+        line.split("\t")[0] for line in runner.invoke(args=["tokens", "list"]).stdout.splitlines()
+    ]
+    refused(runner.invoke(args=["tokens", "revoke", "999999"]), "does not exist")
 
 
 # --- organisations ---------------------------------------------------------------

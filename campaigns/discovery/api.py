@@ -6,6 +6,8 @@ from __future__ import annotations
 from flask import jsonify, request
 from flask_babel import gettext as _
 
+from campaigns import api_schemas as schemas
+from campaigns.api_docs import operation
 from campaigns.badges import services as badges
 from campaigns.discovery import search
 from campaigns.json_api import (
@@ -22,10 +24,16 @@ from campaigns.urls import absolute_url
 
 
 @bp.get("/pages")
+@operation(
+    tags=("pages",), answer=schemas.PageSearch, query=schemas.SearchQuery, errors=(400, 401, 500)
+)
 @unit_of_work
 def find_pages():
-    """Public pages matching ``q`` (title, city, venue, owner's name), a ``cause``
-    slug and a ``city``; at least one of them is needed."""
+    """Search the public pages, in the same shape and paging as a cause's pages.
+
+    A page matches when its title, city, venue or owner's name holds every word
+    of q (accents and case ignored), in the cause and the city given. At least
+    one of q, cause and city is needed: without any, a 400."""
     agent = bearer_agent()
     query = search.Query(
         words=request.args.get("q", ""),

@@ -7,6 +7,8 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from campaigns import api_schemas as schemas
+from campaigns.api_docs import operation
 from campaigns.errors import NotFound
 from campaigns.giving import discretion
 from campaigns.json_api import (
@@ -78,8 +80,10 @@ def causes_json(causes: list[Cause]) -> list[dict]:
 
 
 @bp.get("/causes")
+@operation(tags=("causes",), answer=schemas.CauseList, errors=(400, 401, 500))
 @unit_of_work
 def cause_list():
+    """The published and closed causes, with their totals and page counts."""
     bearer_agent()  # a bad token is refused even where none is needed
     causes = db.session.scalars(
         select(Cause)
@@ -91,17 +95,22 @@ def cause_list():
 
 
 @bp.get("/causes/<slug>")
+@operation(tags=("causes",), answer=schemas.Cause, slug="the cause")
 @unit_of_work
 def cause_detail(slug: str):
+    """One published or closed cause."""
     bearer_agent()
     return jsonify(causes_json([public_cause(slug)])[0])
 
 
 @bp.get("/causes/<slug>/pages")
+@operation(tags=("causes",), answer=schemas.CausePages, query=schemas.Paging, slug="the cause")
 @unit_of_work
 def cause_pages(slug: str):
-    """Public pages of a cause by id, ``per_page`` up to 500; 400 for anything
-    else (rather than a silently different page size)."""
+    """The public pages of a cause, oldest first, a screen at a time.
+
+    per_page goes up to 500; anything else is a 400 rather than a silently
+    different page size. A page number past the end gives an empty list."""
     cause = public_cause(slug)
     where = (Page.cause_id == cause.id, Page.status.in_(PUBLIC_PAGE))
     shown = screen(db.session.scalar(select(func.count(Page.id)).where(*where)))
@@ -130,8 +139,10 @@ def cause_pages(slug: str):
 
 
 @bp.get("/organisations/<slug>")
+@operation(tags=("organisations",), answer=schemas.Organisation, slug="the organisation")
 @unit_of_work
 def organisation_detail(slug: str):
+    """An organisation and what all its causes raised."""
     bearer_agent()
     org = org_services.get_organisation(slug)
     fig = discretion.total(

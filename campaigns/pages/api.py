@@ -9,7 +9,9 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from agents.models import Agent
+from campaigns import api_schemas as schemas
 from campaigns import inputs
+from campaigns.api_docs import operation
 from campaigns.badges import services as badges
 from campaigns.errors import NotFound, ValidationError
 from campaigns.giving.discretion import public_page_figures as page_figures
@@ -24,6 +26,7 @@ from campaigns.json_api import (
     parent_slugs,
     require_agent,
     unit_of_work,
+    write_limit,
 )
 from campaigns.organisations.models import Cause
 from campaigns.pages import services as page_services
@@ -81,8 +84,13 @@ def page_detail_json(page: Page, agent: Agent | None) -> dict:
 
 
 @bp.get("/pages/<slug>")
+@operation(tags=("pages",), answer=schemas.PageDetail, slug="the page")
 @unit_of_work
 def page_detail(slug: str):
+    """One page, with its story and its rank; an event lists its member pages.
+
+    Drafts and hidden pages are shown to their owner, co-hosts and the
+    organisation's staff (with their token), a 404 to anyone else."""
     agent = bearer_agent()
     return jsonify(page_detail_json(page_services.visible_page(agent, slug), agent))
 
@@ -157,8 +165,15 @@ def created(page: Page, agent: Agent):
 
 
 @bp.post("/pages")
+@write_limit
+@operation(
+    tags=("pages",), answer=schemas.PageDetail, body=schemas.PageCreate, writes=True, created=True
+)
 @unit_of_work
 def page_create():
+    """Create a page under a published cause: a draft unless status says published.
+
+    Every field that needs fixing is named at once (422), and nothing is created."""
     agent = require_agent()
     body = json_body()
     cause = None
@@ -189,8 +204,19 @@ def editable_page(slug: str, agent: Agent) -> Page:
 
 
 @bp.patch("/pages/<slug>")
+@write_limit
+@operation(
+    tags=("pages",),
+    answer=schemas.PageDetail,
+    body=schemas.PageChange,
+    writes=True,
+    slug="the page",
+)
 @unit_of_work
 def page_update(slug: str):
+    """Change a page's fields (its owner or a co-host); the fields left out stay as they are.
+
+    A page's own GET answer can be sent back as it is: cause and kind cannot change."""
     agent = require_agent()
     page = editable_page(slug, agent)
     body = json_body()
@@ -201,8 +227,17 @@ def page_update(slug: str):
 
 
 @bp.post("/pages/<slug>/join")
+@write_limit
+@operation(
+    tags=("pages",),
+    answer=schemas.PageDetail,
+    body=schemas.JoinEvent,
+    writes=True,
+    slug="the event to join",
+)
 @unit_of_work
 def page_join(slug: str):
+    """Put your personal page into this event (slug): its gifts count for the event from now on."""
     agent = require_agent()
     event = page_services.visible_page(agent, slug)
     body = json_body()
@@ -218,8 +253,11 @@ def page_join(slug: str):
 
 
 @bp.post("/pages/<slug>/leave")
+@write_limit
+@operation(tags=("pages",), answer=schemas.PageDetail, writes=True, slug="your page")
 @unit_of_work
 def page_leave(slug: str):
+    """Take your page out of its event; what it raised there stays counted there."""
     agent = require_agent()
     page = page_services.visible_page(agent, slug)
     page_services.leave_event(agent, page)
@@ -227,8 +265,11 @@ def page_leave(slug: str):
 
 
 @bp.post("/pages/<slug>/close")
+@write_limit
+@operation(tags=("pages",), answer=schemas.PageDetail, writes=True, slug="your page")
 @unit_of_work
 def page_close(slug: str):
+    """Close your page (its owner only): it stays online, takes no more gifts."""
     agent = require_agent()
     page = editable_page(slug, agent)
     page_services.close_page(agent, page)

@@ -145,6 +145,9 @@ class Settings(BaseSettings):
     ratelimit_auth: str = Field(
         "10 per minute", description="login, sign-up and reset POSTs per address"
     )
+    api_write_rate_limit: str = Field(
+        "60 per minute", description="API writes per personal access token"
+    )
     upload_folder: str = Field(
         "", description="where photos and documents go (empty: instance/uploads)"
     )
@@ -289,7 +292,9 @@ class Settings(BaseSettings):
             raise ValueError("an email address, optionally with a name: Name <address@host>")
         return value
 
-    @field_validator("live_rate_limit", "open_data_rate_limit", "ratelimit_auth")
+    @field_validator(
+        "live_rate_limit", "open_data_rate_limit", "ratelimit_auth", "api_write_rate_limit"
+    )
     @classmethod
     def _rate(cls, value: str) -> str:
         try:
@@ -352,6 +357,7 @@ class Settings(BaseSettings):
             "PUBLIC_PAGE_CACHE_SECONDS": self.public_page_cache_seconds,
             "OPEN_DATA_RATE_LIMIT": self.open_data_rate_limit,
             "RATELIMIT_AUTH": self.ratelimit_auth,
+            "API_WRITE_RATE_LIMIT": self.api_write_rate_limit,
             "UPLOAD_FOLDER": self.upload_folder or str(instance / "uploads"),
             "MAX_CONTENT_LENGTH": self.max_upload_bytes,
             "PHOTO_MAX_BYTES": self.photo_max_bytes,

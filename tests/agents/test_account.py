@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from agents import services
 from agents.models import AccessToken, Agent
+from campaigns.model_types import utcnow
 from campaigns.pages.models import Page, PageHost, PageStatus
 from tests.factories import PASSWORD, AgentFactory, EventPageFactory, PageFactory
 
@@ -106,6 +108,48 @@ def test_token_is_shown_once_listed_then_revoked(client, db, me):
     assert response.status_code == 302
     assert services.authenticate_token(clear) is None
     assert "deploy bot" not in client.get("/me").get_data(as_text=True)
+
+
+def test_a_token_gets_the_scope_and_expiry_chosen(client, db, me):
+    form = client.get("/me").get_data(as_text=True)
+    # Read only is chosen unless the agent asks for more.
+    assert re.search(r'<input checked [^>]*name="token-scope"[^>]*value="read"', form)
+    response = client.post(
+        "/me/tokens",
+        data={"token-token_name": "site", "token-scope": "write", "token-expires_in": ""},
+    )
+    assert response.status_code == 201
+    response = client.post(
+        "/me/tokens",
+        data={"token-token_name": "reader", "token-scope": "read", "token-expires_in": "7"},
+    )
+    assert response.status_code == 201
+    site, reader = db.session.scalars(
+        select(AccessToken).where(AccessToken.agent_id == me.id).order_by(AccessToken.id)
+    ).all()
+    assert (site.scope, site.expires_at) == ("write", None)
+    assert reader.scope == "read"
+    assert timedelta(days=6) < reader.expires_at - utcnow() <= timedelta(days=7)
+    page = client.get("/me").get_data(as_text=True)
+    assert "Read and write" in page and "Read only" in page
+    reader.expires_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+    assert "Expired on" in client.get("/me").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"token-scope": "admin", "token-expires_in": "30"},
+        {"token-scope": "read", "token-expires_in": "10000"},
+        {"token-scope": "write", "token-expires_in": "-3"},
+    ],
+)
+def test_a_bad_scope_or_expiry_makes_no_token(client, db, me, data):
+    response = client.post("/me/tokens", data={"token-token_name": "x", **data})
+    assert response.status_code == 422
+    assert "Please check the form" in response.get_data(as_text=True)
+    assert db.session.scalar(select(AccessToken).where(AccessToken.agent_id == me.id)) is None
 
 
 def test_cannot_revoke_someone_elses_token(client, db, me):
