@@ -86,6 +86,7 @@ MODEL_MODULES = (
     "campaigns.badges.models",
     "campaigns.fund_use.models",
     "campaigns.giving.models",
+    "campaigns.news.models",
     "campaigns.offline.models",
     "campaigns.organisations.models",
     "campaigns.pages.models",
@@ -113,6 +114,7 @@ ROUTE_MODULES = (
     "campaigns.pages.api",
     "campaigns.pages.cohost_views",
     "campaigns.pages.sponsor_views",
+    "campaigns.pages.team_views",
     "campaigns.pages.report_views",
     "campaigns.pages.staff_views",
     "campaigns.standings.api",
@@ -164,6 +166,7 @@ def create_app(config: dict | None = None) -> Flask:
     from campaigns.giving.views import bp as giving_bp
     from campaigns.giving.webhooks import bp as webhooks_bp
     from campaigns.json_api import bp as api_bp
+    from campaigns.news.views import bp as news_bp
     from campaigns.offline.views import bp as offline_bp
     from campaigns.open_data.views import bp as open_data_bp
     from campaigns.organisations.cli import orgs_cli
@@ -224,6 +227,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(staff_donations_bp)
     app.register_blueprint(donors_bp)
     app.register_blueprint(expenses_bp)
+    app.register_blueprint(news_bp)
     app.register_blueprint(live_bp)
     app.register_blueprint(offline_bp)
     app.register_blueprint(api_bp)

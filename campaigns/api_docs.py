@@ -81,18 +81,21 @@ def operation(
     headers: type[BaseModel] | None = None,
     writes: bool = False,
     created: bool = False,
+    accepted: type[BaseModel] | None = None,
     errors: tuple[int, ...] | None = None,
     security: list | None = None,
     content: dict | None = None,
     slug: str = "",
 ) -> Callable:
     """Document an API view: what it answers (``answer``, 201 if ``created``),
-    what it reads and which errors it may give; ``slug`` says what the path's
-    slug names."""
+    what it reads and which errors it may give; ``accepted``: the 202 answer of
+    a request left for someone to decide; ``slug`` says what the path's slug names."""
 
     def decorate(view: Callable) -> Callable:
         codes = errors or (WRITE_ERRORS if writes else READ_ERRORS)
         responses = {f"HTTP_{201 if created else 200}": answer}
+        if accepted is not None:
+            responses["HTTP_202"] = accepted
         for code in codes:
             model = schemas.ValidationProblem if code == 422 else schemas.Problem
             responses[f"HTTP_{code}"] = (model, ERRORS[code])

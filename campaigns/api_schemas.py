@@ -278,6 +278,14 @@ class JoinEvent(BaseModel):
     page: Slug = Field(description="the slug of your personal page")
 
 
+class JoinRequested(BaseModel):
+    """A team lets pages in on its captain's approval: the request waits."""
+
+    team: Slug
+    page: Slug
+    status: Literal["pending"]
+
+
 # --- query strings ------------------------------------------------------------------
 
 PageNumber = Annotated[int, Field(ge=1, le=10**18 - 1, description="from 1")]

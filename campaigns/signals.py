@@ -25,6 +25,10 @@ receipt_issued = signals.signal("receipt-issued")
 # invitation mail to queue for invite.email, organisation_id= the page's.
 cohost_invited = signals.signal("cohost-invited")
 
+# sender: the team Page; email= the address invited (lower-cased), subject= and
+# text= the invitation mail, organisation_id= the page's. A receiver queues it.
+team_invited = signals.signal("team-invited")
+
 # sender: a donor's address (lower-cased) that gave; subject= and text= the mail
 # with their signed link to their gifts. A receiver queues it for that address.
 donor_link_requested = signals.signal("donor-link-requested")
@@ -39,6 +43,11 @@ page_published = signals.signal("page-published")
 
 # sender: the personal Page that just joined (flushed), event= the event or team Page.
 page_joined = signals.signal("page-joined")
+
+# sender: the FieldUpdate just posted (flushed), recipients= {address: locale} of
+# the donors who gave to its project or page and asked for news. A receiver
+# queues one mail per address (messaging, with the unsubscribe rules).
+field_update_posted = signals.signal("field-update-posted")
 
 # sender: the Page that earned badges, codes= their codes (campaigns.badges), new ones only;
 # backfill= True when `relais badges award` gives older data its badges (not news to announce).

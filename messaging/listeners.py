@@ -10,6 +10,7 @@ from campaigns.signals import (
     cohost_invited,
     demo_seeded,
     donor_link_requested,
+    field_update_posted,
     gift_attribution,
     gift_recorded,
     message_counts,
@@ -17,10 +18,12 @@ from campaigns.signals import (
     receipt_issued,
     share_funnel,
     share_link_channels,
+    team_invited,
 )
 from messaging.automatic.services import badge_earned, gift_milestones, welcome
 from messaging.mail.donor_access import queue_donor_link
-from messaging.mail.invitations import queue_cohost_invite
+from messaging.mail.field_news import queue_field_update
+from messaging.mail.invitations import queue_cohost_invite, queue_team_invite
 from messaging.mail.receipts import queue_receipt
 from messaging.outbox.services import status_counts
 from messaging.sharing.models import ShareLink
@@ -56,7 +59,9 @@ def init_app(app: Flask) -> None:
     badge_awarded.connect(badge_earned)
     receipt_issued.connect(queue_receipt)
     cohost_invited.connect(queue_cohost_invite)
+    team_invited.connect(queue_team_invite)
     donor_link_requested.connect(queue_donor_link)
+    field_update_posted.connect(queue_field_update)
     gift_attribution.connect(_attribution)
     demo_seeded.connect(_demo_templates)
     message_counts.connect(_message_counts)

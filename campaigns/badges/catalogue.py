@@ -43,6 +43,7 @@ CATALOGUE: tuple[Kind, ...] = (
         "↗",
     ),
     Kind("top_10", _l("Top 10"), _l("Reached the cause's top 10."), "▲"),
+    Kind("news_posted", _l("Field reporter"), _l("Posted news from the field."), "✎"),
     Kind("first_in_city", _l("First in its city"), _l("Led the pages of its city."), "⚐"),
     Kind("team_player", _l("Team player"), _l("Fundraises as part of an event or a team."), "⚑"),
     Kind("event_host", _l("Host"), _l("Another page joined this event or team."), "⌂"),
@@ -55,6 +56,7 @@ DONORS = {"donors_10": 10, "donors_50": 50}
 # a share link only when the gift came through one; a join the event's ties.
 GIFT_CODES = frozenset({"first_gift", *GOAL_PERCENTS, *DONORS, "top_10", "first_in_city"})
 JOIN_CODES = frozenset({"team_player", "event_host"})
+NEWS_CODES = frozenset({"news_posted"})
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from campaigns.badges.catalogue import (
     GIFT_CODES,
     GOAL_PERCENTS,
     JOIN_CODES,
+    NEWS_CODES,
     ORDER,
     Kind,
     Shown,
@@ -35,6 +36,7 @@ from campaigns.discovery.search import in_city
 from campaigns.errors import ValidationError
 from campaigns.giving.models import Donation, DonationKind
 from campaigns.model_types import utcnow
+from campaigns.news.models import FieldUpdate
 from campaigns.organisations import services as org_services
 from campaigns.organisations.models import Organisation
 from campaigns.pages.models import EVENT_KINDS, Page, PageKind, PageStatus
@@ -108,6 +110,7 @@ class Facts:
     share_brought_gift: bool = False
     rank: int | None = None  # on its board, when the board has more than TOP pages
     city_rank: int | None = None  # among its board's pages in its city, when there are two
+    posted_news: bool = False
 
 
 def earned(facts: Facts) -> set[str]:
@@ -127,6 +130,8 @@ def earned(facts: Facts) -> set[str]:
         codes.add("top_10")
     if facts.city_rank == 1:
         codes.add("first_in_city")
+    if facts.posted_news:
+        codes.add("news_posted")
     if facts.is_event and facts.has_members:
         codes.add("event_host")
     if not facts.is_event and facts.has_parent:
@@ -197,6 +202,9 @@ def facts_of(page: Page, wanted: set[str], fig: totals.Figures) -> Facts:
             )
         )
     )
+    posted_news = "news_posted" in wanted and bool(
+        db.session.scalar(select(exists().where(FieldUpdate.page_id == page.id)))
+    )
     rank = city_rank = None
     if fig.raised_minor > 0 and page.status in RANKED:
         if "top_10" in wanted:
@@ -212,6 +220,7 @@ def facts_of(page: Page, wanted: set[str], fig: totals.Figures) -> Facts:
         share_brought_gift=shared,
         rank=rank,
         city_rank=city_rank,
+        posted_news=posted_news,
     )
 
 
@@ -247,8 +256,8 @@ def award_pages(
         wanted -= off[page.cause.organisation_id]
         if not wanted:
             continue
-        fig = totals.Figures()  # a join's badges do not depend on money
-        if wanted - JOIN_CODES:
+        fig = totals.Figures()  # a join's and news' badges do not depend on money
+        if wanted - JOIN_CODES - NEWS_CODES:
             if figures is None:  # read once, for every page, when one needs them
                 figures = totals.page_figures(pages)
             fig = figures[page.id]
@@ -305,6 +314,13 @@ def on_gift(donation: Donation, **_extra) -> None:
         if event is not None:
             items.append((event, GIFT_CODES))
     award_pages(items)
+
+
+def on_news(update: FieldUpdate, **_extra) -> None:
+    """News from the field was posted on a page."""
+    page = db.session.get(Page, update.page_id) if update.page_id else None
+    if page is not None:
+        award_pages([(page, NEWS_CODES)])
 
 
 def on_join(page: Page, *, event: Page, **_extra) -> None:

@@ -9,7 +9,7 @@ from flask_security import auth_required, current_user
 
 from campaigns.badges import services
 from campaigns.organisations.forms import ConfirmForm
-from campaigns.signals import gift_recorded, page_joined
+from campaigns.signals import field_update_posted, gift_recorded, page_joined
 from campaigns.staff_gate import save_staff_form, staff_organisation
 
 bp = Blueprint("badges", __name__, url_prefix="/staff/<org_slug>/badges")
@@ -39,4 +39,5 @@ def init_app(app: Flask) -> None:
     # blinker keeps one receiver per function and process: connecting again is a no-op.
     gift_recorded.connect(services.on_gift)
     page_joined.connect(services.on_join)
+    field_update_posted.connect(services.on_news)
     app.register_blueprint(bp)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from campaigns.csv_safety import inert
+from campaigns.news.services import open_rows as field_news_rows
 from campaigns.open_data.services import (
     causes,
     daily,
@@ -184,6 +185,26 @@ DATASETS = {
                 "undesignated gifts times the project's share of all spending. " + FLOOR_NOTE,
                 "funded_minor": "The part of the project's published expenses this page paid "
                 "for: contribution / max(project funding, spent) times spent. " + FLOOR_NOTE,
+            },
+        ),
+        Dataset(
+            "field_news",
+            "News from the field",
+            (
+                ("id", "integer"),
+                ("cause", "string"),
+                ("project", "string"),
+                ("page", "string"),
+                ("title", "string"),
+                ("body", "string"),
+                ("photo_url", "string"),
+                ("posted_at", "datetime"),
+            ),
+            field_news_rows,
+            {
+                "project": "The project the news is about, or empty for a page's news.",
+                "page": "The page the news is about, or empty for a project's news.",
+                "posted_at": "When the news was posted (UTC).",
             },
         ),
     )

@@ -15,6 +15,7 @@ from campaigns.fund_use import allocation
 from campaigns.fund_use.models import Expense
 from campaigns.giving import discretion
 from campaigns.giving.models import Donation
+from campaigns.news.models import FieldUpdate
 from campaigns.organisations.models import Cause, CauseStatus, Organisation, Project
 from campaigns.pages.models import Page, PageStatus
 from campaigns.standings import boards as standings_boards
@@ -365,11 +366,12 @@ def fund_use_rows() -> list[dict]:
 
 def newest_change() -> str:
     """A stamp of the newest timestamped change the datasets are made of:
-    ledger rows, pages, expenses, causes, organisations, staff actions."""
+    ledger rows, pages, expenses, field news, causes, organisations, staff actions."""
     columns = (
         Donation.created_at,
         Page.updated_at,
         Expense.updated_at,
+        FieldUpdate.updated_at,
         Cause.created_at,
         Organisation.created_at,
         AuditEntry.created_at,

@@ -30,6 +30,7 @@ from campaigns.json_api import (
 )
 from campaigns.organisations.models import Cause
 from campaigns.pages import services as page_services
+from campaigns.pages import teams
 from campaigns.pages.models import Page, PageKind, PageStatus
 from campaigns.standings import leaderboards as standings_leaderboards
 from campaigns.urls import absolute_url
@@ -231,13 +232,15 @@ def page_update(slug: str):
 @operation(
     tags=("pages",),
     answer=schemas.PageDetail,
+    accepted=schemas.JoinRequested,
     body=schemas.JoinEvent,
     writes=True,
-    slug="the event to join",
+    slug="the event or team to join",
 )
 @unit_of_work
 def page_join(slug: str):
-    """Put your personal page into this event (slug): its gifts count for the event from now on."""
+    """Put your personal page into this event (slug): its gifts count for the event from now on.
+    A team takes it once its captain approves: 202, the request waits."""
     agent = require_agent()
     event = page_services.visible_page(agent, slug)
     body = json_body()
@@ -248,6 +251,10 @@ def page_join(slug: str):
         page = page_services.get_page(mine.strip())
     except NotFound:
         raise ValidationError({"page": _("There is no page with this slug.")}) from None
+    if event.kind == PageKind.TEAM and not page_services.can_edit(agent, event):
+        # A team's captain lets pages in: the request waits for them (202).
+        teams.ask_to_join(agent, page, event)
+        return jsonify({"team": event.slug, "page": page.slug, "status": "pending"}), 202
     page_services.join_event(agent, page, event)
     return jsonify(page_detail_json(page, agent))
 

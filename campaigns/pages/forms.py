@@ -77,6 +77,14 @@ class InviteForm(FlaskForm):
     )
 
 
+class TeamInviteForm(FlaskForm):
+    email = EmailField(
+        _l("Email address"),
+        description=_l("We send them the team's invitation link; they join with their own page."),
+        render_kw={"autocomplete": "email"},
+    )
+
+
 class SponsorForm(FlaskForm):
     name = StringField(_l("Name"))
     url = StringField(

@@ -1,4 +1,4 @@
-"""Fundraising pages, their co-hosts and co-host invitations."""
+"""Fundraising pages, their co-hosts and co-host invitations, teams' join requests."""
 
 from __future__ import annotations
 
@@ -129,6 +129,33 @@ class CohostInvite(db.Model):
     accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
 
     page: Mapped[Page] = relationship()
+
+
+class JoinRequestStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    DECLINED = "declined"
+
+
+class TeamJoinRequest(db.Model):
+    """A personal page asking to join a team: its captain (or a co-host)
+    approves or declines. One row per team and page; asking again after a
+    refusal opens it again."""
+
+    __tablename__ = "team_join_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("pages.id"), index=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id"), index=True)
+    status: Mapped[JoinRequestStatus] = mapped_column(String(20), default=JoinRequestStatus.PENDING)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+
+    team: Mapped[Page] = relationship(foreign_keys=[team_id])
+    page: Mapped[Page] = relationship(foreign_keys=[page_id])
+
+    __table_args__ = (UniqueConstraint("team_id", "page_id"),)
 
 
 class Sponsor(db.Model):

@@ -212,8 +212,28 @@ def close_page(agent: Agent, page: Page) -> Page:
     return page
 
 
-def join_event(agent: Agent, page: Page, event: Page) -> Page:
-    """Put the agent's personal page under an event page."""
+def join_event(agent: Agent, page: Page, event: Page, *, approved: bool = False) -> Page:
+    """Put the agent's personal page under an event page. A team takes a page
+    only once its captain approved it or invited its owner (``approved``; see
+    ``campaigns.pages.teams``), or when the page's owner is one of its hosts."""
+    check_join(agent, page, event)
+    if event.kind == PageKind.TEAM and not approved and not can_edit(agent, event):
+        raise ValidationError(
+            {
+                "event": _(
+                    "A team takes new members on its captain's approval: ask to join "
+                    "from the team's page, or use the invitation link the captain shares."
+                )
+            }
+        )
+    page.parent = event
+    db.session.flush()
+    page_joined.send(page, event=event)
+    return page
+
+
+def check_join(agent: Agent, page: Page, event: Page) -> None:
+    """Whether the agent's page may join the event; ValidationError if not."""
     if page.owner_id != agent.id:
         raise PermissionDenied(_("You can only join an event with your own page."))
     errors = {}
@@ -229,10 +249,6 @@ def join_event(agent: Agent, page: Page, event: Page) -> Page:
         errors["page"] = _("Your page is closed; open a new one to join an event.")
     if errors:
         raise ValidationError(errors)
-    page.parent = event
-    db.session.flush()
-    page_joined.send(page, event=event)
-    return page
 
 
 def leave_event(agent: Agent, page: Page) -> Page:

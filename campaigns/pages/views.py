@@ -36,7 +36,7 @@ from campaigns.money import parse_major, to_decimal
 from campaigns.organisations.forms import ConfirmForm
 from campaigns.organisations.models import CauseStatus
 from campaigns.pages import services as page_services
-from campaigns.pages import sponsors
+from campaigns.pages import sponsors, teams
 from campaigns.pages.forms import JoinForm, PageForm, choice
 from campaigns.pages.models import Page, PageKind, PageStatus
 from campaigns.urls import absolute_url
@@ -130,6 +130,7 @@ def render_page(
         join_form=join_form,
         can_join=bool(candidates),
         joined_pages=joined,
+        waiting_pages=teams.waiting_pages(who, page),
         confirm_form=ConfirmForm(),
         page_url=absolute_url("campaigns.page_detail", slug=page.slug),
         # Plain text built here: in a template it would come back HTML-escaped.
@@ -352,12 +353,25 @@ def join_event(slug: str):
     try:
         if chosen is None:
             raise ValidationError({"page": _("Choose one of your own pages.")})
-        page_services.join_event(who, chosen, event)
+        asked = None
+        if event.kind == PageKind.TEAM:
+            asked = teams.ask_to_join(who, chosen, event)
+        else:
+            page_services.join_event(who, chosen, event)
     except ValidationError as exc:
         unit_of_work.discard()
         form.page.errors = list(exc.errors.values())
         return render_page(event, join_form=form, status=422)
-    flash(_("Your page “%(page)s” joined this event.", page=chosen.title), "success")
+    if asked is not None:
+        flash(
+            _(
+                "Your request is sent: “%(page)s” joins the team once its captain says yes.",
+                page=chosen.title,
+            ),
+            "success",
+        )
+    else:
+        flash(_("Your page “%(page)s” joined this event.", page=chosen.title), "success")
     return redirect(url_for("campaigns.page_detail", slug=event.slug))
 
 

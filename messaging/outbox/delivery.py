@@ -33,7 +33,7 @@ from campaigns.organisations.models import Organisation
 from campaigns.runtime import metrics
 from campaigns.unit_of_work import begin_write
 from extensions import db
-from messaging.outbox import channels
+from messaging.outbox import channels, to_address
 from messaging.outbox.leases import LeaseKeeper, claim_rows, default_worker_id, recover_stale
 from messaging.outbox.leases import release as release_rows
 from messaging.outbox.models import Channel, OutboxMessage, OutboxStatus
@@ -41,6 +41,7 @@ from messaging.outbox.queue import new_message_id
 from messaging.outbox.services import SOCIAL, is_postgresql, setting
 from messaging.preferences.models import MessagingPreference
 from messaging.preferences.services import (
+    is_address_opted_out,
     is_opted_out,
     preference_for,
     quiet_until,
@@ -224,11 +225,23 @@ class Deliverer:
                 row.recipient, row.subject, row.body_text, row.body_html, row.message_id
             )
             return self._attempt(row, send, now)
+        if row.agent_id is None and channel == Channel.EMAIL and row.recipient:
+            # Campaign mail to an address without an account (field news to a
+            # donor who asked for it): the address's own opt-out and link, and
+            # the choice of an agent who has this address.
+            if to_address.is_opted_out(row.recipient):
+                return skip("The address opted out of email.")
+            if not row.message_id:
+                row.message_id = new_message_id()
+            send.email = to_address.email(row, org)
+            return self._attempt(row, send, now)
         if agent is None or agent.is_deleted:
             return skip("No agent account to send to (none, or deleted).")
         if channel == Channel.EMAIL and (pref is None or not pref.unsubscribe_salt):
             pref = preference_for(agent.id)  # the unsubscribe link needs its salt
-        if is_opted_out(pref, channel):
+        if is_opted_out(pref, channel) or (
+            channel == Channel.EMAIL and is_address_opted_out(row.recipient or agent.email or "")
+        ):
             return skip(f"The agent opted out of {'email' if channel == 'email' else 'posts'}.")
         until = quiet_until(pref, now)
         if until is not None:

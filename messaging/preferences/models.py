@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import (
     ForeignKey,
     Integer,
@@ -9,6 +11,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from campaigns.model_types import UTCDateTime, utcnow
 from extensions import db
 
 
@@ -26,3 +29,15 @@ class MessagingPreference(db.Model):
     timezone: Mapped[str] = mapped_column(String(60), default="Europe/Paris")
     # Signed into unsubscribe links; changing it invalidates old links.
     unsubscribe_salt: Mapped[str] = mapped_column(String(32), default="")
+
+
+class EmailOptOut(db.Model):
+    """An address that asked for no more campaign email (a donor without an
+    account, from the link in field news). Kept as a hash of the address: the
+    list must outlive an erasure, and it says nothing of who was on it."""
+
+    __tablename__ = "email_opt_outs"
+
+    # sha256 of the lower-cased address.
+    address_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

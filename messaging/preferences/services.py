@@ -3,19 +3,22 @@ unsubscribe links that work without logging in."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from campaigns.urls import absolute_url
 from extensions import db
-from messaging.preferences.models import MessagingPreference
+from messaging.preferences.models import EmailOptOut, MessagingPreference
 
 _UNSUBSCRIBE_SALT = "relais.unsubscribe"
+_ADDRESS_SALT = "relais.unsubscribe.address"
 
 
 def preference_for(agent_id: int) -> MessagingPreference:
@@ -100,3 +103,58 @@ def quiet_until(pref: MessagingPreference | None, now: datetime) -> datetime | N
     if ends <= local:
         ends = (local + timedelta(days=1)).replace(hour=end, minute=0, second=0, microsecond=0)
     return ends.astimezone(UTC)
+
+
+# --- an address without an account (a donor who asked for field news) -------------
+
+
+def address_hash(email: str) -> str:
+    return hashlib.sha256((email or "").strip().lower().encode()).hexdigest()
+
+
+def _address_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=_ADDRESS_SALT)
+
+
+def address_unsubscribe_url(email: str) -> str:
+    """The one-click link of a mail to an address: it names only its hash."""
+    token = _address_serializer().dumps(address_hash(email))
+    return absolute_url("unsubscribe.unsubscribe_address", token=token)
+
+
+def address_for_token(token: str) -> str | None:
+    """The address hash a link was signed for, or None if it is forged."""
+    try:
+        value = _address_serializer().loads(token)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    return value if isinstance(value, str) and len(value) == 64 else None
+
+
+def is_address_opted_out(email: str = "", *, hashed: str = "") -> bool:
+    """Whether this address asked for no more campaign email."""
+    key = hashed or address_hash(email)
+    return db.session.get(EmailOptOut, key) is not None
+
+
+def opted_out_hashes(hashes: list[str]) -> set[str]:
+    """Which of these address hashes asked for no more campaign email (one query)."""
+    if not hashes:
+        return set()
+    return set(
+        db.session.scalars(
+            select(EmailOptOut.address_hash).where(EmailOptOut.address_hash.in_(hashes))
+        )
+    )
+
+
+def opt_out_address(hashed: str) -> None:
+    """No more campaign email to this address (safe when asked twice at once)."""
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    db.session.execute(
+        insert(EmailOptOut)
+        .values(address_hash=hashed, created_at=datetime.now(UTC))
+        .on_conflict_do_nothing()
+    )
+    db.session.flush()

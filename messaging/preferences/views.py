@@ -8,11 +8,17 @@ there: the signed token is the proof).
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template, request, url_for
 from flask_babel import gettext as _
 
 from extensions import csrf
-from messaging.preferences.services import opt_out_of_email, preference_for_token
+from messaging.preferences.services import (
+    address_for_token,
+    is_address_opted_out,
+    opt_out_address,
+    opt_out_of_email,
+    preference_for_token,
+)
 
 bp = Blueprint("unsubscribe", __name__)
 
@@ -31,5 +37,25 @@ def unsubscribe(token: str):
         opt_out_of_email(pref)
         return render_template("messaging/unsubscribed.html")
     return render_template(
-        "messaging/unsubscribe.html", token=token, is_opted_out=pref.is_email_opted_out
+        "messaging/unsubscribe.html",
+        action=url_for("unsubscribe.unsubscribe", token=token),
+        is_opted_out=pref.is_email_opted_out,
+    )
+
+
+@bp.route("/u/a/<token>", methods=["GET", "POST"])
+@csrf.exempt
+def unsubscribe_address(token: str):
+    """The same for an address with no account (a donor who asked for field news)."""
+    hashed = address_for_token(token)
+    if hashed is None:
+        message = _("This unsubscribe link is not valid. Use the link in a more recent email.")
+        return render_template("error.html", code=404, message=message), 404
+    if request.method == "POST":
+        opt_out_address(hashed)
+        return render_template("messaging/unsubscribed.html")
+    return render_template(
+        "messaging/unsubscribe.html",
+        action=url_for("unsubscribe.unsubscribe_address", token=token),
+        is_opted_out=is_address_opted_out(hashed=hashed),
     )

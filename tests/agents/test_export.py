@@ -13,8 +13,16 @@ from agents.models import Profile, Role
 from campaigns.audit import record
 from campaigns.giving.ledger import record_gift
 from campaigns.giving.models import PendingGift, StripeEvent, StripeEventOutcome
+from campaigns.news.models import FieldUpdate
 from campaigns.offline.models import OfflineGift
-from campaigns.pages.models import CohostInvite, PageHost, PageReport, ReportReason, Sponsor
+from campaigns.pages.models import (
+    CohostInvite,
+    PageHost,
+    PageReport,
+    ReportReason,
+    Sponsor,
+    TeamJoinRequest,
+)
 from extensions import db
 from messaging.broadcasts.models import Broadcast
 from messaging.outbox.models import Channel, OutboxMessage
@@ -125,6 +133,17 @@ def a_row_in_every_table(app, me, stranger):
     spend(me, ProjectFactory(cause=cause), 1000, "Tentes")
     db.session.add(PageReport(page_id=event.id, reason=ReportReason.SPAM, reviewed_by_id=me.id))
     db.session.add(Sponsor(page_id=page.id, name="Boulangerie", added_by_id=me.id))
+    db.session.add(TeamJoinRequest(team_id=event.id, page_id=page.id, decided_by_id=me.id))
+    db.session.add(
+        FieldUpdate(
+            organisation_id=org.id,
+            cause_id=cause.id,
+            page_id=page.id,
+            author_id=me.id,
+            title="Le puits",
+            body="Il donne de l'eau.",
+        )
+    )
     record(org.id, me, "page.hide", "hid a page")
     # The stranger's rows must not travel in my archive.
     PageFactory(owner=stranger, title="Someone else's page")

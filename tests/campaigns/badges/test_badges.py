@@ -303,3 +303,14 @@ def test_another_organisations_settings_do_not_apply(db):
     db.session.add(BadgeSetting(organisation_id=other.id, code="first_gift", is_enabled=False))
     gift(page, 1_00, "a@example.org")
     assert "first_gift" in codes(db, page)
+
+
+def test_news_from_the_field_earns_the_reporter_badge_once(db, page):
+    from campaigns.news import services as news
+
+    page.status = PageStatus.PUBLISHED
+    db.session.flush()
+    assert "news_posted" not in codes(db, page)
+    for n in range(2):
+        news.post(page.owner, {"title": f"Day {n}", "body": "We dug the well."}, page=page)
+    assert codes(db, page).count("news_posted") == 1

@@ -137,7 +137,10 @@ def test_datapackage_describes_the_csv_files(client, world):
         path = "/open/" + resource["path"].rsplit("/", 1)[1]
         header = next(csv.reader(io.StringIO(client.get(path).text)))
         assert header == [f["name"] for f in resource["schema"]["fields"]]
-        assert all(f["type"] in {"string", "integer", "date"} for f in resource["schema"]["fields"])
+        assert all(
+            f["type"] in {"string", "integer", "date", "datetime"}
+            for f in resource["schema"]["fields"]
+        )
 
 
 def test_pollers_get_304_with_the_etag(client, world):
