@@ -91,6 +91,7 @@ MODEL_MODULES = (
     "campaigns.organisations.models",
     "campaigns.pages.models",
     "campaigns.runtime.heartbeats",
+    "campaigns.standings.models",
     "campaigns.totals.models",
     "messaging.automatic.models",
     "messaging.broadcasts.models",
@@ -175,7 +176,7 @@ def create_app(config: dict | None = None) -> Flask:
     from campaigns.runtime import headers, metrics, reporting
     from campaigns.runtime.health import bp as health_bp
     from campaigns.runtime.serve import serve_command
-    from campaigns.standings import live
+    from campaigns.standings import board_index, live
     from campaigns.standings.cli import ranks_cli
     from campaigns.standings.views import bp as live_bp
     from campaigns.totals.cli import totals_cli
@@ -212,6 +213,7 @@ def create_app(config: dict | None = None) -> Flask:
     stripe_gateway.init_app(app)
     # After-commit: live totals and ranks follow what a unit of work committed.
     live.init_app(app)
+    board_index.init_app(app)
     cards.init_app(app)
     discovery.init_app(app)
     embeds.init_app(app)

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from campaigns.giving import discretion
 from campaigns.organisations.models import Cause
 from campaigns.pages.models import Page
-from campaigns.standings import rank_reads, ranks
+from campaigns.standings import board_index, rank_reads, ranks
 from campaigns.standings.boards import BOARDS, RANKED_STATUSES, ranked_query
 from extensions import db
 
@@ -155,7 +155,12 @@ def sql_board(
     offset: int = 0,
     parent_id: int | None = None,
 ) -> list[Entry]:
-    """``board`` from SQL, whatever the configuration."""
+    """``board`` from SQL, whatever the configuration: the cause's boards from
+    the rank index, an event's member board ranked whole (it is small)."""
+    if parent_id is None:
+        if board not in BOARDS:
+            raise ValueError(f"unknown board {board!r}")
+        return _entries(board_index.top(cause_id, board, limit=limit, offset=offset))
     ranked = ranked_query(cause_id, board, parent_id)
     rows = db.session.execute(
         select(ranked).order_by(ranked.c.rank, ranked.c.page_id).limit(limit).offset(offset)
@@ -185,9 +190,12 @@ def sql_rank_of(page: Page) -> Entry | None:
     """``rank_of`` from SQL, whatever the configuration."""
     if page.status not in RANKED_STATUSES:
         return None
-    ranked = ranked_query(page.cause_id, _board_of(page))
-    row = db.session.execute(select(ranked).where(ranked.c.page_id == page.id)).first()
-    return _entry(row) if row else None
+    found = board_index.rank(page.id)
+    if found is None:
+        return None
+    rank, raised, donors = found
+    meta = (page.slug, page.title, page.kind, page.city, page.parent_id)
+    return _entry_of(rank, page.id, meta, raised, donors)
 
 
 def neighbour_above(page: Page) -> Entry | None:
@@ -204,14 +212,7 @@ def neighbour_above(page: Page) -> Entry | None:
 
 def sql_neighbour_above(page: Page) -> Entry | None:
     """``neighbour_above`` from SQL, whatever the configuration."""
-    mine = sql_rank_of(page)
-    if mine is None or mine.rank == 1:
+    if page.status not in RANKED_STATUSES:
         return None
-    ranked = ranked_query(page.cause_id, _board_of(page))
-    row = db.session.execute(
-        select(ranked)
-        .where(ranked.c.rank < mine.rank)
-        .order_by(ranked.c.rank.desc(), ranked.c.page_id)
-        .limit(1)
-    ).first()
-    return _entry(row) if row else None
+    found = board_index.above(page.id)
+    return _entries([found])[0] if found else None

@@ -33,11 +33,8 @@ from flask_sqlalchemy.session import Session
 from sqlalchemy import event
 
 from campaigns import unit_of_work
-from campaigns.giving.models import Donation
-from campaigns.organisations.models import Cause
-from campaigns.pages.models import Page
 from campaigns.runtime import metrics
-from campaigns.standings import ranks, redis_ranks
+from campaigns.standings import board_index, ranks, redis_ranks
 from campaigns.standings.snapshots import Snapshot, changed_pages, snapshot
 
 log = logging.getLogger(__name__)
@@ -54,16 +51,8 @@ def _touch(session, cause_id: int | None, page_ids: Iterable[int | None]) -> Non
 
 
 def _collect(session, _context) -> None:
-    for obj in session.new:
-        if isinstance(obj, Donation):
-            _touch(session, obj.cause_id, (obj.page_id, obj.event_id))
-        elif isinstance(obj, Page):
-            _touch(session, obj.cause_id, (obj.id,))
-    for obj in session.dirty:
-        if isinstance(obj, Page) and session.is_modified(obj):
-            _touch(session, obj.cause_id, (obj.id,))
-        elif isinstance(obj, Cause) and session.is_modified(obj):
-            _touch(session, obj.id, ())
+    for cause_id, page_ids in board_index.touched_by(session):
+        _touch(session, cause_id, page_ids)
 
 
 def _forget(session, previous) -> None:

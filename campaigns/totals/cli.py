@@ -59,9 +59,19 @@ def rebuild_command() -> None:
     """Replace every stored total with the ledger's figures."""
     with cli_transaction():
         if db.session.get_bind().dialect.name == "postgresql":
-            # Gifts committing meanwhile wait, then add to the rebuilt rows.
-            db.session.execute(text("LOCK TABLE totals, total_donors IN EXCLUSIVE MODE"))
+            # Gifts committing meanwhile wait, then add to the rebuilt rows; so
+            # do page changes (their rank entries are rebuilt below). Readers read.
+            db.session.execute(
+                text(
+                    "LOCK TABLE totals, total_donors, pages, board_entries, board_bands "
+                    "IN EXCLUSIVE MODE"
+                )
+            )
         count = totals.rebuild()
+        # The SQL rank index follows the session's writes, not this bulk rewrite.
+        from campaigns.standings import board_index
+
+        board_index.rebuild()
         click.echo(_("Rebuilt the totals of %(n)s scopes from the ledger.", n=count))
     # Redis leaderboards follow commits of ledger rows, not this bulk rewrite.
     from campaigns.organisations.models import Cause

@@ -1,0 +1,398 @@
+"""SQL ranks from an index: a page's rank is 1 + the pages ahead of it,
+counted without ranking the board.
+
+Every ranked page has a ``BoardEntry`` (its cause, board, raised and donors)
+and each board a tally of its pages per *band* of raised (``BoardBand``). A
+band is a coarse, increasing function of raised (``band_of``: the number of
+digits and the first three), so the pages ahead of a page are the pages of the
+bands above (a sum over at most a few hundred tallies) plus the pages of its
+own band with more raised, or as much and more donors (a short index range).
+Ties rank as ``RANK()`` over (raised, donors) does: equal figures, equal rank.
+
+The entries follow the database in the same transaction: a flush that adds a
+ledger row or changes a page marks its pages (and its event), and before the
+commit, or before a rank is read in that transaction, their entries are
+recomputed from the page and its totals, under the page's row lock, so that
+two writers of one page (a gift and a moderator) never leave a stale entry or
+a wrong tally. Bulk writes that bypass the session (``relais totals
+rebuild``) call :func:`rebuild`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+
+from flask import Flask
+from flask_sqlalchemy.session import Session
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    String,
+    bindparam,
+    case,
+    cast,
+    delete,
+    event,
+    func,
+    select,
+    tuple_,
+)
+
+from campaigns.giving.models import Donation
+from campaigns.organisations.models import Cause
+from campaigns.pages.models import Page
+from campaigns.standings.boards import RANKED_STATUSES
+from campaigns.standings.models import BoardBand, BoardEntry
+from campaigns.totals.models import Total
+from campaigns.totals.services import page_scope_column
+from extensions import db, dialect_insert
+
+STALE = "relais.board_stale"  # session.info: page ids whose entries may be behind
+
+
+def band_of(raised: int) -> int:
+    """The band of a raised amount: 0 up to zero, then digits * 1000 + the
+    first three digits (1..9 -> 1001..1009, 10..99 -> 2010..2099, 100..999 ->
+    3100..3999, 1000..1009 -> 4100 …), increasing with raised and less than
+    1 % wide; ``band_sql`` is the same in SQL."""
+    if raised <= 0:
+        return 0
+    digits = str(raised)
+    return len(digits) * 1000 + int(digits[:3])
+
+
+def band_sql(raised):
+    text = cast(raised, String)
+    return case(
+        (raised > 0, func.length(text) * 1000 + cast(func.substr(text, 1, 3), Integer)), else_=0
+    )
+
+
+def board_of_kind(is_event: bool) -> str:
+    return "events" if is_event else "pages"
+
+
+# --- what a flush changed --------------------------------------------------------
+
+
+def touched_by(session) -> Iterator[tuple[int | None, tuple[int | None, ...]]]:
+    """(cause id, page ids) of each ledger row, page and cause a flush writes;
+    read in ``after_flush``, while the session still lists them."""
+    for obj in session.new:
+        if isinstance(obj, Donation):
+            yield obj.cause_id, (obj.page_id, obj.event_id)
+        elif isinstance(obj, Page):
+            yield obj.cause_id, (obj.id,)
+    for obj in session.dirty:
+        if isinstance(obj, Page) and session.is_modified(obj):
+            yield obj.cause_id, (obj.id,)
+        elif isinstance(obj, Cause) and session.is_modified(obj):
+            yield obj.id, ()
+
+
+def _mark(session, _context) -> None:
+    for _cause_id, page_ids in touched_by(session):
+        session.info.setdefault(STALE, set()).update(p for p in page_ids if p is not None)
+
+
+def settle(session=None) -> None:
+    """Bring the marked pages' entries up to date (a read of this transaction's
+    ranks sees its own writes); they stay marked until the commit."""
+    session = session or db.session
+    if session.new or session.dirty:
+        session.flush()
+    if session.info.get(STALE):
+        refresh(session.info[STALE], session)
+
+
+def _before_commit(session) -> None:
+    if session.new or session.dirty:
+        session.flush()
+    stale = session.info.pop(STALE, None)
+    if stale:
+        refresh(stale, session)
+
+
+def _forget(session, previous) -> None:
+    if previous.parent is None:  # the whole transaction, not a savepoint
+        session.info.pop(STALE, None)
+
+
+def init_app(app: Flask) -> None:
+    """Keep the entries with each transaction (the session events are process-wide)."""
+    for name, fn in (
+        ("after_flush", _mark),
+        ("before_commit", _before_commit),
+        ("after_soft_rollback", _forget),
+    ):
+        if not event.contains(Session, name, fn):
+            event.listen(Session, name, fn)
+
+
+# --- writes ----------------------------------------------------------------------
+
+
+def _figure(column):
+    return (
+        select(func.coalesce(func.sum(column), 0))
+        .where(Total.scope == page_scope_column(), Total.scope_id == Page.id)
+        .scalar_subquery()
+    )
+
+
+def refresh(page_ids: Iterable[int], session=None) -> None:
+    """Recompute these pages' entries and their bands' tallies from the pages
+    and their totals (as this transaction sees them)."""
+    session = session or db.session
+    ids = sorted(set(page_ids))
+    if not ids:
+        return
+    # The pages' row locks, in id order, then a fresh read (READ COMMITTED):
+    # a concurrent writer of one of these pages has committed its entry and
+    # tallies before this one reads them, so none is counted twice. FOR NO KEY
+    # UPDATE: gifts' foreign keys (KEY SHARE on the page) do not wait for it.
+    session.execute(
+        select(Page.id).where(Page.id.in_(ids)).order_by(Page.id).with_for_update(key_share=True)
+    )
+    rows = session.execute(
+        select(
+            Page.id,
+            Page.cause_id,
+            Page.is_event,
+            Page.status,
+            _figure(Total.raised_minor),
+            _figure(Total.donor_count),
+            BoardEntry.cause_id,
+            BoardEntry.board,
+            BoardEntry.band,
+            BoardEntry.raised_minor,
+            BoardEntry.donor_count,
+        )
+        .outerjoin(BoardEntry, BoardEntry.page_id == Page.id)
+        .where(Page.id.in_(ids))
+    ).all()
+    upserts, gone, tallies = [], [], Counter()
+    for page_id, cause_id, is_event, status, raised, donors, *stored in rows:
+        want = None
+        if status in RANKED_STATUSES:
+            raised, donors = int(raised), int(donors)
+            want = (cause_id, board_of_kind(is_event), band_of(raised), raised, donors)
+        have = tuple(stored) if stored[0] is not None else None
+        if want == have:
+            continue
+        if have:
+            tallies[have[:3]] -= 1
+        if want:
+            tallies[want[:3]] += 1
+            upserts.append(dict(zip(_ENTRY_COLUMNS, (page_id, *want), strict=True)))
+        else:
+            gone.append(page_id)
+    if gone:
+        session.execute(delete(BoardEntry).where(BoardEntry.page_id.in_(gone)))
+    if upserts:
+        stmt = dialect_insert(BoardEntry).values(upserts)
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[BoardEntry.page_id],
+                set_={c: stmt.excluded[c] for c in _ENTRY_COLUMNS[1:]},
+            )
+        )
+    _add_tallies(session, {k: n for k, n in tallies.items() if n})
+
+
+_ENTRY_COLUMNS = ("page_id", "cause_id", "board", "band", "raised_minor", "donor_count")
+
+
+def _add_tallies(session, tallies: dict[tuple[int, str, int], int]) -> None:
+    if not tallies:
+        return
+    # In key order: concurrent writers lock the tallies in the same order.
+    stmt = dialect_insert(BoardBand).values(
+        [
+            {"cause_id": c, "board": b, "band": band, "pages": n}
+            for (c, b, band), n in sorted(tallies.items())
+        ]
+    )
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[BoardBand.cause_id, BoardBand.board, BoardBand.band],
+            set_={"pages": BoardBand.pages + stmt.excluded.pages},
+        )
+    )
+
+
+def rebuild(cause_id: int | None = None) -> int:
+    """Replace the entries and tallies (of one cause, or all) with the
+    database's pages and totals; returns the number of ranked pages."""
+    entries, bands = delete(BoardEntry), delete(BoardBand)
+    pages = select(Page.id).where(Page.status.in_(RANKED_STATUSES))
+    if cause_id is not None:
+        entries = entries.where(BoardEntry.cause_id == cause_id)
+        bands = bands.where(BoardBand.cause_id == cause_id)
+        pages = pages.where(Page.cause_id == cause_id)
+    db.session.execute(entries)
+    db.session.execute(bands)
+    figures = (
+        select(
+            Page.id.label("page_id"),
+            Page.cause_id.label("cause_id"),
+            case((Page.is_event, "events"), else_="pages").label("board"),
+            _figure(Total.raised_minor).label("raised"),
+            _figure(Total.donor_count).label("donors"),
+        )
+        .where(Page.id.in_(pages))
+        .subquery()
+    )
+    db.session.execute(
+        dialect_insert(BoardEntry).from_select(
+            list(_ENTRY_COLUMNS),
+            select(
+                figures.c.page_id,
+                figures.c.cause_id,
+                figures.c.board,
+                band_sql(figures.c.raised),
+                figures.c.raised,
+                figures.c.donors,
+            ),
+        )
+    )
+    grouped = select(BoardEntry.cause_id, BoardEntry.board, BoardEntry.band, func.count()).group_by(
+        BoardEntry.cause_id, BoardEntry.board, BoardEntry.band
+    )
+    if cause_id is not None:
+        grouped = grouped.where(BoardEntry.cause_id == cause_id)
+    db.session.execute(
+        dialect_insert(BoardBand).from_select(["cause_id", "board", "band", "pages"], grouped)
+    )
+    count = select(func.count()).select_from(BoardEntry)
+    if cause_id is not None:
+        count = count.where(BoardEntry.cause_id == cause_id)
+    return db.session.scalar(count)
+
+
+# --- reads ---------------------------------------------------------------------
+# Built once: a rank is read per page view and per message, and building the
+# statement costs more than running it.
+
+_entries = BoardEntry.__table__
+_bands = BoardBand.__table__
+
+
+def _ahead(cause_id, board, band, raised, donors):
+    """The number of pages ahead of these figures (columns or parameters) in
+    one board: the bands above, then the pages of the same band with more."""
+    other = _entries.alias("other")
+    above = (
+        select(func.coalesce(func.sum(_bands.c.pages), 0))
+        .where(_bands.c.cause_id == cause_id, _bands.c.board == board, _bands.c.band > band)
+        .scalar_subquery()
+    )
+    within = (
+        select(func.count())
+        .select_from(other)
+        .where(
+            other.c.cause_id == cause_id,
+            other.c.board == board,
+            other.c.band == band,
+            tuple_(other.c.raised_minor, other.c.donor_count) > tuple_(raised, donors),
+        )
+        .scalar_subquery()
+    )
+    return above + within
+
+
+def _params():
+    return (
+        bindparam("cause_id", type_=Integer),
+        bindparam("board", type_=String),
+        bindparam("band", type_=Integer),
+        bindparam("raised", type_=BigInteger),
+        bindparam("donors", type_=Integer),
+    )
+
+
+_e = _entries.c
+_RANK = select(
+    1 + _ahead(_e.cause_id, _e.board, _e.band, _e.raised_minor, _e.donor_count),
+    _e.raised_minor,
+    _e.donor_count,
+).where(_e.page_id == bindparam("page_id"))
+_cause, _board, _band, _raised, _donors = _params()
+# The figures of the nearest rank above given figures (the next figures up in
+# their board): one range of the board's index, read forwards.
+_NEAREST = (
+    select(_e.band, _e.raised_minor, _e.donor_count)
+    .where(
+        _e.cause_id == _cause,
+        _e.board == _board,
+        tuple_(_e.band, _e.raised_minor, _e.donor_count) > tuple_(_band, _raised, _donors),
+    )
+    .order_by(_e.band, _e.raised_minor, _e.donor_count)
+    .limit(1)
+)
+_MINE = select(_e.cause_id, _e.board, _e.band, _e.raised_minor, _e.donor_count).where(
+    _e.page_id == bindparam("page_id")
+)
+_FIRST_OF = select(func.min(_e.page_id), _ahead(*_params())).where(
+    _e.cause_id == _cause,
+    _e.board == _board,
+    _e.band == _band,
+    _e.raised_minor == _raised,
+    _e.donor_count == _donors,
+)
+_AHEAD = select(_ahead(*_params()))
+_TOP = (
+    select(_e.page_id, _e.band, _e.raised_minor, _e.donor_count)
+    .where(_e.cause_id == _cause, _e.board == _board)
+    .order_by(_e.band.desc(), _e.raised_minor.desc(), _e.donor_count.desc(), _e.page_id)
+    .limit(bindparam("limit", type_=BigInteger))  # ``relais ranks check`` asks for 2**31
+    .offset(bindparam("offset", type_=BigInteger))
+)
+
+
+def _figures(cause_id, board, band, raised, donors) -> dict:
+    return {"cause_id": cause_id, "board": board, "band": band, "raised": raised, "donors": donors}
+
+
+def rank(page_id: int) -> tuple[int, int, int] | None:
+    """(rank, raised, donors) of one page, or None when it is not ranked."""
+    settle()
+    row = db.session.execute(_RANK, {"page_id": page_id}).first()
+    return (int(row[0]), int(row[1]), int(row[2])) if row else None
+
+
+def above(page_id: int) -> tuple[int, int, int, int] | None:
+    """(page id, raised, donors, rank) of the first page (lowest id) of the
+    nearest rank above this one, or None."""
+    settle()
+    mine = db.session.execute(_MINE, {"page_id": page_id}).first()
+    if mine is None:
+        return None
+    cause_id, board = mine[:2]
+    nearest = db.session.execute(_NEAREST, _figures(*mine)).first()
+    if nearest is None:
+        return None
+    first, ahead = db.session.execute(_FIRST_OF, _figures(cause_id, board, *nearest)).one()
+    return int(first), int(nearest[1]), int(nearest[2]), int(ahead) + 1
+
+
+def top(cause_id: int, board: str, *, limit: int, offset: int = 0) -> list[tuple]:
+    """(page id, raised, donors, rank) of a slice of one board, best first,
+    ties by page id."""
+    settle()
+    if limit <= 0:
+        return []
+    params = {"cause_id": cause_id, "board": board, "limit": limit, "offset": offset}
+    rows = db.session.execute(_TOP, params).all()
+    if not rows:
+        return []
+    before = db.session.scalar(_AHEAD, _figures(cause_id, board, *rows[0][1:]))
+    out, rank_, previous = [], 0, None
+    for position, (page_id, _band, raised, donors) in enumerate(rows):
+        if (raised, donors) != previous:
+            # The first of a group of equal figures: RANK() counts everyone above.
+            rank_ = int(before) + 1 if position == 0 else offset + position + 1
+            previous = (raised, donors)
+        out.append((page_id, int(raised), int(donors), rank_))
+    return out
