@@ -155,6 +155,7 @@ def create_app(config: dict | None = None) -> Flask:
     from campaigns.badges import views as badges
     from campaigns.badges.cli import badges_cli
     from campaigns.cards import views as cards
+    from campaigns.dashboard.operator_views import bp as operator_bp
     from campaigns.dashboard.views import bp as dashboard_bp
     from campaigns.demo.cli import demo_command
     from campaigns.discovery import views as discovery
@@ -163,6 +164,7 @@ def create_app(config: dict | None = None) -> Flask:
     from campaigns.fund_use.views import bp as expenses_bp
     from campaigns.giving import stripe_gateway
     from campaigns.giving.cli import stripe_cli
+    from campaigns.giving.connect_views import bp as stripe_connect_bp
     from campaigns.giving.staff_views import bp as staff_donations_bp
     from campaigns.giving.views import bp as giving_bp
     from campaigns.giving.webhooks import bp as webhooks_bp
@@ -226,8 +228,10 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(staff_bp)
     app.register_blueprint(open_data_bp)
     app.register_blueprint(dashboard_bp)
+    app.register_blueprint(operator_bp)
     app.register_blueprint(staff_donations_bp)
     app.register_blueprint(donors_bp)
+    app.register_blueprint(stripe_connect_bp)
     app.register_blueprint(expenses_bp)
     app.register_blueprint(news_bp)
     app.register_blueprint(live_bp)

@@ -36,6 +36,24 @@ def create_agent_command(email: str, name: str, password: str) -> None:
     click.echo(message)
 
 
+@agents_cli.command("operator")
+@click.argument("email")
+@click.option("--remove", is_flag=True, help="Take the role back.")
+@with_appcontext
+def operator_command(email: str, remove: bool) -> None:
+    """Make an agent the site's operator (sees /operator/stripe), or no longer."""
+    from agents.services import find_agent, set_operator
+
+    with cli_transaction():
+        agent = find_agent(email)
+        set_operator(agent, not remove)
+        if remove:
+            message = _("%(email)s is no longer the site's operator.", email=agent.email)
+        else:
+            message = _("%(email)s is now the site's operator.", email=agent.email)
+    click.echo(message)
+
+
 @tokens_cli.command("create")
 @click.argument("email")
 @click.option("--name", default="", help="A label to recognise the token by, e.g. 'ci'.")

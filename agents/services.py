@@ -11,7 +11,7 @@ from flask_security.utils import hash_password
 from sqlalchemy import func, select
 
 from agents.auth import security
-from agents.models import AccessToken, Agent, Membership, MembershipRole, TokenScope
+from agents.models import AccessToken, Agent, Membership, MembershipRole, Role, TokenScope
 from agents.signals import account_deleted, erasure_for
 from campaigns.errors import NotFound, ValidationError
 from campaigns.model_types import utcnow
@@ -26,6 +26,28 @@ def find_agent(email: str) -> Agent:
     if agent is None:
         raise NotFound(_("No account uses the address %(email)s.", email=email))
     return agent
+
+
+# The site's operator (a site-wide role, not an organisation's): reads what no
+# organisation owns, such as Stripe events of accounts nobody connected.
+OPERATOR_ROLE = "operator"
+
+
+def is_operator(agent: Agent | None) -> bool:
+    return bool(agent is not None and getattr(agent, "id", None) and agent.has_role(OPERATOR_ROLE))
+
+
+def set_operator(agent: Agent, is_operator: bool) -> None:
+    """Give ``agent`` the site's operator role, or take it back."""
+    role = db.session.scalar(select(Role).where(Role.name == OPERATOR_ROLE))
+    if role is None:
+        role = Role(name=OPERATOR_ROLE, description="Operator of the site")
+        db.session.add(role)
+    if is_operator and role not in agent.roles:
+        agent.roles.append(role)
+    elif not is_operator and role in agent.roles:
+        agent.roles.remove(role)
+    db.session.flush()
 
 
 def create_agent(email: str, name: str, password: str, *, confirmed: bool = True) -> Agent:

@@ -40,6 +40,17 @@ def format_money(amount_minor: int, currency: str, locale: str) -> str:
     return format_currency(value, currency, locale=locale)
 
 
+def format_cost_per_unit(fees_minor: int, raised_minor: int, currency: str, locale: str) -> str:
+    """What collecting one unit of ``currency`` cost ('0,034 €' per euro raised),
+    to three decimals; '—' when nothing was raised."""
+    if raised_minor <= 0:
+        return "—"
+    ratio = (Decimal(fees_minor) / Decimal(raised_minor)).quantize(Decimal("0.001"))
+    pattern = Locale.parse(locale).currency_formats["standard"].pattern.split(";")[0]
+    digits = pattern.replace(".00", ".000") if ".00" in pattern else pattern.replace("0¤", "0.000¤")
+    return format_currency(ratio, currency, locale=locale, format=digits, currency_digits=False)
+
+
 @dataclass(frozen=True)
 class Money:
     amount_minor: int

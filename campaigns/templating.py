@@ -8,7 +8,7 @@ from flask_babel import format_date, format_time, get_locale
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from campaigns.money import format_money
+from campaigns.money import format_cost_per_unit, format_money, minor_factor
 from campaigns.urls import absolute_url
 
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": True})
@@ -51,6 +51,18 @@ def money(amount_minor: int | None, currency: str) -> str:
     return format_money(int(amount_minor), currency, str(get_locale() or "fr"))
 
 
+def cost_per_unit(fees_minor: int, raised_minor: int, currency: str) -> str:
+    """Stripe's fees per unit of currency raised (per euro), in the reader's language."""
+    return format_cost_per_unit(
+        int(fees_minor), int(raised_minor), currency, str(get_locale() or "fr")
+    )
+
+
+def one_unit(currency: str) -> str:
+    """One unit of ``currency`` ('1 €'), for "per euro raised"."""
+    return money(minor_factor(currency), currency)
+
+
 def percent(part: int, whole: int) -> int:
     if not whole:
         return 0
@@ -69,6 +81,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["markdown"] = render_story
     app.jinja_env.filters["datetime"] = when
     app.jinja_env.globals["percent"] = percent
+    app.jinja_env.globals["cost_per_unit"] = cost_per_unit
+    app.jinja_env.globals["one_unit"] = one_unit
     app.jinja_env.globals["absolute_url"] = absolute_url
 
     @app.context_processor

@@ -32,9 +32,17 @@ def _address() -> dict:
     }
 
 
-def event(obj: dict, event_type: str, *, event_id: str | None = None, created=None) -> dict:
-    """An event (snapshot payload) wrapping ``obj``."""
-    return {
+def event(
+    obj: dict,
+    event_type: str,
+    *,
+    event_id: str | None = None,
+    created=None,
+    account: str | None = None,
+) -> dict:
+    """An event (snapshot payload) wrapping ``obj``; with ``account``, a Connect
+    event of that connected account (Stripe puts its id at the top level)."""
+    wrapped = {
         "id": event_id or stripe_id("evt"),
         "object": "event",
         "api_version": "2024-06-20",
@@ -45,6 +53,9 @@ def event(obj: dict, event_type: str, *, event_id: str | None = None, created=No
         "request": {"id": None, "idempotency_key": None},
         "type": event_type,
     }
+    if account:
+        wrapped["account"] = account
+    return wrapped
 
 
 def checkout_session(
@@ -426,6 +437,142 @@ def dispute(
         },
         "reason": "fraudulent",
         "status": status,
+    }
+
+
+def balance_transaction(
+    *,
+    amount: int = 2500,
+    fee: int = 63,
+    currency: str = "eur",
+    source: str | None = None,
+    txn_type: str = "charge",
+    txn_id: str | None = None,
+    created: int | None = None,
+) -> dict:
+    """A balance transaction with Stripe's processing fee in ``fee_details``."""
+    return {
+        "id": txn_id or stripe_id("txn"),
+        "object": "balance_transaction",
+        "amount": amount,
+        "available_on": int(time.time()) + 7 * 86400,
+        "balance_type": "payments",
+        "created": created or int(time.time()) - 60,
+        "currency": currency,
+        "description": None,
+        "exchange_rate": None,
+        "fee": fee,
+        "fee_details": [
+            {
+                "amount": fee,
+                "application": None,
+                "currency": currency,
+                "description": "Stripe processing fees",
+                "type": "stripe_fee",
+            }
+        ]
+        if fee
+        else [],
+        "net": amount - fee,
+        "reporting_category": "charge" if txn_type == "charge" else txn_type,
+        "source": source or stripe_id("ch"),
+        "status": "pending",
+        "type": txn_type,
+    }
+
+
+def paid_intent(session: dict, txn: dict | None, *, charge_id: str | None = None) -> dict:
+    """The PaymentIntent of a paid session as Stripe answers it with
+    ``expand[]=latest_charge.balance_transaction`` (``txn`` None: not settled)."""
+    intent = payment_intent(session)
+    latest = charge(
+        payment_intent_id=session["payment_intent"],
+        amount=session["amount_total"],
+        charge_id=charge_id or (txn["source"] if txn else None),
+    )
+    latest["balance_transaction"] = txn
+    intent["latest_charge"] = latest
+    return intent
+
+
+def account(
+    account_id: str | None = None,
+    *,
+    charges_enabled: bool = False,
+    details_submitted: bool = False,
+    country: str = "FR",
+) -> dict:
+    """A connected account (Standard: full dashboard), after Stripe's fixture."""
+    due = [] if charges_enabled else ["external_account", "tos_acceptance.date"]
+    return {
+        "id": account_id or stripe_id("acct"),
+        "object": "account",
+        "business_profile": {
+            "annual_revenue": None,
+            "estimated_worker_count": None,
+            "mcc": None,
+            "name": None,
+            "product_description": None,
+            "support_address": _address(),
+            "support_email": None,
+            "support_phone": None,
+            "support_url": None,
+            "url": None,
+        },
+        "business_type": None,
+        "capabilities": {
+            "card_payments": "active" if charges_enabled else "inactive",
+            "transfers": "active" if charges_enabled else "inactive",
+        },
+        "charges_enabled": charges_enabled,
+        "controller": {"type": "account"},
+        "country": country,
+        "created": int(time.time()) - 3600,
+        "default_currency": "eur",
+        "details_submitted": details_submitted,
+        "email": "tresorerie@example.org",
+        "external_accounts": {"data": [], "has_more": False, "object": "list", "url": ""},
+        "future_requirements": {
+            "alternatives": [],
+            "current_deadline": None,
+            "currently_due": [],
+            "disabled_reason": None,
+            "errors": [],
+            "eventually_due": [],
+            "past_due": [],
+            "pending_verification": [],
+        },
+        "metadata": {},
+        "payouts_enabled": charges_enabled,
+        "requirements": {
+            "alternatives": [],
+            "current_deadline": None,
+            "currently_due": due,
+            "disabled_reason": None if charges_enabled else "requirements.past_due",
+            "errors": [],
+            "eventually_due": due,
+            "past_due": [],
+            "pending_verification": [],
+        },
+        "settings": {
+            "dashboard": {"display_name": None, "timezone": "Europe/Paris"},
+            "payouts": {
+                "debit_negative_balances": True,
+                "schedule": {"delay_days": 7, "interval": "daily"},
+                "statement_descriptor": None,
+            },
+        },
+        "tos_acceptance": {"date": None, "ip": None, "user_agent": None},
+        "type": "standard",
+    }
+
+
+def account_link(account_id: str) -> dict:
+    return {
+        "object": "account_link",
+        "created": int(time.time()),
+        "expires_at": int(time.time()) + 300,
+        "url": f"https://connect.stripe.com/setup/s/{account_id}/{secrets.token_urlsafe(9)}",
     }
 
 

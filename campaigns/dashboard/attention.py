@@ -6,9 +6,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 
 from campaigns import audit
-from campaigns.giving.models import Donation, StripeEvent, StripeEventOutcome
+from campaigns.giving.models import (
+    COST_KINDS,
+    Donation,
+    DonationKind,
+    StripeEvent,
+    StripeEventOutcome,
+)
 from campaigns.offline.models import OfflineGift, OfflineGiftStatus
 from campaigns.organisations.models import Cause
 from campaigns.pages.models import Page, PageStatus
@@ -19,15 +26,29 @@ RECENTLY_PUBLISHED = timedelta(days=7)
 
 
 def unattributed(organisation_id: int, limit: int = 20) -> tuple[int, int, list]:
-    """Net money that names no open page (sum, gift count) and its latest rows."""
-    condition = (Donation.organisation_id == organisation_id, Donation.is_unattributed.is_(True))
+    """Net money that names no open page (sum, gift count) and its latest rows
+    (what collecting it cost is not money on no page: fees are left out)."""
+    condition = (
+        Donation.organisation_id == organisation_id,
+        Donation.is_unattributed.is_(True),
+        Donation.kind.not_in(COST_KINDS),
+    )
     amount, count = db.session.execute(
         select(
             func.coalesce(func.sum(Donation.amount_minor), 0),
-            func.count().filter(Donation.kind.in_(totals.COUNTED_KINDS)),
+            # A gift staff moved to a page is no longer counted here (transfer_out: -1).
+            func.coalesce(func.sum(totals.gift_count()), 0),
         ).where(*condition)
     ).one()
-    rows = newest_ledger_rows(*condition, limit=limit)
+    moved = aliased(Donation)
+    still_here = ~(
+        select(moved.id)
+        .where(moved.original_id == Donation.id, moved.kind == DonationKind.TRANSFER_IN)
+        .exists()
+    )
+    rows = newest_ledger_rows(
+        *condition, Donation.kind.in_(totals.COUNTED_KINDS), still_here, limit=limit
+    )
     return int(amount or 0), int(count or 0), rows
 
 
@@ -63,10 +84,17 @@ def latest_gifts(cause_id: int, limit: int = 20) -> list:
     )
 
 
-def anomalies(organisation_id: int, limit: int = 20) -> tuple[int, list[StripeEvent]]:
-    """Stripe events with paid money nobody could record as-is, still open."""
+def anomalies(organisation_id: int | None, limit: int = 20) -> tuple[int, list[StripeEvent]]:
+    """Stripe events with paid money nobody could record as-is, still open;
+    ``None``: those no organisation owns (the operator's, such as an event of a
+    Stripe account nobody connected)."""
+    owner = (
+        StripeEvent.organisation_id.is_(None)
+        if organisation_id is None
+        else StripeEvent.organisation_id == organisation_id
+    )
     condition = (
-        StripeEvent.organisation_id == organisation_id,
+        owner,
         StripeEvent.outcome == StripeEventOutcome.ANOMALY,
         StripeEvent.resolved_at.is_(None),
     )

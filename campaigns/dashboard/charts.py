@@ -59,7 +59,7 @@ def _hourly(cause_id: int, start: datetime, end: datetime) -> list[tuple[datetim
     rows = db.session.execute(
         select(
             hour,
-            func.sum(Donation.amount_minor),
+            func.sum(totals.raised_amount()),
             func.count().filter(Donation.kind.in_(totals.COUNTED_KINDS)),
         )
         .where(

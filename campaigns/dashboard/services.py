@@ -47,6 +47,12 @@ class Row:
     kind: str = ""
     status: str = ""
     city: str = ""
+    # Stripe's fees on what was raised (gross): net is raised minus fees.
+    fees_minor: int = 0
+
+    @property
+    def net_minor(self) -> int:
+        return self.raised_minor - self.fees_minor
 
     @property
     def goal_percent(self) -> int | None:
@@ -89,7 +95,17 @@ def projects(cause_id: int) -> list[Row]:
         select(Project).where(Project.cause_id == cause_id).order_by(Project.position, Project.id)
     ).all()
     figures = totals.figures(TotalScope.PROJECT, [p.id for p in found])
-    return [Row(p.id, p.slug, p.name, p.goal_minor, *_numbers(figures[p.id])) for p in found]
+    return [
+        Row(
+            p.id,
+            p.slug,
+            p.name,
+            p.goal_minor,
+            *_numbers(figures[p.id]),
+            fees_minor=figures[p.id].fees_minor,
+        )
+        for p in found
+    ]
 
 
 def _numbers(figures: totals.Figures) -> tuple[int, int, int]:
@@ -97,7 +113,15 @@ def _numbers(figures: totals.Figures) -> tuple[int, int, int]:
 
 
 def _row(cause: Cause, figures: totals.Figures, **extra) -> Row:
-    return Row(cause.id, cause.slug, cause.title, cause.goal_minor, *_numbers(figures), **extra)
+    return Row(
+        cause.id,
+        cause.slug,
+        cause.title,
+        cause.goal_minor,
+        *_numbers(figures),
+        fees_minor=figures.fees_minor,
+        **extra,
+    )
 
 
 # --- pages, events and cities (stored totals) -----------------------------------
@@ -123,6 +147,7 @@ def _ranked_pages(cause_id: int, *, events: bool, limit: int) -> list[Row]:
             Page.kind,
             Page.status,
             Page.city,
+            func.coalesce(figures.c.fees, 0),
         )
         .outerjoin(figures, figures.c.page_id == Page.id)
         .where(
@@ -134,7 +159,19 @@ def _ranked_pages(cause_id: int, *, events: bool, limit: int) -> list[Row]:
         .limit(limit)
     ).all()
     return [
-        Row(r[0], r[1], r[2], r[3], int(r[4]), int(r[5]), int(r[6]), str(r[7]), str(r[8]), r[9])
+        Row(
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            int(r[4]),
+            int(r[5]),
+            int(r[6]),
+            str(r[7]),
+            str(r[8]),
+            r[9],
+            fees_minor=int(r[10]),
+        )
         for r in rows
     ]
 

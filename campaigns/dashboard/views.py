@@ -52,6 +52,7 @@ def _labels() -> dict:
             "dispute": _("Dispute"),
             "dispute_reversal": _("Dispute won"),
             "refund_reversal": _("Refund failed"),
+            "fee": _("Stripe fee"),
         },
         "action_labels": {
             "page.hide": _("Page hidden"),

@@ -17,7 +17,7 @@ from sqlalchemy import func, inspect, select
 from agents.models import Agent
 from campaigns import inputs
 from campaigns.fund_use import services as expenses
-from campaigns.giving import ledger, receipts
+from campaigns.giving import fees, ledger, receipts
 from campaigns.giving.models import Donation
 from campaigns.model_types import utcnow
 from campaigns.organisations import services as org_services
@@ -375,7 +375,7 @@ def seed() -> bool:
     for n in range(420):
         page = rng.choices(pages, weights=weights)[0]
         first, last = rng.choice(FIRST), rng.choice(LAST)
-        ledger.record_gift(
+        gift = ledger.record_gift(
             page=page,
             cause=cause,
             project=rng.choice([None, None, *projects]),
@@ -386,6 +386,14 @@ def seed() -> bool:
             is_anonymous=rng.random() < 0.15,
             created_at=now - timedelta(days=28) + timedelta(minutes=n * 95 + rng.randint(0, 60)),
         )
+        # What Stripe would have charged to collect it: the dashboard shows gross and net.
+        txn = fees.demo_balance_transaction(
+            f"txn_demo_{gift.id}",
+            gift.amount_minor,
+            gift.currency,
+            created=int(gift.created_at.timestamp()),
+        )
+        fees.book(gift, txn, None)
     # Fund use: what the money already paid for (published), and one draft.
     by_slug = {p.slug: p for p in projects}
     for slug, title, description, amount, days_ago, publish in EXPENSES:

@@ -11,7 +11,7 @@ from fractions import Fraction
 from sqlalchemy import func, select
 
 from campaigns.fund_use.models import Expense
-from campaigns.giving.models import Donation
+from campaigns.giving.models import COST_KINDS, Donation
 from campaigns.organisations.models import Cause, Organisation, Project
 from campaigns.pages.models import Page
 from campaigns.totals.models import Total, TotalScope
@@ -148,7 +148,7 @@ def own_money(pages: Iterable[Page]) -> dict[int, dict[int | None, int]]:
             continue
         for page_id, project_id, amount in db.session.execute(
             select(column, Donation.project_id, func.sum(Donation.amount_minor))
-            .where(column.in_(ids))
+            .where(column.in_(ids), Donation.kind.not_in(COST_KINDS))
             .group_by(column, Donation.project_id)
         ):
             out[page_id][project_id] = int(amount or 0)

@@ -14,7 +14,7 @@ import time
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from campaigns.giving import stripe_gateway
+from campaigns.giving import connect, fees, stripe_gateway
 from campaigns.giving.models import Donation, PendingGift
 from campaigns.organisations.models import Cause, Organisation, Project
 from campaigns.pages.models import Page
@@ -90,12 +90,15 @@ def session_params(pending: PendingGift, success_url: str, cancel_url: str) -> d
 def start_payment(pending: PendingGift, success_url: str, cancel_url: str) -> str:
     """Open the payment of ``pending``; return the URL to send the donor to
     (Stripe Checkout, or the demo's test payment page). Raises CheckoutError."""
+    organisation = db.session.get(Organisation, pending.organisation_id)
     try:
         session = stripe_gateway.gateway().create_checkout_session(
             session_params(pending, success_url, cancel_url),
             # The same pending gift never opens two sessions, even when the
             # donor double-clicks or the library retries after a timeout.
             idempotency_key=f"pending-gift-{pending.reference}",
+            # The organisation's own Stripe account once connected (Connect).
+            stripe_account=connect.account_for(organisation),
         )
     except stripe_gateway.GatewayNotConfigured:
         raise CheckoutError(
@@ -181,6 +184,16 @@ def completed_event(pending: PendingGift, *, created: int | None = None) -> dict
             }
         },
     }
+
+
+def demo_fee_event(pending: PendingGift, *, created: int | None = None) -> dict:
+    """The fee the record-fees job would read from Stripe for the demo's test
+    payment of ``pending`` (a ``fees.FEE_EVENT``; the demo has no Stripe to ask)."""
+    txn = fees.demo_balance_transaction(
+        f"txn_test_{pending.reference}", pending.amount_minor, pending.currency, created=created
+    )
+    txn["source"] = f"ch_test_{pending.reference}"
+    return fees.fee_event(txn, payment_intent=f"pi_test_{pending.reference}", account=None)
 
 
 def refunded_event(

@@ -55,3 +55,51 @@ def reconcile_command(since: str) -> None:
                     anomaly=counts["anomaly"],
                 )
             )
+
+
+@stripe_cli.command("fees")
+@with_appcontext
+def fees_command() -> None:
+    """Book Stripe's fee of each card gift (and its refunds) not known yet."""
+    from campaigns.cli_support import cli_transaction
+    from campaigns.giving.fee_lookup import record_fees
+
+    with force_locale(cli_locale()):
+        if not current_app.config.get("STRIPE_SECRET_KEY"):
+            raise click.ClickException(
+                _("STRIPE_SECRET_KEY is not set: there is no Stripe account to ask.")
+            )
+        with cli_transaction():
+            report = record_fees()
+        click.echo(
+            _(
+                "Fees: %(recorded)s recorded, %(duplicate)s already in the ledger, "
+                "%(unanswered)s without an answer from Stripe (asked again later).",
+                recorded=report["recorded"],
+                duplicate=report["duplicate"],
+                unanswered=report["unanswered"],
+            )
+        )
+
+
+@stripe_cli.command("anomalies")
+@with_appcontext
+def anomalies_command() -> None:
+    """List the open Stripe events no organisation owns (unknown accounts…)."""
+    from campaigns.dashboard.attention import anomalies
+
+    with force_locale(cli_locale()):
+        count, rows = anomalies(None, limit=1000)
+        for event in rows:
+            click.echo(
+                "\t".join(
+                    [
+                        event.received_at.isoformat(timespec="seconds"),
+                        event.id,
+                        event.type,
+                        event.stripe_account_id or "-",
+                        event.detail,
+                    ]
+                )
+            )
+        click.echo(_("%(n)s open events no organisation owns.", n=count))

@@ -14,7 +14,8 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 
 from campaigns.giving.models import Donation, DonationKind, PendingGift
 from campaigns.money import minor_factor
@@ -38,13 +39,17 @@ def rounded(amount_minor: int, currency: str) -> int:
 def _with_a_hidden_gift(column, ids: list[int]) -> set[int]:
     if not ids:
         return set()
+    # A gift staff moved to a page is there as its ``transfer_in`` row: the
+    # donor's choice is the original gift's.
+    gift = aliased(Donation)
     return set(
         db.session.scalars(
             select(column)
-            .join(PendingGift, PendingGift.id == Donation.pending_gift_id)
+            .join(gift, gift.id == func.coalesce(Donation.original_id, Donation.id))
+            .join(PendingGift, PendingGift.id == gift.pending_gift_id)
             .where(
                 column.in_(ids),
-                Donation.kind == DonationKind.GIFT,
+                Donation.kind.in_((DonationKind.GIFT, DonationKind.TRANSFER_IN)),
                 PendingGift.is_amount_hidden.is_(True),
             )
             .distinct()

@@ -1,4 +1,4 @@
-"""Scheduled jobs of the ledger: receipts, Stripe reconciliation, pending gifts."""
+"""Scheduled jobs of the ledger: receipts, Stripe reconciliation and fees, pending gifts."""
 
 from __future__ import annotations
 
@@ -19,6 +19,18 @@ def reconcile_stripe() -> dict | None:
     if not current_app.config.get("STRIPE_SECRET_KEY"):
         return None
     return reconcile(utcnow() - timedelta(days=3))
+
+
+def record_fees() -> dict | None:
+    """Book Stripe's fee of each card gift (and of its refunds) not known yet;
+    skipped without STRIPE_SECRET_KEY (the demo books fees with its payments)."""
+    from flask import current_app
+
+    from campaigns.giving.fee_lookup import record_fees as record
+
+    if not current_app.config.get("STRIPE_SECRET_KEY"):
+        return None
+    return dict(record())
 
 
 def issue_receipts() -> int:

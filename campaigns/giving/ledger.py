@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from typing import NamedTuple
 
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from campaigns.errors import ValidationError
 from campaigns.giving.models import Donation, DonationKind
@@ -82,3 +84,58 @@ def record_gift(
     totals.apply(donation)
     gift_recorded.send(donation)
     return donation
+
+
+# --- rows that follow a gift ---------------------------------------------------
+
+
+class Place(NamedTuple):
+    """Where a ledger row is counted below its cause."""
+
+    page_id: int | None
+    event_id: int | None
+    is_unattributed: bool
+
+
+def place_of(page: Page) -> Place:
+    """A page's place: the page, and its event (itself, for an event)."""
+    return Place(page.id, page.parent_id or (page.id if page.is_event else None), False)
+
+
+def moved_to(gift: Donation) -> Donation | None:
+    """The ``transfer_in`` row of a gift staff moved to a page, if it was moved."""
+    return db.session.scalars(
+        select(Donation)
+        .where(Donation.original_id == gift.id, Donation.kind == DonationKind.TRANSFER_IN)
+        .limit(1)
+    ).first()
+
+
+def record_further_row(
+    gift: Donation, kind: DonationKind, amount_minor: int, *, home: Place | None = None, **columns
+) -> Donation:
+    """Append a row that follows ``gift`` (a refund, dispute, reversal or fee)
+    where the gift is counted — its page, event, project and cause, or the page
+    staff moved it to — and add it to their totals. ``home`` places it on that
+    row's page instead (a transfer); ``columns`` sets its Stripe ids."""
+    where = home or moved_to(gift) or gift
+    row = Donation(
+        kind=kind,
+        organisation_id=gift.organisation_id,
+        cause_id=gift.cause_id,
+        project_id=gift.project_id,
+        page_id=where.page_id,
+        event_id=where.event_id,
+        amount_minor=amount_minor,
+        currency=gift.currency,
+        donor_key=gift.donor_key,
+        is_unattributed=where.is_unattributed,
+        original_id=gift.id,
+        payment_method=gift.payment_method,
+        stripe_account_id=gift.stripe_account_id,
+        **columns,
+    )
+    db.session.add(row)
+    db.session.flush()
+    totals.apply(row)
+    return row

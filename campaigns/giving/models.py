@@ -34,6 +34,21 @@ class DonationKind(StrEnum):
     DISPUTE_REVERSAL = "dispute_reversal"
     # A refund Stripe reported as failed: the money is back with the charity.
     REFUND_REVERSAL = "refund_reversal"
+    # What collecting a gift cost: Stripe's fee on its charge, refund or dispute
+    # (negative; a fee Stripe gives back is positive), one row per balance transaction.
+    FEE = "fee"
+    # Staff moved an unattributed gift to the page it was meant for: the money
+    # leaves the cause's unattributed part (out) and lands on the page (in);
+    # the fees it cost so far move with it (fee_transfer, one row each side).
+    TRANSFER_OUT = "transfer_out"
+    TRANSFER_IN = "transfer_in"
+    FEE_TRANSFER = "fee_transfer"
+
+
+# Rows that are no money given or given back but what collecting it cost: the
+# totals keep them apart (``fees_minor``), never in what was raised.
+COST_KINDS = (DonationKind.FEE, DonationKind.FEE_TRANSFER)
+TRANSFER_KINDS = (DonationKind.TRANSFER_OUT, DonationKind.TRANSFER_IN, DonationKind.FEE_TRANSFER)
 
 
 class Donation(db.Model):
@@ -66,7 +81,7 @@ class Donation(db.Model):
     donor_postal_code: Mapped[str] = mapped_column(String(20), default="", server_default="")
     donor_city: Mapped[str] = mapped_column(String(100), default="", server_default="")
     donor_country: Mapped[str] = mapped_column(String(2), default="", server_default="")
-    # The gift a refund or dispute row belongs to.
+    # The gift a refund, dispute, fee or transfer row belongs to.
     original_id: Mapped[int | None] = mapped_column(ForeignKey("donations.id"), index=True)
     # How the money came: card (Stripe), cash, cheque, transfer.
     payment_method: Mapped[str] = mapped_column(String(20), default="card")
@@ -80,6 +95,11 @@ class Donation(db.Model):
     stripe_dispute_id: Mapped[str | None] = mapped_column(String(255))
     # Refund reversal rows: the failed refund (re_…), so it gives money back once.
     stripe_refund_id: Mapped[str | None] = mapped_column(String(255))
+    # Stripe Connect: the connected account (acct_…) the money was paid into;
+    # None for the site's own Stripe account. Its refunds are asked of that account.
+    stripe_account_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    # Fee rows: the balance transaction (txn_…) the fee was read from, so it is booked once.
+    stripe_balance_transaction_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     pending_gift_id: Mapped[int | None] = mapped_column(ForeignKey("pending_gifts.id"), unique=True)
     offline_gift_id: Mapped[int | None] = mapped_column(ForeignKey("offline_gifts.id"), unique=True)
     # "EV-2026-000123": gap-free per organisation and year (reçu fiscal).
@@ -162,12 +182,30 @@ class StripeEvent(db.Model):
     amount_minor: Mapped[int | None] = mapped_column(BigInteger)
     currency: Mapped[str | None] = mapped_column(String(3))
     stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    # A Connect event: the connected account it happened on (the event's ``account``).
+    stripe_account_id: Mapped[str | None] = mapped_column(String(255), index=True)
     # The event's object, kept for refunds and disputes that arrived before
     # their gift: they are applied from it when the gift is recorded.
     payload: Mapped[dict | None] = mapped_column(JSON)
     stripe_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class FeeLookup(db.Model):
+    """What the ``record-fees`` job has asked Stripe about one card gift: its
+    charge's fee once known, and its refunds' fees up to ``refunds_seen`` refund
+    rows. Bookkeeping of the job, not the ledger (the fees are ledger rows)."""
+
+    __tablename__ = "fee_lookups"
+
+    gift_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("donations.id"), primary_key=True
+    )
+    is_charge_known: Mapped[bool] = mapped_column(default=False)
+    refunds_seen: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ReceiptCounter(db.Model):

@@ -9,6 +9,11 @@ the checks trips a unique key (event, checkout session, payment intent,
 pending gift, refund cumulative, dispute) and is answered as a duplicate. It
 never commits: ``record_event`` (or a caller with its own unit of work, as the
 demo's refund request) starts the write transaction and commits once.
+
+A Connect event (its ``account`` names an organisation's connected account) is
+routed to the organisation holding that account, and its money may only land
+there; an event of an account no organisation holds is an anomaly, kept with
+its object (``campaigns.giving.connect``).
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ from flask_babel import gettext as _
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
+from campaigns.giving import connect
 from campaigns.giving import ledger as services
+from campaigns.giving.follow_ups import Result, as_amount, as_currency, lock_payment
 from campaigns.giving.models import (
     Donation,
     PendingGift,
@@ -31,14 +38,7 @@ from campaigns.giving.models import (
     StripeEventOutcome,
 )
 from campaigns.giving.refunds import HANDLERS as LEDGER_HANDLERS
-from campaigns.giving.refunds import (
-    PARKED_TYPES,
-    Result,
-    apply_parked,
-    as_amount,
-    as_currency,
-    lock_payment,
-)
+from campaigns.giving.refunds import PARKED_TYPES, apply_parked
 from campaigns.inputs import as_text
 from campaigns.organisations.models import Cause, Organisation, Project
 from campaigns.pages.models import Page
@@ -144,6 +144,7 @@ def process_event(event: dict) -> StripeEventOutcome:
         return StripeEventOutcome.IGNORED  # no Stripe event: nothing to keep it under
     event = clean_payload(event)
     event_id, event_type = event["id"], event["type"]
+    account = connect.event_account(event)
     if db.session.get(StripeEvent, event_id) is not None:
         return StripeEventOutcome.DUPLICATE
     row = StripeEvent(
@@ -151,6 +152,7 @@ def process_event(event: dict) -> StripeEventOutcome:
         type=str(event_type)[:100],
         outcome=StripeEventOutcome.IGNORED,
         stripe_created_at=_created_at(event),
+        stripe_account_id=account,
     )
     try:
         with db.session.begin_nested():
@@ -162,14 +164,14 @@ def process_event(event: dict) -> StripeEventOutcome:
     obj = obj if isinstance(obj, dict) else {}
     try:
         with db.session.begin_nested():
-            result = _handle(event, obj)
+            result, owned = _route(event, obj, account)
     except IntegrityError:
         # A concurrent delivery of the same payment won a unique key: handled
         # again, the checks now see its row and answer duplicate. Any other
         # integrity error fails again and propagates: the caller rolls back and
         # Stripe retries, rather than the money being taken for a duplicate.
         with db.session.begin_nested():
-            result = _handle(event, obj)
+            result, owned = _route(event, obj, account)
     row.outcome = result.outcome
     row.detail = result.detail
     row.organisation_id = result.organisation_id
@@ -177,8 +179,10 @@ def process_event(event: dict) -> StripeEventOutcome:
     row.currency = result.currency
     payment_intent = obj.get("payment_intent")
     row.stripe_payment_intent_id = payment_intent if isinstance(payment_intent, str) else None
-    if result.outcome == StripeEventOutcome.ANOMALY and event_type in PARKED_TYPES:
-        row.payload = obj  # applied from this when its gift arrives
+    if result.outcome == StripeEventOutcome.ANOMALY and (event_type in PARKED_TYPES or not owned):
+        # Applied from this when its gift arrives; or, for an account nobody
+        # holds, all there is of the event.
+        row.payload = obj
     db.session.flush()
     return result.outcome
 
@@ -198,13 +202,22 @@ def record_event(event: dict) -> StripeEventOutcome:
         return StripeEventOutcome.DUPLICATE
 
 
-def _handle(event: dict, obj: dict) -> Result:
+def _route(event: dict, obj: dict, account: str | None) -> tuple[Result, bool]:
+    """The event handled for the organisation owning its account (the site's
+    own account: any organisation), and whether anyone owns it."""
+    owner = connect.owner_of(account) if account else None
+    if account and owner is None:
+        return connect.unknown_account(account, obj), False
+    return _handle(event, obj, account, owner), True
+
+
+def _handle(event: dict, obj: dict, account: str | None, owner: Organisation | None) -> Result:
     match event["type"]:
         case "checkout.session.completed" if obj.get("payment_status") != "paid":
             # Paid later by a delayed method: async_payment_succeeded records it.
             return Result(StripeEventOutcome.IGNORED, _("The session is not paid yet."))
         case "checkout.session.completed" | "checkout.session.async_payment_succeeded":
-            return record_checkout(event, obj)
+            return record_checkout(event, obj, account, owner)
         case "checkout.session.expired":
             return expire_pending(obj)
         case "payment_intent.succeeded":
@@ -217,8 +230,11 @@ def _handle(event: dict, obj: dict) -> Result:
             | "refund.failed"
             | "charge.refund.updated"
             | "refund.updated"
+            | "relais.balance_transaction"
         ):
-            return LEDGER_HANDLERS[event["type"]](event["id"], obj)
+            return LEDGER_HANDLERS[event["type"]](event["id"], obj, account)
+        case "account.updated" | "account.application.deauthorized":
+            return connect.handle_account_event(event, obj, owner)
         case _:
             return Result(StripeEventOutcome.IGNORED)
 
@@ -272,8 +288,11 @@ def _metadata_and_pending(session: dict) -> tuple[dict, PendingGift | None]:
     ).first()
 
 
-def record_checkout(event: dict, session: dict) -> Result:
-    """A paid Checkout Session: one gift, however many events say so."""
+def record_checkout(
+    event: dict, session: dict, account: str | None = None, owner: Organisation | None = None
+) -> Result:
+    """A paid Checkout Session: one gift, however many events say so. Paid into
+    ``owner``'s connected ``account``, it may only credit ``owner``'s causes."""
     session_id = _id(session.get("id"))
     payment_intent = _id(session.get("payment_intent"))
     amount, currency = session.get("amount_total"), session.get("currency")
@@ -297,10 +316,12 @@ def record_checkout(event: dict, session: dict) -> Result:
         if cause
         else _by_slug(Organisation, metadata.get("organisation") or metadata.get("org"))
     )
-    org_id = organisation.id if organisation else None
+    org_id = organisation.id if organisation else (owner.id if owner else None)
     problem = _money_problem(amount, currency, organisation)
     if problem:
         return _anomaly(problem, amount, currency, org_id)
+    if owner is not None and organisation is not None and organisation.id != owner.id:
+        return connect.foreign_cause(owner, organisation, as_amount(amount), as_currency(currency))
     if cause is None:
         return _anomaly(
             _(
@@ -345,6 +366,7 @@ def record_checkout(event: dict, session: dict) -> Result:
             "stripe_event_id": event["id"],
             "stripe_checkout_session_id": session_id,
             "stripe_payment_intent_id": payment_intent,
+            "stripe_account_id": account,
             "pending_gift_id": link.id if link else None,
             "share_link_id": share_link_id,
             **donor_address(details, pending),

@@ -20,7 +20,7 @@ from babel.numbers import get_currency_name
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
-from campaigns.giving.models import Donation, DonationKind, PendingGift, ReceiptCounter
+from campaigns.giving.models import COST_KINDS, Donation, DonationKind, PendingGift, ReceiptCounter
 from campaigns.money import to_decimal
 from campaigns.organisations.models import Organisation
 from campaigns.signals import receipt_issued
@@ -163,7 +163,7 @@ def receipt_for(gift: Donation, locale: str) -> Receipt:
         )
     refunded = db.session.scalar(
         select(func.coalesce(func.sum(Donation.amount_minor), 0)).where(
-            Donation.original_id == gift.id
+            Donation.original_id == gift.id, Donation.kind.not_in(COST_KINDS)
         )
     )
     return Receipt(

@@ -5,7 +5,9 @@ Each Stripe object becomes a synthetic event ``recon_<object id>``, so a second
 run records nothing more; a session its webhook already recorded is a
 duplicate through the checkout session and payment intent unique keys. Each
 is its own unit of work: a failure loses only itself, and the write lock is
-not held while Stripe is asked for the next page.
+not held while Stripe is asked for the next page. The site's own Stripe
+account is asked, then every organisation's connected account (Connect):
+what is found there is recorded as that account's events.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+from campaigns.giving.connect import connected_accounts
 from campaigns.giving.payments import StripeEventOutcome, record_event
 from campaigns.giving.stripe_gateway import gateway
 
@@ -34,14 +37,19 @@ def parse_since(value: str, now: datetime | None = None) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _event(object_id: str, event_type: str, obj: dict, suffix: str = "") -> dict:
-    return {
+def _event(
+    object_id: str, event_type: str, obj: dict, suffix: str = "", account: str | None = None
+) -> dict:
+    event = {
         "id": f"recon_{object_id}{suffix}",
         "object": "event",
         "type": event_type,
         "created": obj.get("created"),
         "data": {"object": obj},
     }
+    if account:
+        event["account"] = account  # as a Connect event names it
+    return event
 
 
 def reconcile(since: datetime) -> dict[str, Counter]:
@@ -54,29 +62,39 @@ def reconcile(since: datetime) -> dict[str, Counter]:
         "refunds": Counter(),
         "disputes": Counter(),
     }
+    accounts = [None, *connected_accounts()] if not source.is_demo else [None]
+    for account in accounts:
+        _reconcile_account(source, account, created, report)
+    return report
+
+
+def _reconcile_account(source, account: str | None, created: dict, report: dict) -> None:
     sessions = source.list_checkout_sessions(
-        {"created": created, "status": "complete", "limit": 100}
+        {"created": created, "status": "complete", "limit": 100}, stripe_account=account
     )
     for obj in sessions:
         if obj.get("payment_status") != "paid":
             continue
-        outcome = record_event(_event(obj["id"], "checkout.session.completed", obj))
-        report["sessions"][outcome.value] += 1
+        event = _event(obj["id"], "checkout.session.completed", obj, account=account)
+        report["sessions"][record_event(event).value] += 1
     # The charge carries the cumulative amount_refunded the ledger keys on.
-    for obj in source.list_refunds({"created": created, "limit": 100, "expand": ["data.charge"]}):
+    refunds = source.list_refunds(
+        {"created": created, "limit": 100, "expand": ["data.charge"]}, stripe_account=account
+    )
+    for obj in refunds:
         charge = obj.get("charge")
         if not isinstance(charge, dict):
             continue
         charge = {**charge, "created": obj.get("created")}
-        outcome = record_event(_event(obj["id"], "charge.refunded", charge))
-        report["refunds"][outcome.value] += 1
-    for obj in source.list_disputes({"created": created, "limit": 100}):
-        outcome = record_event(_event(obj["id"], "charge.dispute.created", obj))
+        event = _event(obj["id"], "charge.refunded", charge, account=account)
+        report["refunds"][record_event(event).value] += 1
+    for obj in source.list_disputes({"created": created, "limit": 100}, stripe_account=account):
+        outcome = record_event(_event(obj["id"], "charge.dispute.created", obj, account=account))
         if obj.get("status") in ("won", "lost"):
-            closed = record_event(
-                _event(obj["id"], "charge.dispute.closed", obj, f"_{obj['status']}")
+            closing = _event(
+                obj["id"], "charge.dispute.closed", obj, f"_{obj['status']}", account=account
             )
+            closed = record_event(closing)
             if closed == StripeEventOutcome.RECORDED:
                 outcome = closed
         report["disputes"][outcome.value] += 1
-    return report

@@ -324,6 +324,8 @@ def _ask_stripe(
                 },
             },
             idempotency_key=key,
+            # The account the gift was paid into (Connect), the site's own if None.
+            stripe_account=gift.stripe_account_id,
         )
     except stripe_gateway.IdempotencyConflict as exc:
         # The same key with other parameters: another amount from the same page.

@@ -1,4 +1,5 @@
-"""Refunds and disputes from Stripe events, as further ledger rows on a gift.
+"""Refunds and disputes from Stripe events, as further ledger rows on a gift
+(their Stripe fees too, through ``campaigns.giving.fees``).
 
 Called by ``campaigns.giving.payments.process_event`` inside its savepoint; nothing
 here commits. Stripe's ``amount_refunded`` is cumulative, so a refund event
@@ -6,24 +7,24 @@ records the difference with what the ledger already holds for that gift, and
 the ``(original_id, stripe_refund_cumulative)`` and ``(kind,
 stripe_dispute_id)`` unique keys make a replay record nothing. An event whose
 gift has not arrived yet is parked as an anomaly carrying what is needed to
-apply it later (see ``apply_parked``).
+apply it later (see ``apply_parked``). Every handler takes the event's
+connected ``account`` (None for the site's own): it must be the gift's.
 """
 
 from __future__ import annotations
 
 from contextvars import ContextVar
-from dataclasses import dataclass
 
-from babel.numbers import list_currencies
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import func, select
 
+from campaigns.giving import fees
+from campaigns.giving.follow_ups import Result, as_amount, as_currency, gift_for, remaining
+from campaigns.giving.ledger import record_further_row as _add_row
 from campaigns.giving.models import Donation, DonationKind, StripeEvent, StripeEventOutcome
 from campaigns.model_types import utcnow
-from campaigns.totals import services as totals
 from extensions import db
 
-MAX_MINOR = 2**63 - 1
 # Set while parked events are applied in the order Stripe created them: a refund
 # applied then must not pull a later failure ahead of the refunds before it.
 _applying_parked: ContextVar[bool] = ContextVar("applying_parked", default=False)
@@ -35,131 +36,11 @@ PARKED_TYPES = (
     "charge.dispute.created",
     "charge.dispute.closed",
     *REFUND_FAILED_TYPES,
+    fees.FEE_EVENT,
 )
 
 
-@dataclass
-class Result:
-    """What became of one event: its outcome and what the StripeEvent row shows."""
-
-    outcome: StripeEventOutcome
-    detail: str = ""
-    organisation_id: int | None = None
-    amount_minor: int | None = None
-    currency: str | None = None
-
-
-def as_amount(value) -> int | None:
-    """An integer number of minor units that fits the ledger, else None."""
-    if isinstance(value, bool) or not isinstance(value, int) or abs(value) > MAX_MINOR:
-        return None
-    return value
-
-
-def as_currency(value) -> str | None:
-    """An upper-cased ISO 4217 code, else None."""
-    code = value.upper() if isinstance(value, str) else ""
-    return code if len(code) == 3 and code in list_currencies() else None
-
-
-def lock_payment(key: str | None) -> None:
-    """Serialise the events of one payment on PostgreSQL (a transaction-scoped
-    advisory lock), so a refund racing its own gift is never parked after the
-    gift looked for parked events. SQLite writers are serial already."""
-    if key and db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
-        )
-
-
-def find_gift(payment_intent: str | None, charge_id: str | None) -> Donation | None:
-    """The gift paid by this payment intent (or charge), row-locked until commit."""
-    keys = []
-    if payment_intent:
-        keys.append(Donation.stripe_payment_intent_id == payment_intent)
-    if charge_id:
-        keys.append(Donation.stripe_charge_id == charge_id)
-    if not keys:
-        return None
-    return db.session.scalars(
-        select(Donation)
-        .where(Donation.kind == DonationKind.GIFT, or_(*keys))
-        .order_by(Donation.id)
-        .limit(1)
-        .with_for_update()
-    ).first()
-
-
-def remaining(gift: Donation) -> int:
-    """What the gift still holds after its refunds, disputes and reversals."""
-    children = db.session.scalar(
-        select(func.coalesce(func.sum(Donation.amount_minor), 0)).where(
-            Donation.original_id == gift.id
-        )
-    )
-    return gift.amount_minor + int(children)
-
-
-def _add_row(gift: Donation, kind: DonationKind, amount_minor: int, **columns) -> Donation:
-    row = Donation(
-        kind=kind,
-        organisation_id=gift.organisation_id,
-        cause_id=gift.cause_id,
-        project_id=gift.project_id,
-        page_id=gift.page_id,
-        event_id=gift.event_id,
-        amount_minor=amount_minor,
-        currency=gift.currency,
-        donor_key=gift.donor_key,
-        is_unattributed=gift.is_unattributed,
-        original_id=gift.id,
-        payment_method=gift.payment_method,
-        **columns,
-    )
-    db.session.add(row)
-    db.session.flush()
-    totals.apply(row)
-    return row
-
-
-def _park(kind: str, amount: int | None, currency: str | None) -> Result:
-    # process_event keeps the event's object on the row; apply_parked uses it.
-    return Result(
-        StripeEventOutcome.ANOMALY,
-        _(
-            "No gift for this payment yet: the %(kind)s will be applied when the gift is recorded.",
-            kind=kind,
-        ),
-        amount_minor=amount,
-        currency=currency,
-    )
-
-
-def _gift_for(obj: dict, kind: str, amount: int | None, currency: str | None, charge_id):
-    payment_intent = obj.get("payment_intent")
-    payment_intent = payment_intent if isinstance(payment_intent, str) else None
-    charge_id = charge_id if isinstance(charge_id, str) else None
-    lock_payment(payment_intent or charge_id)
-    gift = find_gift(payment_intent, charge_id)
-    if gift is None:
-        return None, _park(kind, amount, currency)
-    if currency != gift.currency:
-        return None, Result(
-            StripeEventOutcome.ANOMALY,
-            _(
-                "The %(kind)s is in %(currency)s but the gift was in %(expected)s; "
-                "nothing was recorded.",
-                kind=kind,
-                currency=currency or "?",
-                expected=gift.currency,
-            ),
-            organisation_id=gift.organisation_id,
-            amount_minor=amount,
-        )
-    return gift, None
-
-
-def handle_refund(event_id: str, charge: dict) -> Result:
+def handle_refund(event_id: str, charge: dict, account: str | None = None) -> Result:
     """``charge.refunded``: record what the cumulative ``amount_refunded`` adds."""
     cumulative = as_amount(charge.get("amount_refunded"))
     currency = as_currency(charge.get("currency"))
@@ -168,7 +49,7 @@ def handle_refund(event_id: str, charge: dict) -> Result:
             StripeEventOutcome.ANOMALY,
             _("The refunded amount is missing or not a positive whole number."),
         )
-    gift, problem = _gift_for(charge, _("refund"), cumulative, currency, charge.get("id"))
+    gift, problem = gift_for(charge, _("refund"), cumulative, currency, charge.get("id"), account)
     if problem:
         return problem
     already = refunded_minor(gift)
@@ -251,7 +132,7 @@ def _after_a_failure(gift: Donation, event_id: str) -> bool:
     )
 
 
-def handle_refund_failed(event_id: str, refund: dict) -> Result:
+def handle_refund_failed(event_id: str, refund: dict, account: str | None = None) -> Result:
     """A refund Stripe reports as failed: the refunded money it booked comes
     back to every total, once per refund id. Other refund updates change nothing."""
     status = refund.get("status")
@@ -266,7 +147,9 @@ def handle_refund_failed(event_id: str, refund: dict) -> Result:
             StripeEventOutcome.ANOMALY,
             _("The failed refund has no id or its amount is not a positive whole number."),
         )
-    gift, problem = _gift_for(refund, _("failed refund"), amount, currency, refund.get("charge"))
+    gift, problem = gift_for(
+        refund, _("failed refund"), amount, currency, refund.get("charge"), account
+    )
     if problem:
         return problem
     result = Result(StripeEventOutcome.DUPLICATE, "", gift.organisation_id, amount, currency)
@@ -339,14 +222,30 @@ def _dispute_input(dispute: dict):
     return amount, currency, None
 
 
-def handle_dispute_created(event_id: str, dispute: dict) -> Result:
+def _with_fees(gift: Donation, dispute: dict, result: Result) -> Result:
+    """The dispute's own fees (Stripe's dispute fee, and its return if won)
+    booked too: its balance transactions come whole in the event."""
+    if fees.record_dispute_fees(gift, dispute) and result.outcome != StripeEventOutcome.ANOMALY:
+        result.outcome = StripeEventOutcome.RECORDED
+    return result
+
+
+def handle_dispute_created(event_id: str, dispute: dict, account: str | None = None) -> Result:
     """``charge.dispute.created``: the disputed money leaves the totals."""
     amount, currency, problem = _dispute_input(dispute)
     if problem:
         return problem
-    gift, problem = _gift_for(dispute, _("dispute"), amount, currency, dispute.get("charge"))
+    gift, problem = gift_for(
+        dispute, _("dispute"), amount, currency, dispute.get("charge"), account
+    )
     if problem:
         return problem
+    return _with_fees(gift, dispute, _dispute_created(event_id, gift, dispute, amount, currency))
+
+
+def _dispute_created(
+    event_id: str, gift: Donation, dispute: dict, amount: int, currency: str | None
+) -> Result:
     result = Result(StripeEventOutcome.DUPLICATE, "", gift.organisation_id, amount, currency)
     if _dispute_row(dispute["id"], DonationKind.DISPUTE) is not None:
         return result
@@ -358,7 +257,7 @@ def handle_dispute_created(event_id: str, dispute: dict) -> Result:
     return result
 
 
-def handle_dispute_closed(event_id: str, dispute: dict) -> Result:
+def handle_dispute_closed(event_id: str, dispute: dict, account: str | None = None) -> Result:
     """``charge.dispute.closed``: won gives the money back; lost keeps it withdrawn.
 
     If the closing event comes first, the withdrawal is recorded too, so the
@@ -366,16 +265,18 @@ def handle_dispute_closed(event_id: str, dispute: dict) -> Result:
     amount, currency, problem = _dispute_input(dispute)
     if problem:
         return problem
-    status = dispute.get("status")
-    gift, problem = _gift_for(
-        dispute,
-        _("dispute"),
-        amount,
-        currency,
-        dispute.get("charge"),
+    gift, problem = gift_for(
+        dispute, _("dispute"), amount, currency, dispute.get("charge"), account
     )
     if problem:
         return problem
+    return _with_fees(gift, dispute, _dispute_closed(event_id, gift, dispute, amount, currency))
+
+
+def _dispute_closed(
+    event_id: str, gift: Donation, dispute: dict, amount: int, currency: str | None
+) -> Result:
+    status = dispute.get("status")
     result = Result(StripeEventOutcome.DUPLICATE, "", gift.organisation_id, amount, currency)
     if status not in ("won", "lost"):
         result.outcome = StripeEventOutcome.IGNORED
@@ -410,11 +311,12 @@ HANDLERS = {
     "charge.dispute.created": handle_dispute_created,
     "charge.dispute.closed": handle_dispute_closed,
     **dict.fromkeys(REFUND_FAILED_TYPES, handle_refund_failed),
+    fees.FEE_EVENT: fees.handle_fee,
 }
 
 
 def apply_parked(payment_intent: str, types: tuple[str, ...] = PARKED_TYPES) -> int:
-    """Apply the refund and dispute events (of ``types``) parked for this
+    """Apply the refund, dispute and fee events (of ``types``) parked for this
     payment intent, in the order Stripe created them; returns how many recorded
     something."""
     parked = db.session.scalars(
@@ -438,7 +340,7 @@ def apply_parked(payment_intent: str, types: tuple[str, ...] = PARKED_TYPES) -> 
 def _apply(parked: list[StripeEvent]) -> int:
     recorded = 0
     for event in parked:
-        result = HANDLERS[event.type](event.id, event.payload)
+        result = HANDLERS[event.type](event.id, event.payload, event.stripe_account_id)
         if result.outcome == StripeEventOutcome.ANOMALY:
             continue
         event.outcome = result.outcome

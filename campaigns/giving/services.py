@@ -18,7 +18,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import aliased
 
 from campaigns.errors import ValidationError
-from campaigns.giving.models import Donation, DonationKind, PendingGift, PendingGiftStatus
+from campaigns.giving.models import (
+    COST_KINDS,
+    Donation,
+    DonationKind,
+    PendingGift,
+    PendingGiftStatus,
+)
 from campaigns.money import format_money, parse_major
 from campaigns.organisations.models import CauseStatus, Organisation, Project
 from campaigns.pages.models import Page, PageStatus
@@ -290,12 +296,19 @@ def donor_wall(page: Page, limit: int = DONOR_WALL_SIZE) -> list[WallEntry]:
     # Refunds and disputes are negative rows pointing at the gift they undo.
     net = (
         select(func.coalesce(func.sum(later.amount_minor), 0))
-        .where(later.original_id == Donation.id)
+        .where(later.original_id == Donation.id, later.kind.not_in(COST_KINDS))
         .scalar_subquery()
     )
     where_page = Donation.page_id == page.id
+    # A gift staff moved here from the cause's unattributed money (transfer_in).
+    moved = aliased(Donation)
+    moved_here = moved.page_id == page.id
     if page.is_event:
         where_page = where_page | (Donation.event_id == page.id)
+        moved_here = moved_here | (moved.event_id == page.id)
+    where_page = where_page | Donation.id.in_(
+        select(moved.original_id).where(moved.kind == DonationKind.TRANSFER_IN, moved_here)
+    )
     rows = db.session.execute(
         select(Donation, Donation.amount_minor + net, PendingGift.is_amount_hidden)
         .outerjoin(PendingGift, PendingGift.id == Donation.pending_gift_id)

@@ -29,7 +29,7 @@ from wtforms import HiddenField, StringField, TextAreaField
 from campaigns import unit_of_work
 from campaigns.audit import AuditEntry
 from campaigns.errors import Conflict, ValidationError
-from campaigns.giving import refund_requests
+from campaigns.giving import refund_requests, transfers
 from campaigns.giving.models import Donation, DonationKind
 from campaigns.giving.refund_requests import MAX_REASON, RefundError
 from campaigns.money import parse_major
@@ -49,6 +49,10 @@ KIND_LABELS = {
     DonationKind.DISPUTE: _l("Dispute"),
     DonationKind.DISPUTE_REVERSAL: _l("Dispute won: money back"),
     DonationKind.REFUND_REVERSAL: _l("Refund failed: money back"),
+    DonationKind.FEE: _l("Stripe fee"),
+    DonationKind.TRANSFER_OUT: _l("Moved off the cause's unattributed money"),
+    DonationKind.TRANSFER_IN: _l("Moved to a page"),
+    DonationKind.FEE_TRANSFER: _l("Stripe fee moved with the gift"),
 }
 STATUS_WORDS = {
     "draft": _l("draft"),
@@ -71,6 +75,16 @@ class RefundForm(FlaskForm):
     )
     # What the page showed: the same form sent twice refunds once.
     seen = HiddenField()
+
+
+class MoveForm(FlaskForm):
+    page = StringField(
+        _l("Page to credit"),
+        description=_l(
+            "Paste the page's link (or its address after /p/). It must be a page of this cause."
+        ),
+        render_kw={"required": True, "autocomplete": "off"},
+    )
 
 
 # --- audit entries in the reader's language ------------------------------------
@@ -133,6 +147,13 @@ def describe(entry: AuditEntry) -> str:
                 return _("Sent message #%(id)s again", id=entry.subject_id)
             case "outbox.cancel":
                 return _("Cancelled message #%(id)s", id=entry.subject_id)
+            case "donation.transfer":
+                return _(
+                    "Moved %(amount)s of unattributed gift #%(id)s to the page “%(page)s”",
+                    amount=amount,
+                    id=entry.subject_id,
+                    page=d["page_title"],
+                )
             case "refund.request":
                 return _(
                     "Asked Stripe to refund %(amount)s of gift #%(id)s: %(reason)s",
@@ -163,8 +184,19 @@ def _donation(org: Organisation, donation_id: int) -> Donation:
     return donation
 
 
-def _render(org, role, gift: Donation, form: RefundForm, *, errors=None, status: int = 200):
+def _render(
+    org,
+    role,
+    gift: Donation,
+    form: RefundForm,
+    *,
+    errors=None,
+    status: int = 200,
+    move_form: MoveForm | None = None,
+    move_errors=None,
+):
     state = refund_requests.refund_state(gift)
+    moved = transfers.moved_to(gift)
     return render_template(
         "staff/donation.html",
         org=org,
@@ -181,6 +213,10 @@ def _render(org, role, gift: Donation, form: RefundForm, *, errors=None, status:
         is_demo=not current_app.config.get("STRIPE_SECRET_KEY"),
         form=form,
         errors=errors or {},
+        moved_page=db.session.get(Page, moved.page_id) if moved else None,
+        can_move=moved is None and transfers.movable(gift),
+        move_form=move_form or MoveForm(formdata=None),
+        move_errors=move_errors or {},
     ), status
 
 
@@ -260,3 +296,47 @@ def request_refund(org_slug: str, donation_id: int):
             "success",
         )
     return redirect(url_for(".donation_detail", org_slug=org.slug, donation_id=gift.id), code=303)
+
+
+@bp.post("/staff/<org_slug>/donations/<int:donation_id>/move")
+@auth_required()
+def move_to_page(org_slug: str, donation_id: int):
+    """Credit an unattributed gift to the page of its cause it was meant for."""
+    org, role = staff_organisation_to_write(org_slug)
+    gift = _donation(org, donation_id)
+    form = MoveForm()
+    back = redirect(url_for(".donation_detail", org_slug=org.slug, donation_id=gift.id), code=303)
+    if not form.validate():
+        flash(_("This form has expired. Please send it again."), "error")
+        return back
+    try:
+        page = transfers.page_from(form.page.data or "", gift.cause_id or 0)
+        done = transfers.move_to_page(current_user._get_current_object(), gift, page)
+    except ValidationError as exc:
+        unit_of_work.discard()
+        return _render(
+            org, role, gift, _fresh_form(gift), move_form=form, move_errors=exc.errors, status=422
+        )
+    except Conflict as exc:
+        unit_of_work.discard()
+        return _render(
+            org,
+            role,
+            gift,
+            _fresh_form(gift),
+            move_form=form,
+            move_errors={"page": exc.message},
+            status=409,
+        )
+    if done.is_repeat:
+        flash(_("This gift was already moved to “%(page)s”.", page=page.title), "success")
+    else:
+        flash(
+            _(
+                "Moved %(amount)s to “%(page)s”: the page and its event count it now.",
+                amount=money(done.moved_minor, gift.currency),
+                page=page.title,
+            ),
+            "success",
+        )
+    return back

@@ -1,5 +1,10 @@
 """The one door to Stripe: Checkout Sessions, refunds, the lists reconciliation
-reads, and the webhook's signature. No other module imports ``stripe``.
+reads, the payments the fee job reads, Connect's accounts and onboarding links,
+and the webhook's signature. No other module imports ``stripe``.
+
+Every call about money takes ``stripe_account``: an organisation's connected
+account (``acct_…``, sent as Stripe's ``Stripe-Account`` header, so the call
+runs on that account), or None for the site's own account.
 
 Callers hand plain dicts in and get plain dicts back, and see only this
 module's exceptions, never the library's. ``gateway()`` answers with the
@@ -71,20 +76,40 @@ class BadPayload(GatewayError):
 class Gateway(Protocol):
     is_demo: bool
 
-    def create_checkout_session(self, params: dict, *, idempotency_key: str) -> dict:
+    def create_checkout_session(
+        self, params: dict, *, idempotency_key: str, stripe_account: str | None = None
+    ) -> dict:
         """A Checkout Session for ``params``; its ``id`` and ``url`` at least."""
 
-    def create_refund(self, params: dict, *, idempotency_key: str) -> dict:
+    def create_refund(
+        self, params: dict, *, idempotency_key: str, stripe_account: str | None = None
+    ) -> dict:
         """A refund for ``params``; its ``id`` and ``status`` at least."""
 
-    def list_checkout_sessions(self, params: dict) -> Iterator[dict]:
+    def list_checkout_sessions(
+        self, params: dict, *, stripe_account: str | None = None
+    ) -> Iterator[dict]:
         """Every Checkout Session ``params`` select, page after page."""
 
-    def list_refunds(self, params: dict) -> Iterator[dict]:
+    def list_refunds(self, params: dict, *, stripe_account: str | None = None) -> Iterator[dict]:
         """Every refund ``params`` select, page after page."""
 
-    def list_disputes(self, params: dict) -> Iterator[dict]:
+    def list_disputes(self, params: dict, *, stripe_account: str | None = None) -> Iterator[dict]:
         """Every dispute ``params`` select, page after page."""
+
+    def retrieve_payment_intent(
+        self, payment_intent_id: str, params: dict, *, stripe_account: str | None = None
+    ) -> dict:
+        """One PaymentIntent (``params``: ``expand``)."""
+
+    def create_account(self, params: dict, *, idempotency_key: str) -> dict:
+        """A connected account for an organisation; its ``id`` at least."""
+
+    def create_account_link(self, params: dict) -> dict:
+        """A one-time onboarding link to a connected account; its ``url``."""
+
+    def retrieve_account(self, account_id: str) -> dict:
+        """A connected account as Stripe sees it now (``charges_enabled``, …)."""
 
 
 @contextmanager
@@ -119,32 +144,72 @@ class StripeGateway:
             max_network_retries=max_network_retries,
         )
 
-    def _options(self, idempotency_key: str | None = None) -> dict:
+    def _options(
+        self, idempotency_key: str | None = None, stripe_account: str | None = None
+    ) -> dict:
         options = {"api_key": current_app.config.get("STRIPE_SECRET_KEY") or ""}
         if idempotency_key:
             options["idempotency_key"] = idempotency_key
+        if stripe_account:
+            options["stripe_account"] = stripe_account
         return options
 
-    def create_checkout_session(self, params: dict, *, idempotency_key: str) -> dict:
+    def create_checkout_session(
+        self, params: dict, *, idempotency_key: str, stripe_account: str | None = None
+    ) -> dict:
         with _translated():
             session = self._client.v1.checkout.sessions.create(
-                params, self._options(idempotency_key)
+                params, self._options(idempotency_key, stripe_account)
             )
         return session.to_dict()
 
-    def create_refund(self, params: dict, *, idempotency_key: str) -> dict:
+    def create_refund(
+        self, params: dict, *, idempotency_key: str, stripe_account: str | None = None
+    ) -> dict:
         with _translated():
-            refund = self._client.v1.refunds.create(params, self._options(idempotency_key))
+            refund = self._client.v1.refunds.create(
+                params, self._options(idempotency_key, stripe_account)
+            )
         return refund.to_dict()
 
-    def list_checkout_sessions(self, params: dict) -> Iterator[dict]:
-        return self._each(lambda: self._client.v1.checkout.sessions.list(params, self._options()))
+    def list_checkout_sessions(
+        self, params: dict, *, stripe_account: str | None = None
+    ) -> Iterator[dict]:
+        options = self._options(stripe_account=stripe_account)
+        return self._each(lambda: self._client.v1.checkout.sessions.list(params, options))
 
-    def list_refunds(self, params: dict) -> Iterator[dict]:
-        return self._each(lambda: self._client.v1.refunds.list(params, self._options()))
+    def list_refunds(self, params: dict, *, stripe_account: str | None = None) -> Iterator[dict]:
+        options = self._options(stripe_account=stripe_account)
+        return self._each(lambda: self._client.v1.refunds.list(params, options))
 
-    def list_disputes(self, params: dict) -> Iterator[dict]:
-        return self._each(lambda: self._client.v1.disputes.list(params, self._options()))
+    def list_disputes(self, params: dict, *, stripe_account: str | None = None) -> Iterator[dict]:
+        options = self._options(stripe_account=stripe_account)
+        return self._each(lambda: self._client.v1.disputes.list(params, options))
+
+    def retrieve_payment_intent(
+        self, payment_intent_id: str, params: dict, *, stripe_account: str | None = None
+    ) -> dict:
+        with _translated():
+            intent = self._client.v1.payment_intents.retrieve(
+                payment_intent_id, params, self._options(stripe_account=stripe_account)
+            )
+        return intent.to_dict()
+
+    def create_account(self, params: dict, *, idempotency_key: str) -> dict:
+        with _translated():
+            account = self._client.v1.accounts.create(params, self._options(idempotency_key))
+        return account.to_dict()
+
+    def create_account_link(self, params: dict) -> dict:
+        # A link is single-use and short-lived: asking again makes a new one.
+        with _translated():
+            link = self._client.v1.account_links.create(params, self._options())
+        return link.to_dict()
+
+    def retrieve_account(self, account_id: str) -> dict:
+        with _translated():
+            account = self._client.v1.accounts.retrieve(account_id, None, self._options())
+        return account.to_dict()
 
     @staticmethod
     def _each(first_page) -> Iterator[dict]:
@@ -169,7 +234,9 @@ class DemoGateway:
         if not self.allowed:
             raise GatewayNotConfigured("STRIPE_SECRET_KEY is not set")
 
-    def create_checkout_session(self, params: dict, *, idempotency_key: str) -> dict:
+    def create_checkout_session(
+        self, params: dict, *, idempotency_key: str, stripe_account: str | None = None
+    ) -> dict:
         self._check()
         reference = params["client_reference_id"]
         return {
@@ -178,7 +245,9 @@ class DemoGateway:
             "url": url_for("giving.test_payment", reference=reference),
         }
 
-    def create_refund(self, params: dict, *, idempotency_key: str) -> dict:
+    def create_refund(
+        self, params: dict, *, idempotency_key: str, stripe_account: str | None = None
+    ) -> dict:
         self._check()
         return {
             "id": f"re_test_{idempotency_key}",
@@ -188,19 +257,39 @@ class DemoGateway:
             "status": "succeeded",
         }
 
-    def list_checkout_sessions(self, params: dict) -> Iterator[dict]:
+    def list_checkout_sessions(
+        self, params: dict, *, stripe_account: str | None = None
+    ) -> Iterator[dict]:
         return self._nothing()
 
-    def list_refunds(self, params: dict) -> Iterator[dict]:
+    def list_refunds(self, params: dict, *, stripe_account: str | None = None) -> Iterator[dict]:
         return self._nothing()
 
-    def list_disputes(self, params: dict) -> Iterator[dict]:
+    def list_disputes(self, params: dict, *, stripe_account: str | None = None) -> Iterator[dict]:
         return self._nothing()
 
     def _nothing(self) -> Iterator[dict]:
         # Nothing reaches a Stripe account that does not exist.
         self._check()
         return iter(())
+
+    def retrieve_payment_intent(
+        self, payment_intent_id: str, params: dict, *, stripe_account: str | None = None
+    ) -> dict:
+        # The demo's payments exist nowhere but here: their fees are booked
+        # with the test payment itself (``checkout.demo_fee_event``).
+        self._check()
+        raise GatewayRefused("No such payment_intent", code="resource_missing")
+
+    # Connect's onboarding happens on Stripe's own pages: nothing to stand in for.
+    def create_account(self, params: dict, *, idempotency_key: str) -> dict:
+        raise GatewayNotConfigured("Stripe Connect needs STRIPE_SECRET_KEY")
+
+    def create_account_link(self, params: dict) -> dict:
+        raise GatewayNotConfigured("Stripe Connect needs STRIPE_SECRET_KEY")
+
+    def retrieve_account(self, account_id: str) -> dict:
+        raise GatewayNotConfigured("Stripe Connect needs STRIPE_SECRET_KEY")
 
 
 def test_payments_allowed(config) -> bool:
@@ -217,17 +306,23 @@ def gateway() -> Gateway:
     return DemoGateway(allowed=test_payments_allowed(config))
 
 
+WEBHOOK_SECRETS = ("STRIPE_WEBHOOK_SECRET", "STRIPE_CONNECT_WEBHOOK_SECRET")
+
+
 def verify_event(payload: bytes, signature: str | None) -> dict:
     """The event Stripe signed in a webhook, as a plain dict.
 
-    Checked with ``STRIPE_WEBHOOK_SECRET`` on the raw body; needs neither the
-    network nor an API key, so the demo checks webhooks the same way. Raises
-    ``GatewayNotConfigured``, ``BadSignature`` or ``BadPayload``."""
-    secret = current_app.config.get("STRIPE_WEBHOOK_SECRET")
-    if not secret:
+    Checked on the raw body with ``STRIPE_WEBHOOK_SECRET`` (the endpoint of the
+    site's own account) or ``STRIPE_CONNECT_WEBHOOK_SECRET`` (the Connect
+    endpoint, whose events name their connected ``account``): both endpoints
+    may post to the same URL. Needs neither the network nor an API key, so
+    the demo checks webhooks the same way. Raises ``GatewayNotConfigured``,
+    ``BadSignature`` or ``BadPayload``."""
+    secrets = [s for s in (current_app.config.get(name) for name in WEBHOOK_SECRETS) if s]
+    if not secrets:
         raise GatewayNotConfigured("STRIPE_WEBHOOK_SECRET is not set")
     try:
-        event = stripe.Webhook.construct_event(payload, signature, secret)
+        event = _construct(payload, signature, secrets)
         data = event.to_dict()
     except stripe.SignatureVerificationError as exc:
         raise BadSignature(str(exc)) from exc
@@ -236,6 +331,15 @@ def verify_event(payload: bytes, signature: str | None) -> dict:
     if not isinstance(data.get("id"), str) or not isinstance(data.get("type"), str):
         raise BadPayload("no event id or type")
     return data
+
+
+def _construct(payload: bytes, signature: str | None, secrets: list[str]):
+    for secret in secrets[:-1]:
+        try:
+            return stripe.Webhook.construct_event(payload, signature, secret)
+        except stripe.SignatureVerificationError:
+            continue  # signed with the other endpoint's secret, perhaps
+    return stripe.Webhook.construct_event(payload, signature, secrets[-1])
 
 
 def init_app(app: Flask) -> None:

@@ -25,7 +25,12 @@ from campaigns import unit_of_work
 from campaigns.errors import NotFound, ValidationError
 from campaigns.giving import receipts
 from campaigns.giving import services as giving
-from campaigns.giving.checkout import CheckoutError, completed_event, start_payment
+from campaigns.giving.checkout import (
+    CheckoutError,
+    completed_event,
+    demo_fee_event,
+    start_payment,
+)
 from campaigns.giving.forms import GiveForm
 from campaigns.giving.models import PendingGift, PendingGiftStatus
 from campaigns.giving.stripe_gateway import test_payments_allowed
@@ -130,8 +135,10 @@ def test_payment(reference: str):
         from campaigns.giving.payments import record_event
 
         event = completed_event(pending)
-        # The payment commits as its own unit, as a webhook's does.
+        # The payment commits as its own unit, as a webhook's does; then its
+        # fee, as the record-fees job would book it from Stripe.
         record_event(event)
+        record_event(demo_fee_event(pending))
         # The demo has no time to wait for the receipts job: number it now. A
         # failure here is no failure of the gift: the job numbers it later.
         try:

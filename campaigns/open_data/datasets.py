@@ -114,8 +114,20 @@ DATASETS = {
         Dataset(
             "daily",
             "Daily series per cause",
-            (("cause", "string"), ("date", "date"), MONEY, ("donation_count", "integer")),
+            (
+                ("cause", "string"),
+                ("date", "date"),
+                MONEY,
+                ("donation_count", "integer"),
+                ("fees_minor", "integer"),
+            ),
             daily,
+            {
+                "raised_minor": "Minor units given that day, net of refunds and disputes, before "
+                "Stripe's fees (what goals and leaderboards count).",
+                "fees_minor": "Minor units: what Stripe charged that day to collect the cause's "
+                "gifts (card processing, refund and dispute fees).",
+            },
         ),
         Dataset(
             "daily_pages",

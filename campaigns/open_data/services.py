@@ -14,7 +14,7 @@ from campaigns.audit import AuditEntry
 from campaigns.fund_use import allocation
 from campaigns.fund_use.models import Expense
 from campaigns.giving import discretion
-from campaigns.giving.models import Donation
+from campaigns.giving.models import COST_KINDS, Donation
 from campaigns.news.models import FieldUpdate
 from campaigns.organisations.models import Cause, CauseStatus, Organisation, Project
 from campaigns.pages.models import Page, PageStatus
@@ -108,7 +108,8 @@ def events_hiding_a_page() -> set[int]:
     published totals it leaves the rest. So an event's amounts are shown only
     if every page it counts gifts from (itself included) brought them from no
     donor or from at least k donors."""
-    counted = Donation.kind.in_(totals.COUNTED_KINDS)
+    # A gift staff moved to a page counts its donor there (``transfer_in``).
+    counted = Donation.kind.in_(totals.DONOR_KINDS)
     floors = dict(
         db.session.execute(
             select(Cause.id, Organisation.open_data_k_floor).join(Organisation)
@@ -171,8 +172,9 @@ def daily() -> list[dict]:
         select(
             Donation.cause_id,
             day,
-            func.sum(Donation.amount_minor),
+            func.sum(totals.raised_amount()),
             func.count().filter(Donation.kind.in_(totals.COUNTED_KINDS)),
+            func.sum(totals.fee_amount()),
         )
         .where(Donation.cause_id.in_(public))
         .group_by(Donation.cause_id, day)
@@ -185,8 +187,9 @@ def daily() -> list[dict]:
             "date": str(date),
             "raised_minor": int(amount or 0),
             "donation_count": int(count or 0),
+            "fees_minor": int(fees or 0),
         }
-        for cause_id, date, amount, count in rows
+        for cause_id, date, amount, count, fees in rows
     ]
 
 
@@ -200,7 +203,9 @@ def daily_pages() -> list[dict]:
     itself included (the event's day minus its members' days is then never a
     day of fewer than k donors). Counts of gifts are always shown."""
     day = func.date(Donation.created_at)
-    counted = Donation.kind.in_(totals.COUNTED_KINDS)
+    # Pages and events only: a gift staff moved to a page counts there (its
+    # ``transfer_in`` row; the ``transfer_out`` side names no page).
+    counted = Donation.kind.in_(totals.DONOR_KINDS)
     public = select(Cause.id).where(Cause.status.in_(PUBLIC_CAUSES))
     visible = {
         p.id: p
@@ -221,7 +226,12 @@ def daily_pages() -> list[dict]:
                 func.count().filter(counted),
                 func.count(func.distinct(Donation.donor_key)).filter(counted),
             )
-            .where(column.is_not(None), Donation.cause_id.in_(public))
+            # Fees are published per cause only (``daily``): a page's day holds gifts.
+            .where(
+                column.is_not(None),
+                Donation.cause_id.in_(public),
+                Donation.kind.not_in(COST_KINDS),
+            )
             .group_by(column, day)
         ):
             by_id[scope_id].append((str(date), int(amount or 0), int(count or 0), int(donors)))

@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -51,6 +52,14 @@ class Organisation(db.Model):
     # Receipts: "EV-2026-000123"; French associations d'intérêt général issue reçus fiscaux.
     receipt_prefix: Mapped[str] = mapped_column(String(10), default="")
     issues_tax_receipts: Mapped[bool] = mapped_column(default=True)
+    # Stripe Connect: the organisation's own Stripe account (acct_…), and what
+    # Stripe last said of it (``connect_checked_at``: when Stripe said it, so an
+    # older account.updated delivered late changes nothing). Gifts are paid into
+    # it once charges are enabled; before that, into the site's own account.
+    connected_account_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    connect_charges_enabled: Mapped[bool] = mapped_column(default=False, server_default=false())
+    connect_details_submitted: Mapped[bool] = mapped_column(default=False, server_default=false())
+    connect_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     causes: Mapped[list[Cause]] = relationship(back_populates="organisation")

@@ -17,6 +17,8 @@ from flask import Flask, Response, current_app, g
 # The give form answers with a redirect to Stripe Checkout: browsers apply
 # form-action to the redirect after a form submission too.
 STRIPE_CHECKOUT = "https://checkout.stripe.com"
+# So does the Stripe account screen's "Connect with Stripe", to Stripe's onboarding.
+STRIPE_CONNECT = "https://connect.stripe.com"
 
 POLICY = {
     "default-src": "'self'",
@@ -27,7 +29,7 @@ POLICY = {
     "connect-src": "'self'",
     "object-src": "'none'",
     "base-uri": "'self'",
-    "form-action": f"'self' {STRIPE_CHECKOUT}",
+    "form-action": f"'self' {STRIPE_CHECKOUT} {STRIPE_CONNECT}",
     "frame-ancestors": "'none'",
 }
 PERMISSIONS = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"

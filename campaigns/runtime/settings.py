@@ -40,6 +40,7 @@ UNSHOWN = {
     "relais_encryption_key",
     "stripe_secret_key",
     "stripe_webhook_secret",
+    "stripe_connect_webhook_secret",
     "database_url",
     "smtp_url",
     "redis_url",
@@ -163,6 +164,17 @@ class Settings(BaseSettings):
     )
     stripe_webhook_secret: SecretStr = Field(
         SecretStr(""), description="signing secret whsec_… of the Stripe webhook endpoint"
+    )
+    stripe_connect_webhook_secret: SecretStr = Field(
+        SecretStr(""),
+        description="signing secret whsec_… of the Stripe Connect webhook endpoint (events "
+        "of organisations' connected accounts; empty: no Connect endpoint)",
+    )
+    fee_lookup_days: float = Field(
+        30,
+        gt=0,
+        description="the record-fees job asks Stripe for the fee of card gifts up to this "
+        "many days old (a delayed payment's fee is known only once it settles)",
     )
     x_client_id: str = Field(
         "", description='OAuth 2.0 client id of the platform\'s X app (empty: no "Connect X")'
@@ -368,6 +380,8 @@ class Settings(BaseSettings):
             "X_CLIENT_SECRET": self.x_client_secret.get_secret_value(),
             "FACEBOOK_APP_ID": self.facebook_app_id,
             "FACEBOOK_APP_SECRET": self.facebook_app_secret.get_secret_value(),
+            "STRIPE_CONNECT_WEBHOOK_SECRET": self.stripe_connect_webhook_secret.get_secret_value(),
+            "FEE_LOOKUP_DAYS": self.fee_lookup_days,
             "PENDING_GIFT_HOURS": self.pending_gift_hours,
             "DONOR_ADDRESS_RETENTION_DAYS": self.donor_address_retention_days,
             "RECEIPT_KEEPING_YEARS": self.receipt_keeping_years,

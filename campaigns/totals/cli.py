@@ -16,12 +16,15 @@ totals_cli = click.Group("totals", help="Check or rebuild the totals from the le
 
 
 def _figures(f: totals.Figures) -> str:
-    return _(
+    text = _(
         "raised %(raised)s, %(count)s gifts, %(donors)s donors",
         raised=f.raised_minor,
         count=f.donation_count,
         donors=f.donor_count,
     )
+    if f.fees_minor:
+        text += ", " + _("fees %(fees)s", fees=f.fees_minor)
+    return text
 
 
 @totals_cli.command("check")

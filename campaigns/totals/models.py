@@ -38,6 +38,8 @@ class Total(db.Model):
     raised_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     donation_count: Mapped[int] = mapped_column(Integer, default=0)
     donor_count: Mapped[int] = mapped_column(Integer, default=0)
+    # What collecting ``raised_minor`` cost (Stripe's fees, positive): never part of it.
+    fees_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class TotalDonor(db.Model):

@@ -8,6 +8,10 @@ row lock; readers sum the slots. Every row of one gift (the gift, its refunds,
 disputes and reversals) uses the gift's slot, so a transaction that writes a
 gift and the refunds parked for it takes the same row locks, in the same
 order (organisation, cause, project, page, event), as any other writer.
+
+What collecting the money cost (``FEE`` rows, Stripe's fees) is kept apart in
+``fees_minor``: ``raised_minor`` — what goals, leaderboards and every public
+figure count — stays the gross amount given, and net is raised minus fees.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import case, delete, func, select, text, update
 
-from campaigns.giving.models import Donation, DonationKind
+from campaigns.giving.models import COST_KINDS, Donation, DonationKind
 from campaigns.pages.models import EVENT_KINDS, Page
 from campaigns.totals.models import Total, TotalDonor, TotalScope
 from extensions import db, dialect_insert
@@ -25,6 +29,16 @@ from extensions import db, dialect_insert
 HOT_SLOTS = 8
 HOT_SCOPES = {TotalScope.CAUSE, TotalScope.ORGANISATION}
 COUNTED_KINDS = (DonationKind.GIFT, DonationKind.OFFLINE)
+# A gift staff moved to a page (``giving.transfers``) is counted where it went:
+# its ``transfer_in`` row counts one gift (and its donor) on the page and its
+# event, its ``transfer_out`` row takes the one gift back from where it left,
+# so the cause and the organisation still count it once.
+COUNT_DELTAS = {
+    **dict.fromkeys(COUNTED_KINDS, 1),
+    DonationKind.TRANSFER_IN: 1,
+    DonationKind.TRANSFER_OUT: -1,
+}
+DONOR_KINDS = (*COUNTED_KINDS, DonationKind.TRANSFER_IN)
 SCOPE_COLUMNS = {
     TotalScope.ORGANISATION: Donation.organisation_id,
     TotalScope.CAUSE: Donation.cause_id,
@@ -39,6 +53,27 @@ class Figures:
     raised_minor: int = 0
     donation_count: int = 0
     donor_count: int = 0
+    fees_minor: int = 0  # what collecting raised_minor cost (positive)
+
+    @property
+    def net_minor(self) -> int:
+        return self.raised_minor - self.fees_minor
+
+
+def raised_amount(row=Donation):
+    """A ledger row's part in what was raised, in SQL: its amount, or nothing
+    for a cost row (a fee)."""
+    return case((row.kind.in_(COST_KINDS), 0), else_=row.amount_minor)
+
+
+def fee_amount(row=Donation):
+    """A ledger row's part in the fees, in SQL (positive: a cost)."""
+    return case((row.kind.in_(COST_KINDS), -row.amount_minor), else_=0)
+
+
+def gift_count(row=Donation):
+    """A ledger row's part in the number of gifts, in SQL (``COUNT_DELTAS``)."""
+    return case(*((row.kind == kind, delta) for kind, delta in COUNT_DELTAS.items()), else_=0)
 
 
 def scopes_of(donation: Donation) -> list[tuple[TotalScope, int]]:
@@ -66,7 +101,8 @@ def apply(donation: Donation) -> None:
     donor into each scope's donor set (returning the scopes where the donor is
     new), one multi-row upsert of the figures.
     """
-    counted = donation.kind in COUNTED_KINDS
+    counted = donation.kind in DONOR_KINDS
+    is_cost = donation.kind in COST_KINDS
     scopes = scopes_of(donation)
     new_donor_in: set[tuple[str, int]] = set()
     if counted and donation.donor_key:
@@ -88,9 +124,10 @@ def apply(donation: Donation) -> None:
                 "scope": scope,
                 "scope_id": scope_id,
                 "slot": slot_of(donation) if scope in HOT_SCOPES else 0,
-                "raised_minor": donation.amount_minor,
-                "donation_count": 1 if counted else 0,
+                "raised_minor": 0 if is_cost else donation.amount_minor,
+                "donation_count": COUNT_DELTAS.get(donation.kind, 0),
                 "donor_count": 1 if (str(scope), scope_id) in new_donor_in else 0,
+                "fees_minor": -donation.amount_minor if is_cost else 0,
             }
             for scope, scope_id in scopes
         ]
@@ -102,6 +139,7 @@ def apply(donation: Donation) -> None:
                 "raised_minor": Total.raised_minor + stmt.excluded.raised_minor,
                 "donation_count": Total.donation_count + stmt.excluded.donation_count,
                 "donor_count": Total.donor_count + stmt.excluded.donor_count,
+                "fees_minor": Total.fees_minor + stmt.excluded.fees_minor,
             },
         )
     )
@@ -118,11 +156,14 @@ def figures(scope: TotalScope, ids: Iterable[int]) -> dict[int, Figures]:
             func.sum(Total.raised_minor),
             func.sum(Total.donation_count),
             func.sum(Total.donor_count),
+            func.sum(Total.fees_minor),
         )
         .where(Total.scope == scope, Total.scope_id.in_(ids))
         .group_by(Total.scope_id)
     ).all()
-    found = {r[0]: Figures(int(r[1] or 0), int(r[2] or 0), int(r[3] or 0)) for r in rows}
+    found = {
+        r[0]: Figures(int(r[1] or 0), int(r[2] or 0), int(r[3] or 0), int(r[4] or 0)) for r in rows
+    }
     return {i: found.get(i, Figures()) for i in ids}
 
 
@@ -151,13 +192,14 @@ def page_figures(pages: Iterable[Page]) -> dict[int, Figures]:
 
 def figures_subquery(scope: TotalScope, ids):
     """The stored figures of one scope (slots summed) for ``ids`` (a select of
-    ids), as a subquery: page_id, raised, gifts, donors."""
+    ids), as a subquery: page_id, raised, gifts, donors, fees."""
     return (
         select(
             Total.scope_id.label("page_id"),
             func.sum(Total.raised_minor).label("raised"),
             func.sum(Total.donation_count).label("gifts"),
             func.sum(Total.donor_count).label("donors"),
+            func.sum(Total.fees_minor).label("fees"),
         )
         .where(Total.scope == scope, Total.scope_id.in_(ids))
         .group_by(Total.scope_id)
@@ -167,19 +209,20 @@ def figures_subquery(scope: TotalScope, ids):
 
 def _ledger_figures(scope: TotalScope):
     """One scope's figures from the ledger alone: (scope, id, slot 0, raised,
-    donations, distinct donors) per id, grouped in the database."""
+    donations, distinct donors, fees) per id, grouped in the database."""
     column = SCOPE_COLUMNS[scope]
-    counted = Donation.kind.in_(COUNTED_KINDS)
+    counted = Donation.kind.in_(DONOR_KINDS)
     return (
         select(
             db.literal(scope.value).label("scope"),
             column.label("scope_id"),
             db.literal(0).label("slot"),
-            func.sum(Donation.amount_minor).label("raised_minor"),
-            func.count(case((counted, 1))).label("donation_count"),
+            func.sum(raised_amount()).label("raised_minor"),
+            func.coalesce(func.sum(gift_count()), 0).label("donation_count"),
             func.count(
                 func.distinct(case((counted & (Donation.donor_key != ""), Donation.donor_key)))
             ).label("donor_count"),
+            func.sum(fee_amount()).label("fees_minor"),
         )
         .where(column.is_not(None))
         .group_by(column)
@@ -192,7 +235,10 @@ def from_ledger() -> dict[tuple[str, int], Figures]:
     for scope in SCOPE_COLUMNS:
         for row in db.session.execute(_ledger_figures(scope)):
             out[(scope, row.scope_id)] = Figures(
-                int(row.raised_minor or 0), int(row.donation_count), int(row.donor_count)
+                int(row.raised_minor or 0),
+                int(row.donation_count),
+                int(row.donor_count),
+                int(row.fees_minor or 0),
             )
     return out
 
@@ -205,9 +251,10 @@ def stored() -> dict[tuple[str, int], Figures]:
             func.sum(Total.raised_minor),
             func.sum(Total.donation_count),
             func.sum(Total.donor_count),
+            func.sum(Total.fees_minor),
         ).group_by(Total.scope, Total.scope_id)
     )
-    return {(r[0], r[1]): Figures(int(r[2]), int(r[3]), int(r[4])) for r in rows}
+    return {(r[0], r[1]): Figures(int(r[2]), int(r[3]), int(r[4]), int(r[5])) for r in rows}
 
 
 def drift() -> list[tuple[tuple[str, int], Figures, Figures]]:
@@ -234,7 +281,7 @@ def rebuild() -> int:
     # (the caller locks out writers only).
     db.session.execute(delete(Total))
     db.session.execute(delete(TotalDonor))
-    counted = Donation.kind.in_(COUNTED_KINDS)
+    counted = Donation.kind.in_(DONOR_KINDS)
     for scope, column in SCOPE_COLUMNS.items():
         db.session.execute(
             dialect_insert(TotalDonor).from_select(
@@ -250,14 +297,23 @@ def rebuild() -> int:
         # not a COUNT(DISTINCT …) sort of the whole ledger per scope.
         db.session.execute(
             dialect_insert(Total).from_select(
-                ["scope", "scope_id", "slot", "raised_minor", "donation_count", "donor_count"],
+                [
+                    "scope",
+                    "scope_id",
+                    "slot",
+                    "raised_minor",
+                    "donation_count",
+                    "donor_count",
+                    "fees_minor",
+                ],
                 select(
                     db.literal(scope.value),
                     column,
                     db.literal(0),
-                    func.sum(Donation.amount_minor),
-                    func.count(case((counted, 1))),
+                    func.sum(raised_amount()),
+                    func.coalesce(func.sum(gift_count()), 0),
                     db.literal(0),
+                    func.sum(fee_amount()),
                 )
                 .where(column.is_not(None))
                 .group_by(column),

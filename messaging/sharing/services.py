@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
-from campaigns.giving.models import Donation, DonationKind
+from campaigns.giving.models import COST_KINDS, Donation, DonationKind
 from campaigns.organisations.models import Cause
 from campaigns.pages.models import Page
 from campaigns.urls import absolute_url
@@ -139,7 +139,7 @@ def channel_stats(agent=None, page: Page | None = None, cause: Cause | None = No
         .select_from(Donation)
         .outerjoin(original, original.id == Donation.original_id)
         .join(ShareLink, ShareLink.id == link_id)
-        .where(*conditions)
+        .where(*conditions, Donation.kind.not_in(COST_KINDS))
         .group_by(ShareLink.channel)
     )
     for channel, count, amount in gifts:

@@ -156,3 +156,91 @@ def test_concurrent_webhooks_record_every_gift_once_and_totals_stay_exact(live):
     result = app.test_cli_runner().invoke(args=["totals", "check"])
     assert result.exit_code == 0, result.output
     assert "Totals match the ledger." in result.output
+
+
+def test_moves_racing_refunds_move_the_gift_once_and_totals_stay_exact(live):
+    """Staff moving an unattributed gift from several screens at once while its
+    refunds arrive: one move, the refunds on either side of it, totals exact."""
+    from campaigns.errors import Conflict
+    from campaigns.giving import transfers
+    from campaigns.unit_of_work import run_transaction
+
+    app, url = live
+    with app.app_context():
+        cause = CauseFactory(organisation=OrganisationFactory())
+        event_page = EventPageFactory(cause=cause)
+        page, other = PageFactory(cause=cause, parent=event_page), PageFactory(cause=cause)
+        db.session.commit()
+        ids = {"cause": cause.id, "page": page.id, "other": other.id, "event": event_page.id}
+        db.session.remove()
+    session = so.checkout_session(amount=8000, page="gone", cause=cause.slug)
+    body, headers = so.signed(so.event(session, "checkout.session.completed"), SECRET)
+    assert requests.post(url, data=body, headers=headers, timeout=60).status_code == 200
+    with app.app_context():
+        gift_id = db.session.scalar(
+            select(Donation.id).where(
+                Donation.stripe_payment_intent_id == session["payment_intent"]
+            )
+        )
+        db.session.remove()
+
+    refunds = [
+        so.event(
+            so.charge(
+                payment_intent_id=session["payment_intent"],
+                amount=8000,
+                amount_refunded=cumulative,
+                charge_id="ch_race",
+            ),
+            "charge.refunded",
+        )
+        for cumulative in (1000, 2000, 3000)
+    ]
+
+    def move(target: str) -> str:
+        with app.app_context():
+            try:
+                return run_transaction(
+                    lambda: (
+                        "repeat"
+                        if transfers.move_to_page(
+                            None,
+                            db.session.get(Donation, gift_id),
+                            db.session.get(type(page), ids[target]),
+                        ).is_repeat
+                        else "moved"
+                    )
+                )
+            except Conflict:
+                return "refused"
+            finally:
+                db.session.remove()
+
+    def refund(event: dict) -> str:
+        body, headers = so.signed(event, SECRET)
+        response = requests.post(url, data=body, headers=headers, timeout=60)
+        assert response.status_code == 200, response.text
+        return response.json()["outcome"]
+
+    jobs = [("move", "page")] * 4 + [("move", "other")] * 2 + [("refund", e) for e in refunds]
+    random.Random(7).shuffle(jobs)
+    with ThreadPoolExecutor(THREADS) as pool:
+        results = list(
+            pool.map(lambda job: move(job[1]) if job[0] == "move" else refund(job[1]), jobs)
+        )
+    moves = [r for r, job in zip(results, jobs, strict=True) if job[0] == "move"]
+    assert moves.count("moved") == 1
+
+    with app.app_context():
+        moved = db.session.scalars(
+            select(Donation).where(
+                Donation.original_id == gift_id, Donation.kind == DonationKind.TRANSFER_IN
+            )
+        ).one()
+        target = moved.page_id
+        assert totals.drift() == []
+        held = totals.figures_one(TotalScope.CAUSE, ids["cause"])
+        assert (held.raised_minor, held.donation_count, held.donor_count) == (5000, 1, 1)
+        there = totals.figures_one(TotalScope.PAGE, target)
+        assert (there.raised_minor, there.donation_count, there.donor_count) == (5000, 1, 1)
+        db.session.remove()

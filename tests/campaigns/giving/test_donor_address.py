@@ -15,7 +15,7 @@ from agents.models import MembershipRole
 from campaigns.errors import ValidationError
 from campaigns.giving import receipts
 from campaigns.giving import services as giving
-from campaigns.giving.models import Donation, PendingGift
+from campaigns.giving.models import Donation, DonationKind, PendingGift
 from campaigns.offline import services as offline
 from campaigns.offline.models import OfflineGift
 from messaging.outbox.models import OutboxMessage
@@ -133,7 +133,7 @@ def test_a_paid_session_keeps_the_billing_address_for_the_receipt_and_its_mail(
 ):
     pending = pending_for(db, page)
     assert post(session_for(page, pending, address=ADDRESS)) == "recorded"
-    gift = db.session.scalar(select(Donation))
+    gift = db.session.scalar(select(Donation).where(Donation.kind == DonationKind.GIFT))
     assert address_of(gift) == ("8 rue des Lilas, Bât. B", "69003", "Lyon", "FR")
 
     receipts.issue_pending()
@@ -149,7 +149,7 @@ def test_a_paid_session_keeps_the_billing_address_for_the_receipt_and_its_mail(
 def test_a_receipt_without_an_address_says_it_is_missing(client, db, page, post):
     pending = pending_for(db, page)
     assert post(session_for(page, pending)) == "recorded"  # Stripe's country alone
-    gift = db.session.scalar(select(Donation))
+    gift = db.session.scalar(select(Donation).where(Donation.kind == DonationKind.GIFT))
     assert address_of(gift) == ("", "", "", "FR")
     receipts.issue_pending()
     db.session.commit()
@@ -181,7 +181,10 @@ def test_malformed_address_fields_are_dropped_or_capped(db, page, post, address,
     session = session_for(page, pending)
     session["customer_details"]["address"] = address
     assert post(session) == "recorded"
-    assert address_of(db.session.scalar(select(Donation))) == expected
+    assert (
+        address_of(db.session.scalar(select(Donation).where(Donation.kind == DonationKind.GIFT)))
+        == expected
+    )
 
 
 def test_no_customer_details_at_all_still_records_the_gift(db, page, post):
@@ -189,7 +192,9 @@ def test_no_customer_details_at_all_still_records_the_gift(db, page, post):
     session = session_for(page, pending)
     session["customer_details"] = "nonsense"
     assert post(session) == "recorded"
-    assert address_of(db.session.scalar(select(Donation))) == ("", "", "", "")
+    assert address_of(
+        db.session.scalar(select(Donation).where(Donation.kind == DonationKind.GIFT))
+    ) == ("", "", "", "")
 
 
 def test_the_typed_address_is_used_when_stripe_sends_none(db, page, post):
@@ -198,7 +203,9 @@ def test_the_typed_address_is_used_when_stripe_sends_none(db, page, post):
     )
     session = session_for(page, pending)  # Stripe's address: its country alone
     assert post(session) == "recorded"
-    assert address_of(db.session.scalar(select(Donation))) == (
+    assert address_of(
+        db.session.scalar(select(Donation).where(Donation.kind == DonationKind.GIFT))
+    ) == (
         "3 place Bellecour",
         "",
         "Lyon",
@@ -227,7 +234,7 @@ def test_the_demo_give_form_takes_an_address_that_the_receipt_prints(client, db,
     assert response.status_code == 303, response.get_data(as_text=True)
     reference = response.headers["Location"].split("/")[2]
     assert client.post(f"/give/{reference}/test-payment").status_code == 303
-    gift = db.session.scalar(select(Donation))
+    gift = db.session.scalar(select(Donation).where(Donation.kind == DonationKind.GIFT))
     assert address_of(gift) == ("12 quai Saint-Vincent", "69001", "Lyon", "BE")
     body = client.get(f"/receipts/{reference}").get_data(as_text=True)
     assert "12 quai Saint-Vincent\n69001 Lyon\nBelgium</address>" in body

@@ -9,7 +9,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 from sqlalchemy import func, select
 
-from campaigns.giving.models import Donation, PendingGift
+from campaigns.giving.models import Donation, DonationKind, PendingGift
 from campaigns.pages.models import PageHost
 from messaging.sharing.models import ShareClick, ShareLink
 from messaging.sharing.services import channel_stats, link_for, share_url
@@ -128,7 +128,7 @@ def test_a_gift_through_a_share_link_is_attributed(client, db, world):
     assert pending.share_code == link.code
     paid = client.post(f"/give/{pending.reference}/test-payment")
     assert paid.status_code == 303
-    donation = db.session.scalar(select(Donation))
+    donation = db.session.scalar(select(Donation).where(Donation.kind == DonationKind.GIFT))
     assert donation.share_link_id == link.id
 
     mine = channel_stats(agent=world["owner"], page=page)
