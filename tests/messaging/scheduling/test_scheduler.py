@@ -74,9 +74,16 @@ def test_a_second_scheduler_process_waits_then_takes_over(app, tmp_path):
             leader.wait(timeout=10)
 
 
+# Advisory locks are per database, pg_locks is the whole cluster's: other
+# workers' databases hold their own (schedulers, refund locks) at the same time.
 LOCK_HOLDER = (
     "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
-    "AND classid = :high AND objid = :low"
+    "AND classid = :high AND objid = :low "
+    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
+LOCKS_HELD = (
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
 )
 
 
@@ -161,9 +168,7 @@ def test_after_its_lock_connection_drops_the_leader_stops_and_the_follower_leads
             deadline = time.monotonic() + 10
             holders = 0
             while time.monotonic() < deadline:
-                holders = connection.execute(
-                    text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")
-                ).scalar()
+                holders = connection.execute(text(LOCKS_HELD)).scalar()
                 if holders == 1:
                     break
                 time.sleep(0.1)
