@@ -175,7 +175,7 @@ def create_app(config: dict | None = None) -> Flask:
     from campaigns.organisations.cli import orgs_cli
     from campaigns.organisations.staff_views import bp as staff_bp
     from campaigns.pages.views import bp as campaigns_bp
-    from campaigns.runtime import headers, metrics, reporting
+    from campaigns.runtime import degraded, headers, metrics, reporting
     from campaigns.runtime.health import bp as health_bp
     from campaigns.runtime.serve import serve_command
     from campaigns.standings import board_index, live
@@ -204,6 +204,7 @@ def create_app(config: dict | None = None) -> Flask:
     auth.init_app(app)
     templating.init_app(app)
     errors.init_app(app)
+    degraded.init_app(app)
     headers.init_app(app)
     metrics.init_app(app)
     reporting.init_app(app)

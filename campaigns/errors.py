@@ -327,6 +327,11 @@ def init_app(app: Flask) -> None:
     def unexpected(exc: Exception):
         if isinstance(exc, HTTPException):
             return http_error(exc)
+        # Another package's answer to errors it knows (the database is down: degraded mode).
+        for answer in app.extensions.get("relais.error_answers", ()):
+            response = answer(exc)
+            if response is not None:
+                return response
         app.logger.exception("unexpected error")
         message = _("Something went wrong on our side. Please try again in a moment.")
         if wants_json():

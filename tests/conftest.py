@@ -134,6 +134,9 @@ def app_config(database_url: str, directory: Path, smtp_url: str = "") -> dict:
         "REDIS_URL": "",
         # Tests read pages right after changing them: no micro-cache of public pages.
         "PUBLIC_PAGE_CACHE_SECONDS": 0,
+        # No last good renders kept unless a test of degraded mode asks for them.
+        "LAST_GOOD_SECONDS": 0,
+        "LAST_GOOD_FOLDER": str(directory / "last-good"),
     }
 
 

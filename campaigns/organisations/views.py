@@ -25,6 +25,7 @@ from campaigns.organisations.models import Cause, CauseStatus
 from campaigns.page_cache import cached_for_anonymous
 from campaigns.pages.models import Page
 from campaigns.pages.views import bp
+from campaigns.runtime import last_good
 from campaigns.standings import leaderboards
 from campaigns.totals.models import TotalScope
 from campaigns.totals.services import figures, figures_one
@@ -35,6 +36,7 @@ TOP_PAGES = 10
 
 
 @bp.get("/")
+@last_good.kept()
 def home():
     causes = db.session.scalars(
         select(Cause).where(Cause.status == CauseStatus.PUBLISHED).order_by(Cause.created_at)
@@ -91,6 +93,7 @@ def events_of(cause: Cause, chosen: EventFilter):
 
 
 @bp.get("/c/<slug>")
+@last_good.kept(filters=("city", "date"))
 @cached_for_anonymous
 def cause_detail(slug: str):
     cause = visible_cause(slug)

@@ -39,6 +39,7 @@ from campaigns.pages import services as page_services
 from campaigns.pages import sponsors, teams
 from campaigns.pages.forms import JoinForm, PageForm, choice
 from campaigns.pages.models import Page, PageKind, PageStatus
+from campaigns.runtime import last_good
 from campaigns.urls import absolute_url
 from campaigns.web import PUBLIC_STATUSES, agent, visible_cause, visible_page
 from extensions import db
@@ -147,6 +148,7 @@ def render_page(
 
 
 @bp.get("/p/<slug>")
+@last_good.kept()
 def page_detail(slug: str):
     return render_page(visible_page(slug))
 

@@ -77,6 +77,11 @@ LIVE_STREAMS = Gauge(
 PROCESS_UP = Gauge(
     "relais_process_up", "1 for each process running Relais", multiprocess_mode="liveall"
 )
+DEGRADED_ANSWERS = Counter(
+    "relais_degraded_answers_total",
+    "Answers given while the database could not be reached: last_good pages, or 503 by kind",
+    ["kind"],
+)
 JOB_RUNS = Counter("relais_job_runs_total", "Scheduled job runs", ["job", "outcome"])
 JOB_SECONDS = Histogram(
     "relais_job_seconds", "Scheduled job durations", ["job"], buckets=(*LATENCY_BUCKETS, 30, 60)

@@ -140,6 +140,12 @@ class Settings(BaseSettings):
     public_page_cache_seconds: float = Field(
         5, ge=0, description="anonymous cause pages are cached this long per process (0: off)"
     )
+    last_good_seconds: float = Field(
+        10,
+        ge=0,
+        description="public pages keep their last good render this often, shown while the "
+        "database is down (0: off)",
+    )
     open_data_rate_limit: str = Field(
         "120 per minute", description="requests per address to /open/"
     )
@@ -367,6 +373,8 @@ class Settings(BaseSettings):
             "LIVE_MAX_STREAMS": self.live_max_streams,
             "LIVE_RATE_LIMIT": self.live_rate_limit,
             "PUBLIC_PAGE_CACHE_SECONDS": self.public_page_cache_seconds,
+            "LAST_GOOD_SECONDS": self.last_good_seconds,
+            "LAST_GOOD_FOLDER": str(instance / "last-good"),
             "OPEN_DATA_RATE_LIMIT": self.open_data_rate_limit,
             "RATELIMIT_AUTH": self.ratelimit_auth,
             "API_WRITE_RATE_LIMIT": self.api_write_rate_limit,

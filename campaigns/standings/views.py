@@ -23,6 +23,7 @@ from campaigns.giving import discretion
 from campaigns.organisations import services
 from campaigns.organisations.models import CauseStatus
 from campaigns.page_cache import cached_for_anonymous
+from campaigns.runtime import last_good
 from campaigns.standings import leaderboards, live, snapshots
 from campaigns.totals.models import TotalScope
 from campaigns.totals.services import figures_one
@@ -102,6 +103,7 @@ def stream(slug: str):
 
 
 @bp.get("/c/<slug>/leaderboard")
+@last_good.kept()
 @cached_for_anonymous
 def leaderboard(slug: str):
     """Every ranked page and the city league of events, each event's members below it."""

@@ -12,6 +12,11 @@ Starts, each in its own process group and all on 127.0.0.1:
     stream passed on unbuffered.
 Once everything listens it prints one JSON line (the URLs, the folder, the
 process ids) and runs until SIGTERM or SIGINT, then stops everything.
+
+With ``--own-services`` it first starts its own PostgreSQL cluster and
+redis-server in ``--folder`` (``own_services.py``; DATABASE_URL and REDIS_URL
+are then not needed, and nothing shared is touched): what bench/night.py and
+bench/faults.py stop and start under load.
 Logs are in ``--folder``/logs. The sessions, the CSRF tokens and the reset
 links of one node are good on the other: both get the same SECRET_KEY and
 SECURITY_PASSWORD_SALT (given, or made once and kept in the folder).
@@ -30,6 +35,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from own_services import Postgres, RedisServer  # beside this script
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX_CONF = Path(__file__).with_name("nginx.conf.in")
@@ -56,8 +64,10 @@ def wait_listening(port: int, processes: list[subprocess.Popen], logs: Path) -> 
     raise SystemExit(f"nothing listened on {port} after {START_SECONDS} s; see {logs}")
 
 
-def kept_secret(folder: Path, name: str) -> str:
-    """A secret from the environment, else one made once for this folder."""
+def kept_secret(folder: Path, name: str, given: str | None = None) -> str:
+    """A secret given, else from the environment, else one made once for this folder."""
+    if given:
+        return given
     if os.environ.get(name):
         return os.environ[name]
     path = folder / f"{name.lower()}.txt"
@@ -68,20 +78,27 @@ def kept_secret(folder: Path, name: str) -> str:
 
 
 class TwoNodes:
-    def __init__(self, folder: Path, nginx_port: int, workers: int):
+    def __init__(
+        self, folder: Path, nginx_port: int, workers: int, env: dict[str, str] | None = None
+    ):
         self.folder = folder
         self.logs = folder / "logs"
         self.nginx_port = nginx_port
         self.workers = workers
+        self.extra_env = dict(env or {})  # over os.environ, for every process
         self.node_ports = [free_port(), free_port()]
         self.processes: list[subprocess.Popen] = []
         self.roles: dict[int, str] = {}
+        self.launches: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {}
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PROMETHEUS_")}
+        env.update(self.extra_env)
         env.update(
-            SECRET_KEY=kept_secret(self.folder, "SECRET_KEY"),
-            SECURITY_PASSWORD_SALT=kept_secret(self.folder, "SECURITY_PASSWORD_SALT"),
+            SECRET_KEY=kept_secret(self.folder, "SECRET_KEY", self.extra_env.get("SECRET_KEY")),
+            SECURITY_PASSWORD_SALT=kept_secret(
+                self.folder, "SECURITY_PASSWORD_SALT", self.extra_env.get("SECURITY_PASSWORD_SALT")
+            ),
             UPLOAD_FOLDER=str(self.folder / "uploads"),
             TRUSTED_PROXIES="1",  # nginx; a node asked directly sees no X-Forwarded-For
             PYTHONUNBUFFERED="1",
@@ -103,6 +120,34 @@ class TwoNodes:
         )
         self.processes.append(proc)
         self.roles[proc.pid] = role
+        self.launches[role] = (args, env)
+        return proc
+
+    def process(self, role: str) -> subprocess.Popen:
+        """The running process of ``role`` (``web-a``, ``worker-b``, ``scheduler-a``…)."""
+        for proc in reversed(self.processes):
+            if self.roles.get(proc.pid) == role:
+                return proc
+        raise KeyError(role)
+
+    def kill(self, role: str) -> int:
+        """``kill -9`` of ``role``'s whole process group (gunicorn and its workers)."""
+        proc = self.process(role)
+        with _gone():
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        return proc.pid
+
+    def relaunch(self, role: str) -> subprocess.Popen:
+        """``role`` started again as it was first started; waits for a web node to listen."""
+        old = self.process(role)
+        if old.poll() is None:
+            raise RuntimeError(f"{role} is still running")
+        self.processes.remove(old)
+        args, env = self.launches[role]
+        proc = self.relais(role, *args, **env)
+        if role.startswith("web-"):
+            wait_listening(self.node_ports["ab".index(role[-1])], [proc], self.logs)
         return proc
 
     def start(self) -> dict:
@@ -176,6 +221,24 @@ class TwoNodes:
                 proc.wait(timeout=10)
 
 
+class OwnServices:
+    """This set's own PostgreSQL cluster and redis-server, in its folder."""
+
+    def __init__(self, folder: Path):
+        self.postgres = Postgres(folder / "pg")
+        self.redis = RedisServer(folder / "redis")
+
+    def start(self) -> dict[str, str]:
+        self.postgres.start()
+        self.redis.start()
+        return {"DATABASE_URL": self.postgres.url, "REDIS_URL": self.redis.url}
+
+    def stop(self) -> None:
+        self.redis.kill()
+        if self.postgres.is_running():
+            self.postgres.stop()
+
+
 class _gone:
     """Ignore a process (group) that has already exited."""
 
@@ -191,16 +254,26 @@ def main() -> int:
     parser.add_argument("--folder", type=Path, required=True, help="state, uploads and logs")
     parser.add_argument("--port", type=int, default=8080, help="nginx's port on 127.0.0.1")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per node")
+    parser.add_argument(
+        "--own-services",
+        action="store_true",
+        help="start a private PostgreSQL cluster and redis-server in --folder",
+    )
     args = parser.parse_args()
-    for name in ("DATABASE_URL", "REDIS_URL"):
-        if not os.environ.get(name, "").startswith(("postgresql", "redis")):
-            parser.error(f"set {name}: both nodes share PostgreSQL and Redis")
+    if not args.own_services:
+        for name in ("DATABASE_URL", "REDIS_URL"):
+            if not os.environ.get(name, "").startswith(("postgresql", "redis")):
+                parser.error(f"set {name} (or give --own-services): both nodes share them")
     args.folder.mkdir(parents=True, exist_ok=True)
-    nodes = TwoNodes(args.folder.resolve(), args.port, args.workers)
+    folder = args.folder.resolve()
+    services = OwnServices(folder) if args.own_services else None
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    nodes = None
     try:
-        print(json.dumps(nodes.start()), flush=True)
+        env = services.start() if services else {}
+        nodes = TwoNodes(folder, args.port, args.workers, env)
+        print(json.dumps({**nodes.start(), **env}), flush=True)
         while not stopping:
             for proc in nodes.processes:
                 if proc.poll() is not None:
@@ -210,7 +283,10 @@ def main() -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        nodes.stop()
+        if nodes is not None:
+            nodes.stop()
+        if services is not None:
+            services.stop()
     return 0
 
 

@@ -14,13 +14,17 @@ from flask.cli import with_appcontext
 
 from campaigns.model_types import utcnow
 from campaigns.runtime import heartbeats
+from campaigns.runtime.degraded import unavailable
 from campaigns.runtime.logs import log_start
+from extensions import db
 from messaging.outbox.delivery import drain
 from messaging.outbox.leases import default_worker_id
 
 log = logging.getLogger(__name__)
 # Outcomes that mean a message was not delivered this time.
 FAILURES = ("retry", "dead", "review")
+# While the database is away: seconds between tries, doubling up to the cap.
+DATABASE_RETRY_SECONDS = (1.0, 10.0)
 
 
 @click.command("worker")
@@ -45,13 +49,29 @@ def worker_command(once: bool, batch: int, poll: float) -> None:
     click.echo(f"Outbox worker {worker_id} started.")
     total: Counter = Counter()
     name, started_at = heartbeats.process_name("worker"), utcnow()
+    away = 0.0  # seconds to wait before trying the database again; 0: it answers
     try:
         while not stopping.is_set():
             try:
                 heartbeats.beat(name, "worker", started_at=started_at, detail=worker_id)
             except Exception as error:  # the database is away: drain says so below
                 log.warning("worker heartbeat not written: %s", error)
-            counts = drain(worker_id, batch=batch, should_stop=stopping.is_set)
+            try:
+                counts = drain(worker_id, batch=batch, should_stop=stopping.is_set)
+            except Exception as error:
+                # PostgreSQL restarting is no reason to exit: the rows this worker
+                # held go back to the queue when their lease runs out.
+                if once or not unavailable(error):
+                    raise
+                db.session.rollback()
+                if not away:
+                    log.warning("outbox worker %s: the database is away (%s)", worker_id, error)
+                away = min(max(away * 2, DATABASE_RETRY_SECONDS[0]), DATABASE_RETRY_SECONDS[1])
+                stopping.wait(away)
+                continue
+            if away:
+                log.warning("outbox worker %s: the database is back", worker_id)
+                away = 0.0
             total.update(counts)
             if counts:
                 failed = sum(counts[name] for name in FAILURES)

@@ -82,3 +82,25 @@ def test_errors_and_a_zero_setting_are_not_cached(app, db, client, cached):
     app.config["PUBLIC_PAGE_CACHE_SECONDS"] = 0
     client.get(f"/c/{cause.slug}")
     assert "X-Relais-Cache" not in client.get(f"/c/{cause.slug}").headers
+
+
+def test_one_render_at_a_time_the_others_get_the_copy_it_replaces(db, client, cached):
+    import threading
+
+    cause = CauseFactory()
+    db.session.commit()
+    first = client.get(f"/c/{cause.slug}", headers={"Accept-Language": "en"})
+    ((key, entry),) = page_cache._entries.items()
+    page_cache._entries[key] = (0.0, *entry[1:])  # expired
+    page_cache._rendering[key] = threading.Event()  # another visitor's render under way
+    try:
+        meanwhile = client.get(f"/c/{cause.slug}", headers={"Accept-Language": "en"})
+    finally:
+        page_cache._rendering.pop(key)
+    assert meanwhile.headers["X-Relais-Cache"] == "stale" and meanwhile.data == first.data
+    fresh = client.get(f"/c/{cause.slug}", headers={"Accept-Language": "en"})
+    assert "X-Relais-Cache" not in fresh.headers  # expired and nobody rendering: rendered
+    assert (
+        client.get(f"/c/{cause.slug}", headers={"Accept-Language": "en"}).headers["X-Relais-Cache"]
+        == "hit"
+    )

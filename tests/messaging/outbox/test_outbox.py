@@ -4,6 +4,8 @@ loopback, retries with backoff, dead letters, opt-out, quiet hours, leases."""
 from __future__ import annotations
 
 import re
+import signal
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -353,3 +355,40 @@ def test_relais_worker_once_drains_and_prints_counts(runner, org, agent, mailbox
     assert result.exit_code == 0, result.output
     assert "Done: sent 1, skipped 1" in result.output
     assert len(mailbox.messages) == 1
+
+
+def test_the_worker_waits_out_a_database_that_is_away(runner, monkeypatch, caplog):
+    """A PostgreSQL restart is no reason for ``relais worker`` to exit."""
+    import psycopg
+    from sqlalchemy.exc import OperationalError
+
+    from messaging.outbox import cli
+
+    calls = []
+
+    def drain(worker_id, *, batch, should_stop):
+        calls.append(worker_id)
+        if len(calls) < 3:
+            refused = psycopg.OperationalError("connection failed: Connection refused")
+            raise OperationalError("SELECT", {}, refused)
+        signal.raise_signal(signal.SIGTERM)  # back: then stopped as a process manager does
+        return Counter()
+
+    monkeypatch.setattr(cli, "drain", drain)
+    monkeypatch.setattr(cli, "DATABASE_RETRY_SECONDS", (0.01, 0.02))
+    result = runner.invoke(args=["worker", "--poll", "0.01"])
+
+    assert result.exit_code == 0, result.output
+    assert len(calls) == 3
+    assert "the database is away" in caplog.text and "the database is back" in caplog.text
+
+
+def test_the_worker_still_stops_on_any_other_error(runner, monkeypatch):
+    from messaging.outbox import cli
+
+    def drain(worker_id, *, batch, should_stop):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(cli, "drain", drain)
+    result = runner.invoke(args=["worker", "--poll", "0.01"])
+    assert result.exit_code != 0 and isinstance(result.exception, RuntimeError)
