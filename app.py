@@ -151,7 +151,7 @@ def create_app(config: dict | None = None) -> Flask:
     from agents.cli import agents_cli, staff_cli, tokens_cli
     from agents.views import bp as agents_bp
     from campaigns import erasure as campaigns_erasure
-    from campaigns import errors, templating, unit_of_work
+    from campaigns import errors, page_cache, templating, unit_of_work
     from campaigns.badges import views as badges
     from campaigns.badges.cli import badges_cli
     from campaigns.cards import views as cards
@@ -203,6 +203,7 @@ def create_app(config: dict | None = None) -> Flask:
     limiter.init_app(app)
     auth.init_app(app)
     templating.init_app(app)
+    page_cache.init_app(app)
     errors.init_app(app)
     degraded.init_app(app)
     headers.init_app(app)

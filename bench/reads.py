@@ -130,8 +130,11 @@ def wait_for(port: int, path: str, proc) -> None:
     raise RuntimeError("gunicorn did not answer within 60 s")
 
 
-def hammer(port: int, path: str, clients: int, seconds: float) -> tuple[int, list[float]]:
+def hammer(
+    port: int, path: str, clients: int, seconds: float, headers: dict | None = None
+) -> tuple[int, list[float]]:
     """C keep-alive clients GET ``path`` for ``seconds``; (requests, latencies in s)."""
+    sent = {"Accept-Language": "fr", **(headers or {})}
     stop_at = time.monotonic() + seconds
     counts, latencies, errors = [0] * clients, [[] for _ in range(clients)], []
 
@@ -139,7 +142,7 @@ def hammer(port: int, path: str, clients: int, seconds: float) -> tuple[int, lis
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         while time.monotonic() < stop_at:
             started = time.perf_counter()
-            conn.request("GET", path, headers={"Accept-Language": "fr"})
+            conn.request("GET", path, headers=sent)
             response = conn.getresponse()
             response.read()
             if response.status != 200:

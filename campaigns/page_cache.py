@@ -13,6 +13,16 @@ the others are served the copy it replaces (a render of the leaderboard of a
 202-event night takes a second of CPU; without this, every visitor arriving
 in that second rendered it too, and the renders queued behind each other).
 Only when there is no copy at all do they wait for the render under way.
+
+Signed-in people get the same treatment from inside the view
+(``for_signed_in``): the body of a page is kept per address, language and the
+viewer's *relation* to it, which the view names — ``None`` when the page is
+the same for every signed-in viewer (most viewers of most pages), the viewer's
+own id when they own it, host it, are staff or have pages that could join it.
+Only the personal parts are made for each request: the menu (``_you.html``,
+between the ``relais:you`` marks of ``base.html``) and the CSRF token of the
+viewer's session. A viewer who has just changed something (a POST) is never
+shown a copy older than that change, and a flashed message is always rendered.
 """
 
 from __future__ import annotations
@@ -21,19 +31,43 @@ import threading
 import time
 from collections import OrderedDict
 from functools import wraps
+from typing import NamedTuple
 
-from flask import current_app, make_response, request, session
+from flask import Flask, current_app, g, make_response, render_template, request, session
+from flask.globals import request_ctx
+from flask_babel import get_locale
+from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 
 MAX_ENTRIES = 512
+
+
+class _Kept(NamedTuple):
+    """A signed-in page without its personal parts: the menu cut out between
+    ``before`` and ``after``, the CSRF token replaced by ``CSRF_HOLE``."""
+
+    expires: float
+    made: float  # time.time(), compared with the viewer's last change
+    before: str
+    after: str
+    headers: list
+
+
 WAIT_SECONDS = 30  # for a render under way, when there is no copy to serve meanwhile
 _entries: OrderedDict[tuple[str, str], tuple[float, bytes, int, list]] = OrderedDict()
 _rendering: dict[tuple[str, str], threading.Event] = {}
 _lock = threading.Lock()
+SIGNED_IN_MAX_ENTRIES = 2048
+_signed_in: OrderedDict[tuple, _Kept] = OrderedDict()
+YOU_START, YOU_END = "<!--relais:you-->", "<!--/relais:you-->"
+CSRF_HOLE = "\x00relais-csrf\x00"  # never in a rendered page: "\x00" is escaped by Jinja
+WROTE = "_relais_wrote"  # in the session: when this viewer last changed something
 
 
 def clear() -> None:
     with _lock:
         _entries.clear()
+        _signed_in.clear()
 
 
 def _served(entry: tuple, label: str):
@@ -109,3 +143,93 @@ def _render(view, key: tuple[str, str], now: float, *args, **kwargs):
             while len(_entries) > MAX_ENTRIES:
                 _entries.popitem(last=False)
     return response
+
+
+# --- signed-in viewers ------------------------------------------------------
+
+
+def for_signed_in(relation, render):
+    """``render()``'s page for a signed-in viewer, from the copy kept for the
+    viewer's ``relation`` to the page when there is one (see the module's
+    docstring). Call it from the view, once the page is found: the language is
+    known then. Anything else (anonymous, not a GET, a flashed message, the
+    cache off) is simply rendered."""
+    seconds = current_app.config.get("PUBLIC_PAGE_CACHE_SECONDS", 0)
+    if (
+        seconds <= 0
+        or request.method != "GET"
+        or "Authorization" in request.headers
+        or not current_user.is_authenticated
+        or session.get("_flashes")
+        or request_ctx.flashes
+    ):
+        return render()
+    key = (request.host + request.script_root + request.full_path, str(get_locale()), relation)
+    wrote = session.get(WROTE, 0)
+    now = time.monotonic()
+    with _lock:
+        hit = _signed_in.get(key)
+        if hit is not None and hit.expires > now and hit.made > wrote:
+            _signed_in.move_to_end(key)
+        else:
+            hit = None
+    if hit is not None:
+        return _personalised(hit)
+    response = make_response(render())
+    kept = _kept(response, now + seconds)
+    if kept is not None:
+        with _lock:
+            _signed_in[key] = kept
+            _signed_in.move_to_end(key)
+            while len(_signed_in) > SIGNED_IN_MAX_ENTRIES:
+                _signed_in.popitem(last=False)
+    return response
+
+
+def _kept(response, expires: float) -> _Kept | None:
+    if response.status_code != 200 or response.direct_passthrough:
+        return None
+    if response.mimetype != "text/html":
+        return None
+    body = response.get_data(as_text=True)
+    start, end = body.find(YOU_START), body.find(YOU_END)
+    if start < 0 or end < start or CSRF_HOLE in body:
+        return None
+    token = g.get("csrf_token")  # Flask-WTF's signed token of this viewer's session
+    before, after = body[: start + len(YOU_START)], body[end:]
+    if token:
+        before, after = before.replace(token, CSRF_HOLE), after.replace(token, CSRF_HOLE)
+    headers = [
+        (name, value)
+        for name, value in response.headers.items()
+        if name.lower() not in ("set-cookie", "content-length", "vary")
+    ]
+    return _Kept(expires, time.time(), before, after, headers)
+
+
+def _personalised(kept: _Kept):
+    you = render_template("_you.html")
+    body = kept.before + you + kept.after
+    if CSRF_HOLE in body:
+        body = body.replace(CSRF_HOLE, generate_csrf())
+    response = current_app.response_class(body, status=200, headers=kept.headers)
+    response.headers["X-Relais-Cache"] = "hit-signed-in"
+    response.vary.add("Cookie")
+    return response
+
+
+def _note_change(response):
+    """A signed-in POST that went through: copies made before it are not shown to
+    this viewer again, so they see what they just did."""
+    if (
+        request.method == "POST"
+        and response.status_code < 400
+        and "Authorization" not in request.headers
+        and current_user.is_authenticated
+    ):
+        session[WROTE] = time.time()
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(_note_change)

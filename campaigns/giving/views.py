@@ -37,7 +37,7 @@ from campaigns.giving.stripe_gateway import test_payments_allowed
 from campaigns.organisations.forms import ConfirmForm
 from campaigns.organisations.models import Cause, Project
 from campaigns.pages.models import Page
-from campaigns.pages.views import render_page
+from campaigns.pages.page_view import render_page
 from campaigns.urls import absolute_url
 from campaigns.web import visible_page
 from extensions import db, limiter, limits_off

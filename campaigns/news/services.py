@@ -54,6 +54,20 @@ def can_change(agent: Agent | None, update: FieldUpdate) -> bool:
     return update.author_id == agent.id or org_services.is_staff(agent, update.organisation_id)
 
 
+def has_written_on(agent: Agent | None, page: Page) -> bool:
+    """Whether the agent wrote one of the page's updates (and so may change it)."""
+    if agent is None:
+        return False
+    return (
+        db.session.scalar(
+            select(FieldUpdate.id)
+            .where(FieldUpdate.page_id == page.id, FieldUpdate.author_id == agent.id)
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def _clean(data: dict) -> dict:
     errors: dict[str, str] = {}
     title = inputs.text_field(

@@ -11,6 +11,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from agents.models import Agent, Membership, MembershipRole
 from campaigns import audit
@@ -51,7 +52,9 @@ def require_staff(agent: Agent | None, organisation_id: int) -> None:
 
 
 def get_cause(slug: str) -> Cause:
-    cause = db.session.scalar(select(Cause).where(Cause.slug == slug))
+    cause = db.session.scalar(
+        select(Cause).where(Cause.slug == slug).options(joinedload(Cause.organisation))
+    )
     if cause is None:
         raise NotFound(_("There is no cause at this address."))
     return cause

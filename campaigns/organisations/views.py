@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import selectinload
 
+from campaigns import page_cache
 from campaigns.discovery import search
 from campaigns.fund_use import allocation
 from campaigns.giving import discretion
@@ -97,6 +98,11 @@ def events_of(cause: Cause, chosen: EventFilter):
 @cached_for_anonymous
 def cause_detail(slug: str):
     cause = visible_cause(slug)
+    # The same for everyone allowed to see it (visible_cause has just checked).
+    return page_cache.for_signed_in(cause.status, lambda: _cause_html(cause))
+
+
+def _cause_html(cause: Cause) -> str:
     chosen = event_filter(request.args)
     events = db.session.scalars(events_of(cause, chosen)).all()
     # The same ranking as the public leaderboard (raised, then donors).

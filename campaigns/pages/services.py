@@ -14,6 +14,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from agents.models import Agent
 from campaigns import audit
@@ -111,7 +112,13 @@ def clean_page_input(data: dict, *, kind: PageKind, page: Page | None) -> dict:
 
 
 def get_page(slug: str) -> Page:
-    page = db.session.scalar(select(Page).where(Page.slug == slug))
+    # Its cause and organisation in the same statement: every screen of a page
+    # reads them (who may see it, the organisation's language).
+    page = db.session.scalar(
+        select(Page)
+        .where(Page.slug == slug)
+        .options(joinedload(Page.cause).joinedload(Cause.organisation))
+    )
     if page is None:
         raise NotFound(_("There is no page at this address."))
     return page

@@ -15,8 +15,9 @@ from campaigns.organisations.forms import ConfirmForm
 from campaigns.pages import teams
 from campaigns.pages.forms import JoinForm, TeamInviteForm, choice
 from campaigns.pages.models import PageKind
+from campaigns.pages.page_view import joinable_pages
 from campaigns.pages.services import get_page
-from campaigns.pages.views import bp, editable_page, form_errors, joinable_pages
+from campaigns.pages.views import bp, editable_page, form_errors
 from campaigns.web import agent, visible_page
 
 

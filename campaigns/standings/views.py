@@ -18,6 +18,7 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from flask_babel import get_translations
 from flask_babel import gettext as _
 
+from campaigns import page_cache
 from campaigns.errors import NotFound
 from campaigns.giving import discretion
 from campaigns.organisations import services
@@ -108,6 +109,11 @@ def stream(slug: str):
 def leaderboard(slug: str):
     """Every ranked page and the city league of events, each event's members below it."""
     cause = visible_cause(slug)
+    # The same for everyone allowed to see it (visible_cause has just checked).
+    return page_cache.for_signed_in(cause.status, lambda: _leaderboard_html(cause))
+
+
+def _leaderboard_html(cause) -> str:
     pages = leaderboards.public_board(cause.id, "pages", limit=snapshots.BOARD_LIMIT)
     events = leaderboards.public_board(cause.id, "events", limit=snapshots.BOARD_LIMIT)
     members = {
