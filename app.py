@@ -86,6 +86,8 @@ MODEL_MODULES = (
     "campaigns.badges.models",
     "campaigns.fund_use.models",
     "campaigns.giving.models",
+    "campaigns.leagues.models",
+    "campaigns.matching.models",
     "campaigns.news.models",
     "campaigns.offline.models",
     "campaigns.organisations.models",
@@ -119,6 +121,7 @@ ROUTE_MODULES = (
     "campaigns.pages.report_views",
     "campaigns.pages.staff_views",
     "campaigns.standings.api",
+    "campaigns.leagues.api",
     "campaigns.discovery.api",
     "campaigns.donors.views",
     "messaging.sharing.poster",
@@ -169,6 +172,9 @@ def create_app(config: dict | None = None) -> Flask:
     from campaigns.giving.views import bp as giving_bp
     from campaigns.giving.webhooks import bp as webhooks_bp
     from campaigns.json_api import bp as api_bp
+    from campaigns.leagues.cli import leagues_cli
+    from campaigns.leagues.views import bp as leagues_bp
+    from campaigns.matching import views as matching
     from campaigns.news.views import bp as news_bp
     from campaigns.offline.views import bp as offline_bp
     from campaigns.open_data.views import bp as open_data_bp
@@ -223,12 +229,15 @@ def create_app(config: dict | None = None) -> Flask:
     embeds.init_app(app)
     # Badges follow gifts and joins (campaigns' own signals) and have a staff screen.
     badges.init_app(app)
+    # Match challenges follow gifts and refunds (campaigns' own signals).
+    matching.init_app(app)
 
     app.register_blueprint(health_bp)
     app.register_blueprint(campaigns_bp)
     app.register_blueprint(giving_bp)
     app.register_blueprint(staff_bp)
     app.register_blueprint(open_data_bp)
+    app.register_blueprint(leagues_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(operator_bp)
     app.register_blueprint(staff_donations_bp)
@@ -262,6 +271,7 @@ def create_app(config: dict | None = None) -> Flask:
         totals_cli,
         ranks_cli,
         badges_cli,
+        leagues_cli,
         stripe_cli,
         scheduler_command,
         worker_command,

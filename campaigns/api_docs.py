@@ -50,6 +50,7 @@ TAGS = {
     "pages": "Personal, event and team pages: reading, searching, creating, changing.",
     "leaderboards": "Ranks within a cause, read once or followed live.",
     "organisations": "The organisations that run causes.",
+    "leagues": "Contests across organisations: their live board.",
     "reference": "This document and its reference page.",
 }
 

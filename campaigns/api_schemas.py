@@ -203,6 +203,13 @@ class LivePage(Answer):
     rank: int = Field(ge=1)
 
 
+class LiveMatch(Answer):
+    """A match challenge running now: what is left of its cap."""
+
+    left: Money
+    cap: Money
+
+
 class LiveTotals(Answer):
     """The data of one ``totals`` event of the live stream: a whole state, so a
     client that missed some only needs the latest."""
@@ -214,9 +221,39 @@ class LiveTotals(Answer):
     donor_count: Count
     goal: Money
     leaderboards: dict[Literal["pages", "events"], list[LiveEntry]]
+    matches: dict[str, LiveMatch] = Field(
+        default_factory=dict,
+        description="the match challenges of the cause running now, by id: what is left",
+    )
     pages: dict[str, LivePage] = Field(
         description="the pages this message is about, by slug (the ranked ones at first)"
     )
+
+
+class LeagueStanding(Answer):
+    rank: Count = Field(description="an exact tie on both figures shares its rank")
+    organisation: Slug
+    cause: Slug | None = Field(
+        description="the cause taking part, or null for the whole organisation"
+    )
+    name: str
+    raised: Money = Field(description="donors' gifts in the window, minus refunds in the window")
+    donor_count: Count = Field(description="unique donors who gave in the window")
+    gift_count: Count
+
+
+class League(Answer):
+    """A contest across organisations: its window, its rule and its board."""
+
+    slug: Slug
+    title: str
+    rule: Literal["raised", "donors"] = Field(
+        description="raised: by amount, donors breaking ties; donors: by unique donors, "
+        "amount breaking ties"
+    )
+    starts_at: Timestamp
+    ends_at: Timestamp
+    standings: list[LeagueStanding]
 
 
 # --- requests -----------------------------------------------------------------------

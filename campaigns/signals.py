@@ -18,6 +18,15 @@ signals = Namespace()
 # sender: the Donation (a gift or a confirmed offline gift), flushed, with its id.
 gift_recorded = signals.signal("gift-recorded")
 
+# sender: a ledger row that follows a gift (a refund, dispute, reversal, fee or
+# transfer: ``ledger.record_further_row``), flushed and counted in the totals.
+# campaigns' matching area listens: a refund gives back its part of a match.
+further_row_recorded = signals.signal("further-row-recorded")
+
+# sender: the Match whose window has ended (campaigns.matching), flushed;
+# email=, subject=, text= the sponsor's statement. A receiver queues the mail.
+match_statement_ready = signals.signal("match-statement-ready")
+
 # sender: the Donation that just got its receipt number (from the receipts job).
 receipt_issued = signals.signal("receipt-issued")
 

@@ -13,6 +13,7 @@ from campaigns.signals import (
     field_update_posted,
     gift_attribution,
     gift_recorded,
+    match_statement_ready,
     message_counts,
     page_published,
     receipt_issued,
@@ -24,6 +25,7 @@ from messaging.automatic.services import badge_earned, gift_milestones, welcome
 from messaging.mail.donor_access import queue_donor_link
 from messaging.mail.field_news import queue_field_update
 from messaging.mail.invitations import queue_cohost_invite, queue_team_invite
+from messaging.mail.match_statements import queue_match_statement
 from messaging.mail.receipts import queue_receipt
 from messaging.outbox.services import status_counts
 from messaging.sharing.models import ShareLink
@@ -62,6 +64,7 @@ def init_app(app: Flask) -> None:
     team_invited.connect(queue_team_invite)
     donor_link_requested.connect(queue_donor_link)
     field_update_posted.connect(queue_field_update)
+    match_statement_ready.connect(queue_match_statement)
     gift_attribution.connect(_attribution)
     demo_seeded.connect(_demo_templates)
     message_counts.connect(_message_counts)

@@ -13,7 +13,7 @@ from campaigns.errors import ValidationError
 from campaigns.giving.models import Donation, DonationKind
 from campaigns.organisations.models import Cause, Project
 from campaigns.pages.models import Page, PageStatus
-from campaigns.signals import gift_recorded
+from campaigns.signals import further_row_recorded, gift_recorded
 from campaigns.totals import services as totals
 from extensions import db
 
@@ -138,4 +138,5 @@ def record_further_row(
     db.session.add(row)
     db.session.flush()
     totals.apply(row)
+    further_row_recorded.send(row)
     return row

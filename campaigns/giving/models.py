@@ -43,12 +43,18 @@ class DonationKind(StrEnum):
     TRANSFER_OUT = "transfer_out"
     TRANSFER_IN = "transfer_in"
     FEE_TRANSFER = "fee_transfer"
+    # A sponsor's match of one gift (campaigns.matching): its part of the match
+    # (positive), and what a refund of the gift gives back of it (release, negative).
+    MATCH = "match"
+    MATCH_RELEASE = "match_release"
 
 
 # Rows that are no money given or given back but what collecting it cost: the
 # totals keep them apart (``fees_minor``), never in what was raised.
 COST_KINDS = (DonationKind.FEE, DonationKind.FEE_TRANSFER)
 TRANSFER_KINDS = (DonationKind.TRANSFER_OUT, DonationKind.TRANSFER_IN, DonationKind.FEE_TRANSFER)
+# A sponsor's money matching a gift: counted as raised, never as a gift or a donor.
+MATCH_KINDS = (DonationKind.MATCH, DonationKind.MATCH_RELEASE)
 
 
 class Donation(db.Model):
@@ -100,6 +106,9 @@ class Donation(db.Model):
     stripe_account_id: Mapped[str | None] = mapped_column(String(255), index=True)
     # Fee rows: the balance transaction (txn_…) the fee was read from, so it is booked once.
     stripe_balance_transaction_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # Match rows: the gift they match (not ``original_id``: a match is the
+    # sponsor's money, never part of what the gift holds or its receipt).
+    matched_gift_id: Mapped[int | None] = mapped_column(ForeignKey("donations.id"), index=True)
     pending_gift_id: Mapped[int | None] = mapped_column(ForeignKey("pending_gifts.id"), unique=True)
     offline_gift_id: Mapped[int | None] = mapped_column(ForeignKey("offline_gifts.id"), unique=True)
     # "EV-2026-000123": gap-free per organisation and year (reçu fiscal).

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from campaigns.csv_safety import inert
+from campaigns.leagues.services import open_rows as league_rows
 from campaigns.news.services import open_rows as field_news_rows
 from campaigns.open_data.services import (
     causes,
@@ -158,6 +159,26 @@ DATASETS = {
             ),
             leaderboard_rows,
             {"raised_minor": FLOOR_NOTE},
+        ),
+        Dataset(
+            "league_standings",
+            "Leagues across organisations: each entrant's rank and figures in the window",
+            (
+                ("league", "string"),
+                ("rank", "integer"),
+                ("organisation", "string"),
+                ("cause", "string"),
+                ("currency", "string"),
+                MONEY,
+                ("donor_count", "integer"),
+                ("gift_count", "integer"),
+            ),
+            league_rows,
+            {
+                "raised_minor": "Minor units: gifts in the window minus refunds in it; empty "
+                "while fewer donors than the organisation's floor gave.",
+                "cause": "Empty when the whole organisation takes part.",
+            },
         ),
         Dataset(
             "expenses",

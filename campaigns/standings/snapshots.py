@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from campaigns.giving import discretion
 from campaigns.giving.models import Donation
+from campaigns.matching import services as matching
 from campaigns.money import Money
 from campaigns.organisations.models import Cause
 from campaigns.pages.models import Page
@@ -59,6 +60,8 @@ def snapshot(cause_id: int) -> Snapshot:
         "donation_count": fig.donation_count,
         "donor_count": fig.donor_count,
         "goal": Money(cause.goal_minor, currency).as_json(),
+        # The match challenges of the cause running now (what is left of each).
+        "matches": matching.live_figures(cause_id),
         "leaderboards": {
             name: [
                 {

@@ -90,8 +90,9 @@ def scopes_of(donation: Donation) -> list[tuple[TotalScope, int]]:
 
 
 def slot_of(donation: Donation) -> int:
-    """The hot-row slot of a ledger row: its gift's, for refunds and disputes."""
-    return (donation.original_id or donation.id) % HOT_SLOTS
+    """The hot-row slot of a ledger row: its gift's, for refunds and disputes
+    (and matches: a match row takes no row lock its gift did not take)."""
+    return (donation.original_id or donation.matched_gift_id or donation.id) % HOT_SLOTS
 
 
 def apply(donation: Donation) -> None:

@@ -34,6 +34,7 @@ JOBS = [
     Job("expire-pending-gifts", "campaigns.giving.jobs:expire_pending_gifts", seconds=900),
     Job("purge-donor-addresses", "campaigns.donors.jobs:purge_donor_addresses", seconds=86400),
     Job("record-fees", "campaigns.giving.jobs:record_fees", seconds=300),
+    Job("match-statements", "campaigns.matching.jobs:send_match_statements", seconds=300),
     Job("expand-broadcasts", "messaging.broadcasts.jobs:expand_due_job", seconds=30),
     Job("gift-digest", "messaging.automatic.jobs:gift_digest", seconds=300),
     Job("rank-snapshots", "messaging.automatic.jobs:rank_snapshots", seconds=300),

@@ -10,6 +10,8 @@
  *   [data-live="cause-progress"]    a <progress> (value, max 100) or a bar (width %);
  *                                   data-live-label ("{pct}% …") becomes its aria-label
  *   [data-live-page="<slug>"][data-live="page-raised" | "page-donors" | "page-rank"]
+ *   [data-live="match-left"][data-live-match="<id>"]
+ *                                   what is left of a match challenge (message.matches)
  *   [data-live-board="pages" | "events"]
  *                                   a list re-ordered from the message's leaderboard:
  *                                   rows are <li data-live-page="<slug>">, kept when
@@ -192,6 +194,13 @@
       var rows = boards[list.getAttribute("data-live-board")];
       if (rows) {
         renderBoard(container, list, rows);
+      }
+    });
+    var matches = data.matches || {};
+    each(container, '[data-live="match-left"]', function (element) {
+      var match = matches[element.getAttribute("data-live-match")];
+      if (match) {
+        showAmount(element, match.left);
       }
     });
     Object.keys(data.pages || {}).forEach(function (slug) {
