@@ -102,6 +102,7 @@ MODEL_MODULES = (
     "messaging.sharing.models",
     "messaging.social.models",
     "messaging.templating.models",
+    "messaging.webhooks.models",
 )
 
 
@@ -199,6 +200,7 @@ def create_app(config: dict | None = None) -> Flask:
     from messaging.sharing.views import bp as sharing_bp
     from messaging.social.views import bp as social_bp
     from messaging.templating.views import bp as messaging_staff_bp
+    from messaging.webhooks.views import bp as outgoing_webhooks_bp
 
     import_modules()
     extensions.init_app(app)
@@ -252,6 +254,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(messaging_bp)
     app.register_blueprint(broadcasts_bp)
     app.register_blueprint(outbox_staff_bp)
+    app.register_blueprint(outgoing_webhooks_bp)
     app.register_blueprint(sharing_bp)
     app.register_blueprint(messaging_staff_bp)
     app.register_blueprint(social_bp)

@@ -26,7 +26,7 @@ from sqlalchemy import Table, func, or_, select
 from campaigns.model_types import utcnow
 from extensions import db
 
-EMAIL_COLUMNS = ("email", "donor_email", "recipient")
+EMAIL_COLUMNS = ("email", "donor_email", "recipient", "sponsor_email")
 SECRET = re.compile(r"password|secret|token_hash|credentials|uniquifier|donor_key|^tf_|^us_")
 PHOTO = re.compile(r"^[0-9a-f]{32}\.jpg$")
 README = """\

@@ -27,6 +27,14 @@ further_row_recorded = signals.signal("further-row-recorded")
 # email=, subject=, text= the sponsor's statement. A receiver queues the mail.
 match_statement_ready = signals.signal("match-statement-ready")
 
+# sender: the refund row (a Donation of kind refund, flushed, negative amount),
+# gift= the gift it takes money back from. One send per refund row.
+gift_refunded = signals.signal("gift-refunded")
+
+# sender: the dispute row (a Donation of kind dispute, flushed, negative amount),
+# gift= the disputed gift, dispute_id= Stripe's id. One send per dispute.
+gift_disputed = signals.signal("gift-disputed")
+
 # sender: the Donation that just got its receipt number (from the receipts job).
 receipt_issued = signals.signal("receipt-issued")
 
@@ -49,6 +57,12 @@ donor_erased = signals.signal("donor-erased")
 
 # sender: the Page just made public (possibly not flushed yet: a new page has no id).
 page_published = signals.signal("page-published")
+
+# sender: the Page its owner just closed (flushed); sent once, when it closes.
+page_closed = signals.signal("page-closed")
+
+# sender: the Expense just published (flushed, published_at set).
+expense_published = signals.signal("expense-published")
 
 # sender: the personal Page that just joined (flushed), event= the event or team Page.
 page_joined = signals.signal("page-joined")

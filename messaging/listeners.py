@@ -10,11 +10,15 @@ from campaigns.signals import (
     cohost_invited,
     demo_seeded,
     donor_link_requested,
+    expense_published,
     field_update_posted,
     gift_attribution,
+    gift_disputed,
     gift_recorded,
+    gift_refunded,
     match_statement_ready,
     message_counts,
+    page_closed,
     page_published,
     receipt_issued,
     share_funnel,
@@ -31,6 +35,7 @@ from messaging.outbox.services import status_counts
 from messaging.sharing.models import ShareLink
 from messaging.sharing.services import attributed_link_id, channel_stats
 from messaging.templating.demo_templates import seed_templates
+from messaging.webhooks import services as webhooks
 
 
 def _attribution(_sender, *, code: str | None, page_id: int | None) -> int | None:
@@ -70,3 +75,10 @@ def init_app(app: Flask) -> None:
     message_counts.connect(_message_counts)
     share_funnel.connect(_share_funnel)
     share_link_channels.connect(_share_link_channels)
+    # Outgoing webhooks: each piece of news becomes outbox rows for the endpoints that want it.
+    gift_recorded.connect(webhooks.on_gift_recorded)
+    gift_refunded.connect(webhooks.on_gift_refunded)
+    gift_disputed.connect(webhooks.on_gift_disputed)
+    page_published.connect(webhooks.on_page_published)
+    page_closed.connect(webhooks.on_page_closed)
+    expense_published.connect(webhooks.on_expense_published)

@@ -17,10 +17,14 @@ from extensions import db
 from tests.conftest import TEST_DATABASE_URL, drop_database, make_migrated_app
 
 
-def test_refunds_and_disputes_use_their_gifts_slot():
-    gift = SimpleNamespace(id=13, original_id=None)
-    refund = SimpleNamespace(id=42, original_id=13)
-    assert totals.slot_of(gift) == totals.slot_of(refund) == 13 % totals.HOT_SLOTS
+def test_refunds_disputes_and_matches_use_their_gifts_slot():
+    gift = SimpleNamespace(id=13, original_id=None, matched_gift_id=None)
+    refund = SimpleNamespace(id=42, original_id=13, matched_gift_id=None)
+    match = SimpleNamespace(id=50, original_id=None, matched_gift_id=13)
+    other = SimpleNamespace(id=14, original_id=None, matched_gift_id=None)
+    assert totals.slot_of(gift) == totals.slot_of(refund) == totals.slot_of(match)
+    assert totals.slot_of(gift) == 13 % totals.HOT_SLOTS
+    assert totals.slot_of(other) != totals.slot_of(gift)
 
 
 @pytest.mark.slow

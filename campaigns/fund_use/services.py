@@ -29,6 +29,7 @@ from campaigns.model_types import utcnow
 from campaigns.offline.services import WALL_CLOCK
 from campaigns.organisations import services
 from campaigns.organisations.models import Cause, Organisation, Project
+from campaigns.signals import expense_published
 from extensions import db
 
 MAX_AMOUNT_MINOR = 100_000_000_000  # a billion euros: anything above is a typing slip
@@ -227,6 +228,7 @@ def publish_expense(staff: Agent, organisation: Organisation, expense: Expense) 
     expense.published_at = utcnow()
     db.session.flush()
     _log(staff, organisation, expense, "expense.publish", "Published")
+    expense_published.send(expense)
     return expense
 
 

@@ -23,6 +23,7 @@ from campaigns.giving.follow_ups import Result, as_amount, as_currency, gift_for
 from campaigns.giving.ledger import record_further_row as _add_row
 from campaigns.giving.models import Donation, DonationKind, StripeEvent, StripeEventOutcome
 from campaigns.model_types import utcnow
+from campaigns.signals import gift_disputed, gift_refunded
 from extensions import db
 
 # Set while parked events are applied in the order Stripe created them: a refund
@@ -70,7 +71,7 @@ def handle_refund(event_id: str, charge: dict, account: str | None = None) -> Re
     repeat = _refund_row(gift, cumulative)
     if repeat and not _after_a_failure(gift, event_id):
         return found
-    _add_row(
+    row = _add_row(
         gift,
         DonationKind.REFUND,
         -difference,
@@ -78,6 +79,7 @@ def handle_refund(event_id: str, charge: dict, account: str | None = None) -> Re
         stripe_charge_id=charge.get("id") if isinstance(charge.get("id"), str) else None,
         stripe_refund_cumulative=None if repeat else cumulative,
     )
+    gift_refunded.send(row, gift=gift)
     found.outcome, found.detail, found.amount_minor = StripeEventOutcome.RECORDED, "", difference
     if isinstance(charge.get("payment_intent"), str) and not _applying_parked.get():
         # A failure reported before its refund was booked can be applied now.
@@ -197,7 +199,7 @@ def _withdraw(event_id: str | None, gift: Donation, dispute: dict, amount: int) 
     if amount <= 0:
         return None
     charge_id = dispute.get("charge")
-    return _add_row(
+    row = _add_row(
         gift,
         DonationKind.DISPUTE,
         -amount,
@@ -205,6 +207,8 @@ def _withdraw(event_id: str | None, gift: Donation, dispute: dict, amount: int) 
         stripe_charge_id=charge_id if isinstance(charge_id, str) else None,
         stripe_dispute_id=dispute["id"],
     )
+    gift_disputed.send(row, gift=gift, dispute_id=dispute["id"])
+    return row
 
 
 def _dispute_input(dispute: dict):

@@ -24,7 +24,7 @@ from campaigns.model_types import utcnow
 from campaigns.organisations.models import Cause, CauseStatus
 from campaigns.organisations.services import is_staff, require_staff
 from campaigns.pages.models import EVENT_KINDS, CohostInvite, Page, PageHost, PageKind, PageStatus
-from campaigns.signals import page_joined, page_published
+from campaigns.signals import page_closed, page_joined, page_published
 from extensions import db
 
 
@@ -215,6 +215,8 @@ def close_page(agent: Agent, page: Page) -> Page:
     if page.status != PageStatus.CLOSED:
         page.status = PageStatus.CLOSED
         page.closed_at = utcnow()
+        db.session.flush()
+        page_closed.send(page)
     db.session.flush()
     return page
 

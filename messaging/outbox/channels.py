@@ -1,5 +1,5 @@
 """How one outbox message leaves Relais: SMTP, X (tweepy), Facebook Pages
-(facebook-sdk).
+(facebook-sdk), an organisation's webhook endpoint (requests).
 
 Each sender raises one of three errors, and ``messaging.outbox.delivery`` decides from
 the kind alone: ``Transient`` (not delivered, try again later), ``Permanent``
@@ -20,8 +20,12 @@ import requests
 import tweepy
 from flask import current_app
 from markupsafe import Markup
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from campaigns.runtime.settings import SMTP_SCHEMES
+from messaging.webhooks.addresses import peer_allowed
 
 GRAPH_API_VERSION = "v21.0"
 HTTP_TIMEOUT = 30  # seconds; far below the outbox lease, so a slow call cannot outlive its claim
@@ -295,3 +299,88 @@ def post_to_facebook(credentials: dict, page_id: str, message: str, link: str = 
     if not post_id:
         raise Ambiguous(f"Facebook answered without a post id: {result!r}")
     return str(post_id)
+
+
+# -- webhooks ---------------------------------------------------------------------------
+# An endpoint is a URL staff typed: the connection is checked where it is made
+# (the peer must be a public address, messaging.webhooks.addresses), no proxy
+# from the environment is used, and no redirect is followed.
+
+WEBHOOK_TIMEOUT = (5, 10)  # connect, read: a receiver answers quickly and works later
+
+
+class RefusedPeer(Exception):
+    """The endpoint's name led to an address Relais does not send to."""
+
+
+def _checked(sock):
+    peer = sock.getpeername()[0]
+    if not peer_allowed(peer):
+        sock.close()
+        raise RefusedPeer(f"the address resolves to {peer}, which is not a public address")
+    return sock
+
+
+class _CheckedHTTPConnection(HTTPConnection):
+    def _new_conn(self):
+        return _checked(super()._new_conn())
+
+
+class _CheckedHTTPSConnection(HTTPSConnection):
+    def _new_conn(self):
+        return _checked(super()._new_conn())
+
+
+class _CheckedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _CheckedHTTPConnection
+
+
+class _CheckedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _CheckedHTTPSConnection
+
+
+class _CheckedAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _CheckedHTTPPool,
+            "https": _CheckedHTTPSPool,
+        }
+
+
+def webhook_session() -> requests.Session:
+    """A session for one worker's webhook posts (connections kept between them)."""
+    session = requests.Session()
+    session.trust_env = False  # no HTTP(S)_PROXY: the peer checked is the receiver
+    adapter = _CheckedAdapter(max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def post_webhook(session: requests.Session, url: str, body: str, headers: dict) -> str:
+    """POST one signed event; returns the receiver's status code. A 2xx is
+    delivered; 410 Gone is Permanent (the receiver says it is gone for good);
+    any other answer, a timeout or a refused connection is Transient (the event
+    id stays the same, so the receiver drops what it already had)."""
+    try:
+        response = session.post(
+            url,
+            data=body.encode(),
+            headers=headers,
+            timeout=WEBHOOK_TIMEOUT,
+            allow_redirects=False,
+        )
+    except RefusedPeer as exc:
+        raise Permanent(f"Not sent: {exc}.") from exc
+    except requests.RequestException as exc:
+        raise Transient(f"No answer: {exc.__class__.__name__}: {exc}"[:500]) from exc
+    status = response.status_code
+    detail = f"HTTP {status}: {_reply_text(response)[:300]}".strip()
+    if 200 <= status < 300:
+        return str(status)
+    if status == 410:
+        raise Permanent(detail)
+    if 300 <= status < 400:
+        raise Transient(f"HTTP {status}: redirects are not followed; register the final address.")
+    raise Transient(detail)

@@ -33,7 +33,7 @@ from campaigns.organisations.models import Organisation
 from campaigns.runtime import metrics
 from campaigns.unit_of_work import begin_write
 from extensions import db
-from messaging.outbox import channels, to_address
+from messaging.outbox import channels, to_address, webhook_delivery
 from messaging.outbox.leases import LeaseKeeper, claim_rows, default_worker_id, recover_stale
 from messaging.outbox.leases import release as release_rows
 from messaging.outbox.models import Channel, OutboxMessage, OutboxStatus
@@ -119,11 +119,15 @@ class Deliverer:
         self.worker_id = worker_id
         self.limiter = RateLimiter(setting("OUTBOX_RATE_LIMITS"))
         self._mailer: channels.Mailer | None = None
+        self.webhooks = None  # a requests session, made at the first webhook
 
     def close(self) -> None:
         if self._mailer is not None:
             self._mailer.close()
             self._mailer = None
+        if self.webhooks is not None:
+            self.webhooks.close()
+            self.webhooks = None
 
     def _smtp(self) -> channels.Mailer | None:
         url = current_app.config.get("SMTP_URL") or ""
@@ -152,6 +156,8 @@ class Deliverer:
                 select(OutboxMessage.channel).where(OutboxMessage.id == message_id)
             )
             db.session.commit()
+        if channel == Channel.WEBHOOK:
+            return Outcome(webhook_delivery.deliver(self, message_id))
         if channel in SOCIAL or channel == Channel.EMAIL:
             self.limiter.wait(str(channel))
         try:

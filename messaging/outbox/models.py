@@ -27,6 +27,7 @@ class Channel(StrEnum):
     FACEBOOK = "facebook"
     EMAIL = "email"
     COPY = "copy"
+    WEBHOOK = "webhook"  # an organisation's endpoint (messaging.webhooks), never an agent
 
 
 class OutboxStatus(StrEnum):
@@ -54,6 +55,11 @@ class OutboxMessage(db.Model):
     page_id: Mapped[int | None] = mapped_column(ForeignKey("pages.id"))
     broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id"), index=True)
     template_id: Mapped[int | None] = mapped_column(ForeignKey("message_templates.id"))
+    # A webhook delivery: the endpoint it goes to (URL and secret read at send
+    # time); message_id is then the event's stable id (the webhook-id header).
+    webhook_endpoint_id: Mapped[int | None] = mapped_column(
+        ForeignKey("webhook_endpoints.id"), index=True
+    )
     trigger: Mapped[str] = mapped_column(String(20), default="")
     # Account mail, receipts, invitations: sent whatever the agent's marketing
     # choices (opt-out, quiet hours) and without the unsubscribe footer.

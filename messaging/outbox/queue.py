@@ -36,6 +36,7 @@ def _row_defaults(now: datetime) -> dict:
         "page_id": None,
         "broadcast_id": None,
         "template_id": None,
+        "webhook_endpoint_id": None,
         "trigger": "",
         "is_transactional": False,
         "recipient": "",

@@ -118,7 +118,7 @@ def save_template(
     if trigger not in {t.value for t in Trigger}:
         errors["trigger"] = _("Choose what the template is for.")
     channel = _text(data, "channel")
-    if channel not in {c.value for c in Channel}:
+    if channel not in {c.value for c in Channel} - {Channel.WEBHOOK.value}:
         errors["channel"] = _("Choose X, Facebook, email or copy.")
     locale = _text(data, "locale")
     if locale not in LOCALES:

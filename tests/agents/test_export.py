@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from datetime import timedelta
 from pathlib import Path
 
 from agents import services
@@ -13,6 +14,8 @@ from agents.models import Profile, Role
 from campaigns.audit import record
 from campaigns.giving.ledger import record_gift
 from campaigns.giving.models import PendingGift, StripeEvent, StripeEventOutcome
+from campaigns.matching.models import Match, MatchScope
+from campaigns.model_types import utcnow
 from campaigns.news.models import FieldUpdate
 from campaigns.offline.models import OfflineGift
 from campaigns.pages.models import (
@@ -31,6 +34,7 @@ from messaging.sharing.models import ShareLink
 from messaging.social.crypto import encrypt_credentials
 from messaging.social.models import SocialAccount
 from messaging.templating.models import MessageTemplate
+from messaging.webhooks.models import WebhookEndpoint
 from tests.factories import (
     AgentFactory,
     EventPageFactory,
@@ -131,6 +135,30 @@ def a_row_in_every_table(app, me, stranger):
         )
     )
     spend(me, ProjectFactory(cause=cause), 1000, "Tentes")
+    db.session.add(
+        WebhookEndpoint(
+            organisation_id=org.id,
+            url="https://crm.example.org/hooks",
+            event_types=["gift.recorded"],
+            secret_encrypted=encrypt_credentials({"secret": "whsec_c2VjcmV0"}),
+            created_by_id=me.id,
+        )
+    )
+    db.session.add(
+        Match(
+            organisation_id=org.id,
+            cause_id=cause.id,
+            page_id=page.id,
+            scope=MatchScope.PAGE,
+            sponsor_name="Boulangerie",
+            ratio_num=1,
+            cap_minor=50000,
+            currency="EUR",
+            starts_at=utcnow(),
+            ends_at=utcnow() + timedelta(hours=2),
+            created_by_id=me.id,
+        )
+    )
     db.session.add(PageReport(page_id=event.id, reason=ReportReason.SPAM, reviewed_by_id=me.id))
     db.session.add(Sponsor(page_id=page.id, name="Boulangerie", added_by_id=me.id))
     db.session.add(TeamJoinRequest(team_id=event.id, page_id=page.id, decided_by_id=me.id))
