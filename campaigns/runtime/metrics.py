@@ -13,12 +13,10 @@ letters) are read from it at scrape time, so every node reports the same truth.
 
 from __future__ import annotations
 
-import functools
 import hmac
 import logging
 import os
 import time
-from collections.abc import Callable
 
 from flask import Blueprint, Flask, Response, abort, current_app, g, request
 from flask_sqlalchemy.session import Session
@@ -179,45 +177,40 @@ def observe_job(job_id: str, outcome: str, seconds: float) -> None:
     JOB_SECONDS.labels(job_id).observe(seconds)
 
 
-def observed_delivery(deliver: Callable) -> Callable:
-    """Wraps the outbox's one delivery of a row: counts what became of it by
-    channel, and for a sent row the time from queued to sent (read back from the
-    row, so the delivery code stays as it is)."""
-
-    @functools.wraps(deliver)
-    def wrapper(self, message_id: int, channel: str | None = None):
-        outcome = deliver(self, message_id, channel)
-        try:
-            _count_delivery(message_id, str(outcome.value))
-        except Exception:  # a metric never breaks a delivery that happened
-            log.exception("outbox metrics not recorded for message %s", message_id)
-            db.session.rollback()
-        return outcome
-
-    return wrapper
-
-
-def _count_delivery(message_id: int, outcome: str) -> None:
-    from messaging.outbox.models import OutboxMessage
-
-    if outcome in ("not_mine", "postponed", "skipped"):  # not a delivery attempt
+def count_delivery(channel: str, outcome: str, queued_at=None, sent_at=None) -> None:
+    """What became of one delivery attempt, by channel; for a sent row the time
+    from queued to sent. Outcomes that were no attempt are not counted."""
+    if outcome in ("not_mine", "postponed", "skipped"):
         return
-    row = db.session.execute(
-        select(OutboxMessage.channel, OutboxMessage.created_at, OutboxMessage.sent_at).where(
-            OutboxMessage.id == message_id
-        )
-    ).first()
-    db.session.commit()
-    if row is None:
-        return
-    channel = str(row.channel)
     if outcome == "sent":
         OUTBOX_SENT.labels(channel).inc()
-        if row.created_at and row.sent_at:
-            seconds = (row.sent_at - row.created_at).total_seconds()
+        if queued_at and sent_at:
+            seconds = (sent_at - queued_at).total_seconds()
             OUTBOX_DELIVERY_SECONDS.labels(channel).observe(max(seconds, 0.0))
     else:
         OUTBOX_FAILURES.labels(channel, outcome).inc()
+
+
+def count_delivery_of_row(message_id: int, outcome: str) -> None:
+    """``count_delivery`` for a row whose times are read back (webhooks). A
+    metric never breaks a delivery that happened."""
+    from messaging.outbox.models import OutboxMessage
+
+    if outcome in ("not_mine", "postponed", "skipped"):
+        return
+    try:
+        row = db.session.execute(
+            select(OutboxMessage.channel, OutboxMessage.created_at, OutboxMessage.sent_at).where(
+                OutboxMessage.id == message_id
+            )
+        ).first()
+        db.session.commit()
+    except Exception:
+        log.exception("outbox metrics not recorded for message %s", message_id)
+        db.session.rollback()
+        return
+    if row is not None:
+        count_delivery(str(row.channel), outcome, row.created_at, row.sent_at)
 
 
 def stream_opened() -> None:

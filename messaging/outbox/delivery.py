@@ -1,8 +1,13 @@
-"""Delivering claimed outbox rows, one by one.
+"""Delivering claimed outbox rows.
 
-Each row goes out on its own: a first transaction checks opt-out, quiet hours
-and credentials, counts the attempt and fixes the email's Message-ID, and is
-committed BEFORE the SMTP or API call; a second records what happened.
+Email rows of a claimed batch go out together: one transaction checks
+opt-out, quiet hours and addresses for the whole batch, counts each attempt
+and fixes each email's Message-ID, and is committed BEFORE the first SMTP
+call; the mails then go out one after the other on the worker's one SMTP
+connection, each recorded as sent (one statement) before the next goes, so a
+worker killed in a batch sends again only the mail it was sending. Social
+posts and webhooks go one by one (their calls are slower, rate-limited or
+refresh a token), through the same steps.
 
 Email is at least once (a retry, or a row whose worker died, is sent again
 with the same Message-ID). A social post is at most once: after an ambiguous
@@ -25,7 +30,7 @@ from enum import StrEnum
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from agents.models import Agent
 from campaigns.model_types import utcnow
@@ -41,8 +46,9 @@ from messaging.outbox.queue import new_message_id
 from messaging.outbox.services import SOCIAL, is_postgresql, setting
 from messaging.preferences.models import MessagingPreference
 from messaging.preferences.services import (
-    is_address_opted_out,
+    address_hash,
     is_opted_out,
+    opted_out_hashes,
     preference_for,
     quiet_until,
     unsubscribe_url,
@@ -96,11 +102,24 @@ class _Send:
 
     id: int
     channel: str
-    email: object = None  # EmailMessage
+    queued_at: object = None  # datetime: for the queued-to-sent latency
+    email: object = None  # email.message.Message
     credentials: dict | None = None
     account_ref: str = ""
     text: str = ""
     link: str = ""
+
+
+_MARK_SENT = (
+    update(OutboxMessage.__table__)
+    .where(OutboxMessage.__table__.c.id == bindparam("row"))
+    .values(
+        status=OutboxStatus.SENT.value,
+        sent_at=bindparam("now"),
+        external_id=bindparam("external"),
+        last_error="",
+    )
+)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -120,6 +139,8 @@ class Deliverer:
         self.limiter = RateLimiter(setting("OUTBOX_RATE_LIMITS"))
         self._mailer: channels.Mailer | None = None
         self.webhooks = None  # a requests session, made at the first webhook
+        self._away = ""  # why the SMTP server could not be reached
+        self._sent_at = None  # when the last sent rows were recorded
 
     def close(self) -> None:
         if self._mailer is not None:
@@ -148,7 +169,6 @@ class Deliverer:
             stmt = stmt.with_for_update()
         return db.session.scalars(stmt).first()
 
-    @metrics.observed_delivery
     def deliver(self, message_id: int, channel: str | None = None) -> Outcome:
         """Deliver one in-flight row; returns what became of it."""
         if channel is None:
@@ -157,69 +177,132 @@ class Deliverer:
             )
             db.session.commit()
         if channel == Channel.WEBHOOK:
-            return Outcome(webhook_delivery.deliver(self, message_id))
-        if channel in SOCIAL or channel == Channel.EMAIL:
-            self.limiter.wait(str(channel))
+            outcome = Outcome(webhook_delivery.deliver(self, message_id))
+            metrics.count_delivery_of_row(message_id, outcome.value)
+            return outcome
+        return self.deliver_many([message_id]).get(message_id, Outcome.NOT_MINE)
+
+    def deliver_many(
+        self, ids: list[int], should_stop: Callable[[], bool] = lambda: False
+    ) -> dict[int, Outcome]:
+        """Deliver in-flight email or social rows, checked and counted in one
+        transaction, sent in order, each sent one on record before the next call.
+        Rows not sent when ``should_stop()`` turns true go back to the queue
+        uncounted, without an outcome; when the SMTP server is away, the rest
+        wait their backoff, uncounted too."""
+        if not ids:
+            return {}
         try:
-            prepared = self._start(message_id)
+            prepared = self._start_many(ids)
         except Exception:
             db.session.rollback()
             raise
-        if isinstance(prepared, Outcome):
-            return prepared
+        outcomes: dict[int, Outcome] = {}
+        sent: list[tuple[_Send, str]] = []
+        waiting = [p for p in prepared.values() if isinstance(p, _Send)]
+        for id_, outcome in prepared.items():
+            if isinstance(outcome, Outcome):
+                outcomes[id_] = outcome
         try:
-            external_id = self._send(prepared)
+            for index, send in enumerate(waiting):
+                if should_stop():
+                    self._requeue([s.id for s in waiting[index:]], "", counted=False, wait=False)
+                    break
+                if send.channel in SOCIAL or send.channel == Channel.EMAIL:
+                    self.limiter.wait(send.channel)
+                outcome = self._deliver_prepared(send, sent)
+                if outcome is None:  # the server is away: none of the rest is tried
+                    self._requeue([s.id for s in waiting[index:]], self._away, counted=False)
+                    outcomes.update((s.id, Outcome.RETRY) for s in waiting[index:])
+                    break
+                outcomes[send.id] = outcome
+        finally:
+            self._record_sent(sent)
+        for send in waiting:
+            if send.id in outcomes:
+                metrics.count_delivery(
+                    send.channel, outcomes[send.id].value, send.queued_at, self._sent_at
+                )
+        return outcomes
+
+    def _deliver_prepared(self, send: _Send, sent: list) -> Outcome | None:
+        """Send one prepared row; a sent row is added to ``sent`` (recorded by
+        the caller), a failed one is recorded now. None: the server is away."""
+        try:
+            external_id = self._send(send)
         except channels.Unavailable as exc:
-            return self._retry(prepared.id, str(exc), counted=False)
+            self._away = str(exc)
+            return None
         except channels.Transient as exc:
-            return self._retry(prepared.id, str(exc))
+            return self._retry(send.id, str(exc))
         except channels.Permanent as exc:
-            return self._close(prepared.id, OutboxStatus.DEAD, str(exc))
+            return self._close(send.id, OutboxStatus.DEAD, str(exc))
         except channels.Ambiguous as exc:
-            return self._close(prepared.id, OutboxStatus.REVIEW, str(exc))
+            return self._close(send.id, OutboxStatus.REVIEW, str(exc))
         except Exception as exc:  # a bug or an unexpected library error
-            log.exception("outbox message %s failed", prepared.id)
+            log.exception("outbox message %s failed", send.id)
             error = f"{exc.__class__.__name__}: {exc}"
-            if prepared.channel in SOCIAL:
-                return self._close(prepared.id, OutboxStatus.REVIEW, error)
-            return self._retry(prepared.id, error)
-        return self._sent(prepared, external_id)
+            if send.channel in SOCIAL:
+                return self._close(send.id, OutboxStatus.REVIEW, error)
+            return self._retry(send.id, error)
+        # On record before the next call: a worker killed in a batch sends again
+        # at most the one message it was sending (a social post: none, it goes
+        # to review).
+        sent.append((send, external_id))
+        self._record_sent(sent)
+        return Outcome.SENT
 
     def _start(self, message_id: int) -> _Send | Outcome:
-        # One round trip for the row (locked) and everything the checks read.
+        return self._start_many([message_id]).get(message_id, Outcome.NOT_MINE)
+
+    def _start_many(self, ids: list[int]) -> dict[int, _Send | Outcome]:
+        """One round trip for the rows (locked) and everything their checks read;
+        each row checked and its attempt counted; one commit."""
         begin_write()
         stmt = (
             select(OutboxMessage, Agent, MessagingPreference, Organisation)
             .outerjoin(Agent, Agent.id == OutboxMessage.agent_id)
             .outerjoin(MessagingPreference, MessagingPreference.agent_id == OutboxMessage.agent_id)
             .outerjoin(Organisation, Organisation.id == OutboxMessage.organisation_id)
-            .where(OutboxMessage.id == message_id)
+            .where(OutboxMessage.id.in_(ids))
             .execution_options(populate_existing=True)
         )
         if is_postgresql():
             stmt = stmt.with_for_update(of=OutboxMessage)
-        found = db.session.execute(stmt).first()
-        row, agent, pref, org = found if found else (None, None, None, None)
-        if (
-            row is None
-            or row.status != OutboxStatus.IN_FLIGHT
-            or (self.worker_id and row.claimed_by != self.worker_id)
-        ):
-            db.session.commit()
-            return Outcome.NOT_MINE
+        found = {found[0].id: found for found in db.session.execute(stmt)}
+        # The addresses' own opt-outs, for the whole batch in one query.
+        opted_out = opted_out_hashes(
+            [address_hash(_address(row, agent)) for row, agent, _, _ in found.values()]
+        )
         now = utcnow()
+        prepared = {
+            id_: self._check(*found[id_], now, opted_out) if id_ in found else Outcome.NOT_MINE
+            for id_ in ids
+        }
+        db.session.commit()
+        return prepared
+
+    def _check(self, row, agent, pref, org, now, opted_out: set[str]) -> _Send | Outcome:
+        """What to do with one locked row: a send (its attempt counted) or an
+        outcome (recorded on the row); the caller commits. ``opted_out``: the
+        hashes of the batch's addresses that asked for no more campaign mail."""
+        if row.status != OutboxStatus.IN_FLIGHT or (
+            self.worker_id and row.claimed_by != self.worker_id
+        ):
+            return Outcome.NOT_MINE
         channel = str(row.channel)
 
         def skip(reason: str) -> Outcome:
             row.status, row.last_error = OutboxStatus.SKIPPED, reason
-            db.session.commit()
             return Outcome.SKIPPED
 
         if channel == Channel.COPY:
             return skip("Copy posts are shared by the agent from the share kit, not sent.")
         if channel not in SOCIAL and channel != Channel.EMAIL:
             return skip(f"Unknown channel {channel!r}.")
-        send = _Send(id=row.id, channel=channel, text=row.body_text, link=row.link)
+        send = _Send(
+            id=row.id, channel=channel, queued_at=row.created_at, text=row.body_text, link=row.link
+        )
         if row.is_transactional and channel == Channel.EMAIL:
             # Asked for by the person (or owed to a donor): no agent account needed,
             # no marketing rule applies.
@@ -246,7 +329,7 @@ class Deliverer:
         if channel == Channel.EMAIL and (pref is None or not pref.unsubscribe_salt):
             pref = preference_for(agent.id)  # the unsubscribe link needs its salt
         if is_opted_out(pref, channel) or (
-            channel == Channel.EMAIL and is_address_opted_out(row.recipient or agent.email or "")
+            channel == Channel.EMAIL and address_hash(_address(row, agent)) in opted_out
         ):
             return skip(f"The agent opted out of {'email' if channel == 'email' else 'posts'}.")
         until = quiet_until(pref, now)
@@ -254,11 +337,10 @@ class Deliverer:
             # Not an attempt: the row waits for the end of the agent's quiet hours.
             row.status, row.next_attempt_at = OutboxStatus.QUEUED, until
             row.claimed_at, row.claimed_by = None, ""
-            db.session.commit()
             return Outcome.POSTPONED
 
         if channel == Channel.EMAIL:
-            to = row.recipient or agent.email or ""
+            to = _address(row, agent)
             if not to:
                 return skip("No email address.")
             if not row.message_id:
@@ -276,16 +358,16 @@ class Deliverer:
                 send.credentials = fresh_credentials(account)
             except CredentialsError as exc:
                 row.status, row.last_error = OutboxStatus.DEAD, f"{exc}; reconnect the account."
-                db.session.commit()
+                metrics.count_delivery(channel, Outcome.DEAD.value)
                 return Outcome.DEAD
             send.account_ref = account.account_ref
         return self._attempt(row, send, now)
 
-    def _attempt(self, row: OutboxMessage, send: _Send, now) -> _Send:
-        # The attempt is on record (and the claim renewed) before anything leaves.
+    def _attempt(self, row: OutboxMessage, send: _Send | None, now) -> _Send | None:
+        # The attempt is on record (and the claim renewed) before anything leaves:
+        # the caller commits before the first call.
         row.attempts += 1
         row.claimed_at = now
-        db.session.commit()
         return send
 
     def _send(self, send: _Send) -> str:
@@ -303,36 +385,61 @@ class Deliverer:
             send.link,
         )
 
-    def _sent(self, send: _Send, external_id: str) -> Outcome:
-        # Sent whatever the row says now: it went out (a lease may have run out meanwhile).
-        db.session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == send.id)
-            .values(
-                status=OutboxStatus.SENT, sent_at=utcnow(), external_id=external_id, last_error=""
-            )
-            .execution_options(synchronize_session=False)
-        )
-        db.session.commit()
+    def _sent(self, send, external_id: str) -> Outcome:
+        self._record_sent([(send, external_id)])
         return Outcome.SENT
 
-    def _retry(self, message_id: int, error: str, counted: bool = True) -> Outcome:
-        row = self._locked(message_id)
-        if row is None or row.status != OutboxStatus.IN_FLIGHT:
-            db.session.commit()
-            return Outcome.NOT_MINE
-        row.last_error = error[:2000]
-        if not counted:  # the server was away: this message was not tried
-            row.attempts = max(0, row.attempts - 1)
-        if counted and row.attempts >= int(setting("OUTBOX_MAX_ATTEMPTS")):
-            row.status = OutboxStatus.DEAD
-            outcome = Outcome.DEAD
-        else:
-            row.status, row.next_attempt_at = OutboxStatus.QUEUED, utcnow() + backoff(row.attempts)
-            row.claimed_at, row.claimed_by = None, ""
-            outcome = Outcome.RETRY
+    def _record_sent(self, sent: list[tuple[object, str]]) -> None:
+        """Mark rows sent, whatever they say now: they went out (a lease may have
+        run out meanwhile). One Core statement (no ORM unit of work) and a
+        commit; the list is emptied once recorded."""
+        if not sent:
+            return
+        self._sent_at = now = utcnow()
+        begin_write()
+        db.session.connection().execute(
+            _MARK_SENT, [{"row": send.id, "external": ext, "now": now} for send, ext in sent]
+        )
         db.session.commit()
-        return outcome
+        sent.clear()
+
+    def _retry(self, message_id: int, error: str, counted: bool = True) -> Outcome:
+        return self._requeue([message_id], error, counted).get(message_id, Outcome.NOT_MINE)
+
+    def _requeue(
+        self, ids: list[int], error: str, counted: bool = True, wait: bool = True
+    ) -> dict[int, Outcome]:
+        """Put in-flight rows back in the queue after a failed try, with backoff
+        (``wait``), or dead after the last attempt; an attempt not ``counted``
+        (the server was away, or the worker stops) is taken back. One commit."""
+        begin_write()
+        stmt = (
+            select(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids))
+            .execution_options(populate_existing=True)
+        )
+        if is_postgresql():
+            stmt = stmt.with_for_update()
+        outcomes = {}
+        now = utcnow()
+        for row in db.session.scalars(stmt):
+            if row.status != OutboxStatus.IN_FLIGHT:
+                outcomes[row.id] = Outcome.NOT_MINE
+                continue
+            if error:
+                row.last_error = error[:2000]
+            if not counted:
+                row.attempts = max(0, row.attempts - 1)
+            if counted and row.attempts >= int(setting("OUTBOX_MAX_ATTEMPTS")):
+                row.status = OutboxStatus.DEAD
+                outcomes[row.id] = Outcome.DEAD
+                continue
+            row.status = OutboxStatus.QUEUED
+            row.next_attempt_at = now + backoff(row.attempts) if wait else now
+            row.claimed_at, row.claimed_by = None, ""
+            outcomes[row.id] = Outcome.RETRY
+        db.session.commit()
+        return outcomes
 
     def _close(self, message_id: int, status: OutboxStatus, error: str) -> Outcome:
         row = self._locked(message_id)
@@ -340,6 +447,11 @@ class Deliverer:
             row.status, row.last_error = status, error[:2000]
         db.session.commit()
         return Outcome(status.value)
+
+
+def _address(row: OutboxMessage, agent: Agent | None) -> str:
+    """Where an email row goes: its recipient, or its agent's address."""
+    return row.recipient or (agent.email if agent is not None else "") or ""
 
 
 def _agent_email(row: OutboxMessage, to: str, agent: Agent, org, pref):
@@ -379,7 +491,8 @@ def drain(
     should_stop: Callable[[], bool] = lambda: False,
 ) -> Counter:
     """Claim and deliver due rows until none is due (or ``limit`` were handled,
-    or ``should_stop()``); rows claimed but not started are given back. The
+    or ``should_stop()``); rows claimed but not started are given back. A
+    batch's email rows go out together (``Deliverer.deliver_many``). The
     claimed rows' lease is renewed while they are sent (``LeaseKeeper``)."""
     worker_id = worker_id or default_worker_id()
     batch = int(batch or setting("OUTBOX_BATCH"))
@@ -396,9 +509,14 @@ def drain(
                 claimed = claim_rows(worker_id, size)
                 if not claimed:
                     break
-                for index, (id_, channel) in enumerate(claimed):
+                emails = [id_ for id_, channel in claimed if channel == Channel.EMAIL]
+                for outcome in deliverer.deliver_many(emails, should_stop).values():
+                    counts[outcome.value] += 1
+                    handled += 1
+                others = [(id_, channel) for id_, channel in claimed if channel != Channel.EMAIL]
+                for index, (id_, channel) in enumerate(others):
                     if should_stop():
-                        release_rows([i for i, _ in claimed[index:]], worker_id)
+                        release_rows([i for i, _ in others[index:]], worker_id)
                         break
                     counts[deliverer.deliver(id_, channel).value] += 1
                     handled += 1

@@ -81,4 +81,5 @@ def start(deliverer, message_id: int) -> tuple[int, sending.Outgoing] | str:
         return "skipped"
     row_id = row.id
     deliverer._attempt(row, None, utcnow())
+    db.session.commit()
     return row_id, request
