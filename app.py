@@ -84,6 +84,7 @@ MODEL_MODULES = (
     "agents.models",
     "campaigns.audit",
     "campaigns.badges.models",
+    "campaigns.fairplay.models",
     "campaigns.fund_use.models",
     "campaigns.giving.models",
     "campaigns.leagues.models",
@@ -165,6 +166,7 @@ def create_app(config: dict | None = None) -> Flask:
     from campaigns.discovery import views as discovery
     from campaigns.donors.views import bp as donors_bp
     from campaigns.embeds import views as embeds
+    from campaigns.fairplay import views as fairplay
     from campaigns.fund_use.views import bp as expenses_bp
     from campaigns.giving import stripe_gateway
     from campaigns.giving.cli import stripe_cli
@@ -233,6 +235,8 @@ def create_app(config: dict | None = None) -> Flask:
     badges.init_app(app)
     # Match challenges follow gifts and refunds (campaigns' own signals).
     matching.init_app(app)
+    # Fair play checks gifts and cards (campaigns' own signals) and has a staff queue.
+    fairplay.init_app(app)
 
     app.register_blueprint(health_bp)
     app.register_blueprint(campaigns_bp)

@@ -23,6 +23,18 @@ gift_recorded = signals.signal("gift-recorded")
 # campaigns' matching area listens: a refund gives back its part of a match.
 further_row_recorded = signals.signal("further-row-recorded")
 
+# sender: the gift (a Donation, flushed) whose card a Stripe payload named;
+# fingerprint= Stripe's fingerprint of that card (``payment_method_details.card``).
+# Sent whenever a payload carries it (a paid session with its charge, the fee
+# lookup's charge, a refunded charge); campaigns' fairplay area listens.
+card_seen = signals.signal("card-seen")
+
+# sender: None; cause_id= a cause, page_ids= its pages and events whose ranking
+# figures changed although no ledger row or page was written (staff excluded a
+# gift from rankings, or counted it again). campaigns' standings listen: the
+# rank index, the Redis boards and the live streams follow, as after a refund.
+rankings_changed = signals.signal("rankings-changed")
+
 # sender: the Match whose window has ended (campaigns.matching), flushed;
 # email=, subject=, text= the sponsor's statement. A receiver queues the mail.
 match_statement_ready = signals.signal("match-statement-ready")

@@ -11,7 +11,9 @@ balance transactions, reads only Relais' money from a connected account that
 also holds the charity's other payments, and a gift always exists before its
 fee is asked for. Each transaction goes through ``payments.record_event`` (a
 ``fees.FEE_EVENT``): booked once, by its id, in its own unit of work, and the
-network is never called while a transaction is open.
+network is never called while a transaction is open. The charge it reads
+also names the card (its fingerprint): told through ``card_seen`` with the
+lookup's note, for fair play's checks, with no call of its own.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from flask import current_app
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import aliased
 
-from campaigns.giving import fees, stripe_gateway
+from campaigns.giving import card_fingerprints, fees, stripe_gateway
 from campaigns.giving.models import Donation, DonationKind, FeeLookup
 from campaigns.giving.payments import record_event
 from campaigns.model_types import utcnow
@@ -89,9 +91,10 @@ def record_fees(now: datetime | None = None, limit: int = BATCH) -> Counter:
     for gift_id, payment_intent, account, refund_rows, lookup in found:
         known = lookup.is_charge_known if lookup else False
         seen = lookup.refunds_seen if lookup else 0
+        card = ""
         try:
             if not known:
-                known = _charge_fee(source, payment_intent, account, report)
+                known, card = _charge_fee(source, payment_intent, account, report)
             if refund_rows > seen and _refund_fees(source, payment_intent, account, report):
                 seen = refund_rows
         except stripe_gateway.GatewayUnavailable as exc:
@@ -102,22 +105,26 @@ def record_fees(now: datetime | None = None, limit: int = BATCH) -> Counter:
             log.warning("Stripe refused the fees of %s: %s", payment_intent, exc)
             report["refused"] += 1
             known, seen = True, refund_rows
-        run_transaction(lambda g=gift_id, k=known, s=seen: _note(g, k, s))
+        run_transaction(lambda g=gift_id, k=known, s=seen, c=card: _note(g, k, s, c))
     return report
 
 
-def _charge_fee(source, payment_intent: str, account: str | None, report: Counter) -> bool:
-    """Book the fee of the gift's charge; whether Stripe knows it yet."""
+def _charge_fee(
+    source, payment_intent: str, account: str | None, report: Counter
+) -> tuple[bool, str]:
+    """Book the fee of the gift's charge; whether Stripe knows it yet, and the
+    charge's card fingerprint (the answer carries it: no call of its own)."""
     intent = source.retrieve_payment_intent(
         payment_intent, {"expand": CHARGE_EXPAND}, stripe_account=account
     )
+    card = card_fingerprints.of_payment_intent(intent)
     charge = intent.get("latest_charge")
     txn = charge.get("balance_transaction") if isinstance(charge, dict) else None
     if not isinstance(txn, dict) or not isinstance(txn.get("id"), str):
-        return False  # not settled yet (a delayed payment method): asked again later
+        return False, card  # not settled yet (a delayed payment method): asked again later
     outcome = record_event(fees.fee_event(txn, payment_intent=payment_intent, account=account))
     report[outcome.value] += 1
-    return True
+    return True, card
 
 
 def _refund_fees(source, payment_intent: str, account: str | None, report: Counter) -> bool:
@@ -137,7 +144,9 @@ def _refund_fees(source, payment_intent: str, account: str | None, report: Count
     return complete
 
 
-def _note(gift_id: int, known: bool, refunds_seen: int) -> None:
+def _note(gift_id: int, known: bool, refunds_seen: int, card: str = "") -> None:
+    if card:
+        card_fingerprints.tell(db.session.get(Donation, gift_id), card)
     lookup = db.session.get(FeeLookup, gift_id)
     if lookup is None:
         lookup = FeeLookup(gift_id=gift_id, attempts=0)

@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -127,6 +128,8 @@ class Donation(db.Model):
         UniqueConstraint("kind", "stripe_refund_id"),
         # Per organisation: two organisations may choose the same prefix.
         UniqueConstraint("organisation_id", "receipt_number"),
+        # One donor's recent gifts: fair play's check for bursts of small gifts.
+        Index("ix_donations_donor_key_created", "donor_key", "created_at"),
     )
 
 

@@ -27,7 +27,7 @@ from flask_babel import gettext as _
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
-from campaigns.giving import connect
+from campaigns.giving import card_fingerprints, connect
 from campaigns.giving import ledger as services
 from campaigns.giving.follow_ups import Result, as_amount, as_currency, lock_payment
 from campaigns.giving.models import (
@@ -372,6 +372,7 @@ def record_checkout(
             **donor_address(details, pending),
         },
     )
+    card_fingerprints.tell(donation, card_fingerprints.of_session(session))
     late = link is not None and link.status == PendingGiftStatus.EXPIRED
     if late:
         # Paid after we marked it expired: the money is real, so it is recorded.

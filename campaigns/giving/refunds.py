@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from campaigns.giving import fees
+from campaigns.giving import card_fingerprints, fees
 from campaigns.giving.follow_ups import Result, as_amount, as_currency, gift_for, remaining
 from campaigns.giving.ledger import record_further_row as _add_row
 from campaigns.giving.models import Donation, DonationKind, StripeEvent, StripeEventOutcome
@@ -53,6 +53,7 @@ def handle_refund(event_id: str, charge: dict, account: str | None = None) -> Re
     gift, problem = gift_for(charge, _("refund"), cumulative, currency, charge.get("id"), account)
     if problem:
         return problem
+    card_fingerprints.tell(gift, card_fingerprints.of_charge(charge))
     already = refunded_minor(gift)
     found = Result(
         StripeEventOutcome.DUPLICATE,

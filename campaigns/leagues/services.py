@@ -7,7 +7,7 @@ breaking ties. Sponsors' matches, Stripe's fees and transfers never count: a
 league ranks what donors gave, not what a sponsor promised.
 
 Every reader of a contest's money goes through ``counted_donations``: the one
-place where a later change leaves out gifts that staff flagged as unfair.
+place that leaves out the gifts staff excluded as unfair (``campaigns.fairplay``).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from flask_babel import gettext as _
 from sqlalchemy import Select, case, func, literal, or_, select
 
 from campaigns.errors import NotFound, ValidationError
+from campaigns.fairplay import counting as fair_play
 from campaigns.giving.models import Donation, DonationKind
 from campaigns.inputs import parse_datetime, text_field
 from campaigns.leagues.models import Contest, ContestEntry, ContestRule
@@ -147,8 +148,8 @@ def counted_donations(contest: Contest) -> Select:
     (``entry_id``): donors' gifts and what was taken back of them, made inside
     the window, of its entrants, in its currency.
 
-    The one filter every figure of a league reads: leave out here what must
-    not count (gifts staff flagged as unfair)."""
+    The one filter every figure of a league reads: what must not count is
+    left out here (gifts staff excluded as unfair, ``campaigns.fairplay``)."""
     entries = db.session.scalars(
         select(ContestEntry).where(ContestEntry.contest_id == contest.id)
     ).all()
@@ -173,6 +174,8 @@ def counted_donations(contest: Contest) -> Select:
         Donation.currency == contest.currency,
         Donation.created_at >= contest.starts_at,
         Donation.created_at < contest.ends_at,
+        # Gifts staff excluded as unfair (their refunds too); the totals keep them.
+        fair_play.counted(),
     )
 
 

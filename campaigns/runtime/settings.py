@@ -218,6 +218,24 @@ class Settings(BaseSettings):
         description="how long an issued tax receipt keeps the donor's name and address "
         "(six years in France: Livre des procédures fiscales, art. L102 E)",
     )
+    fairplay_velocity_minutes: float = Field(
+        60,
+        gt=0,
+        description="fair play: a burst of small gifts is FAIRPLAY_VELOCITY_COUNT of them from "
+        "one card or address within this many minutes",
+    )
+    fairplay_velocity_count: int = Field(
+        5,
+        ge=2,
+        description="fair play: this many small gifts from one card or address within "
+        "FAIRPLAY_VELOCITY_MINUTES flag every one of them for review",
+    )
+    fairplay_small_gift_minor: int = Field(
+        500,
+        ge=1,
+        description="fair play: a gift of at most this amount, in minor units (500 = 5.00), "
+        "is small for the burst check",
+    )
     outbox_max_attempts: int = Field(
         6, ge=1, description="a message is a dead letter after this many attempts"
     )
@@ -393,6 +411,9 @@ class Settings(BaseSettings):
             "PENDING_GIFT_HOURS": self.pending_gift_hours,
             "DONOR_ADDRESS_RETENTION_DAYS": self.donor_address_retention_days,
             "RECEIPT_KEEPING_YEARS": self.receipt_keeping_years,
+            "FAIRPLAY_VELOCITY_MINUTES": self.fairplay_velocity_minutes,
+            "FAIRPLAY_VELOCITY_COUNT": self.fairplay_velocity_count,
+            "FAIRPLAY_SMALL_GIFT_MINOR": self.fairplay_small_gift_minor,
             "OUTBOX_MAX_ATTEMPTS": self.outbox_max_attempts,
             "OUTBOX_LEASE_SECONDS": self.outbox_lease_seconds,
             "OUTBOX_RETRY_BASE_SECONDS": self.outbox_retry_base_seconds,

@@ -39,12 +39,14 @@ from sqlalchemy import (
     tuple_,
 )
 
+from campaigns.fairplay import counting as fair_play
 from campaigns.giving.models import Donation
 from campaigns.organisations.models import Cause
 from campaigns.pages.models import Page
+from campaigns.signals import rankings_changed
 from campaigns.standings.boards import RANKED_STATUSES
 from campaigns.standings.models import BoardBand, BoardEntry
-from campaigns.totals.models import Total
+from campaigns.totals.models import Total, TotalScope
 from campaigns.totals.services import page_scope_column
 from extensions import db, dialect_insert
 
@@ -119,8 +121,15 @@ def _forget(session, previous) -> None:
         session.info.pop(STALE, None)
 
 
+def _rankings_changed(_sender, cause_id: int | None = None, page_ids=(), **_kwargs) -> None:
+    """``rankings_changed``: these pages' entries are recomputed before the commit."""
+    db.session.info.setdefault(STALE, set()).update(p for p in page_ids if p is not None)
+
+
 def init_app(app: Flask) -> None:
     """Keep the entries with each transaction (the session events are process-wide)."""
+    # blinker keeps one receiver per function and process: connecting again is a no-op.
+    rankings_changed.connect(_rankings_changed)
     for name, fn in (
         ("after_flush", _mark),
         ("before_commit", _before_commit),
@@ -172,11 +181,15 @@ def refresh(page_ids: Iterable[int], session=None) -> None:
         .outerjoin(BoardEntry, BoardEntry.page_id == Page.id)
         .where(Page.id.in_(ids))
     ).all()
+    # Gifts staff excluded from rankings stay in the totals: taken off here.
+    excluded = fair_play.excluded_for(ids, session)
     upserts, gone, tallies = [], [], Counter()
     for page_id, cause_id, is_event, status, raised, donors, *stored in rows:
         want = None
         if status in RANKED_STATUSES:
-            raised, donors = int(raised), int(donors)
+            scope = TotalScope.EVENT if is_event else TotalScope.PAGE
+            off_raised, off_donors = excluded.get((str(scope), page_id), (0, 0))
+            raised, donors = int(raised) - off_raised, int(donors) - off_donors
             want = (cause_id, board_of_kind(is_event), band_of(raised), raised, donors)
         have = tuple(stored) if stored[0] is not None else None
         if want == have:
@@ -233,14 +246,25 @@ def rebuild(cause_id: int | None = None) -> int:
         pages = pages.where(Page.cause_id == cause_id)
     db.session.execute(entries)
     db.session.execute(bands)
+    # Gifts staff excluded from rankings stay in the totals: taken off here.
+    off_page = fair_play.excluded_subquery(TotalScope.PAGE)
+    off_event = fair_play.excluded_subquery(TotalScope.EVENT)
+
+    def off(column):
+        return func.coalesce(
+            case((Page.is_event, off_event.c[column]), else_=off_page.c[column]), 0
+        )
+
     figures = (
         select(
             Page.id.label("page_id"),
             Page.cause_id.label("cause_id"),
             case((Page.is_event, "events"), else_="pages").label("board"),
-            _figure(Total.raised_minor).label("raised"),
-            _figure(Total.donor_count).label("donors"),
+            (_figure(Total.raised_minor) - off("raised")).label("raised"),
+            (_figure(Total.donor_count) - off("donors")).label("donors"),
         )
+        .outerjoin(off_page, off_page.c.scope_id == Page.id)
+        .outerjoin(off_event, off_event.c.scope_id == Page.id)
         .where(Page.id.in_(pages))
         .subquery()
     )

@@ -1,4 +1,5 @@
-"""The boards of a cause and the SQL that ranks one (RANK() over raised, then donors).
+"""The boards of a cause and the SQL that ranks one (RANK() over raised, then donors;
+gifts staff excluded from rankings left out, ``campaigns.fairplay.counting``).
 
 Both the SQL leaderboards and the Redis ranks use this module.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import and_, func, select
 
+from campaigns.fairplay import counting as fair_play
 from campaigns.pages.models import EVENT_KINDS, Page, PageKind, PageStatus
 from campaigns.totals.models import Total, TotalScope
 
@@ -29,8 +31,10 @@ def ranked_query(cause_id: int, board: str, parent_id: int | None = None):
         .group_by(Total.scope_id)
         .subquery()
     )
-    raised = func.coalesce(figures.c.raised, 0)
-    donors = func.coalesce(figures.c.donors, 0)
+    # Gifts staff excluded from rankings stay in the totals: taken off here.
+    excluded = fair_play.excluded_subquery(scope)
+    raised = func.coalesce(figures.c.raised, 0) - func.coalesce(excluded.c.raised, 0)
+    donors = func.coalesce(figures.c.donors, 0) - func.coalesce(excluded.c.donors, 0)
     kinds = EVENT_KINDS if board == "events" else (PageKind.PERSONAL,)
     query = (
         select(
@@ -45,6 +49,7 @@ def ranked_query(cause_id: int, board: str, parent_id: int | None = None):
             func.rank().over(order_by=(raised.desc(), donors.desc())).label("rank"),
         )
         .outerjoin(figures, figures.c.page_id == Page.id)
+        .outerjoin(excluded, excluded.c.scope_id == Page.id)
         .where(
             and_(
                 Page.cause_id == cause_id,

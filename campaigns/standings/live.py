@@ -34,8 +34,10 @@ from sqlalchemy import event
 
 from campaigns import unit_of_work
 from campaigns.runtime import metrics
+from campaigns.signals import rankings_changed
 from campaigns.standings import board_index, ranks, redis_ranks
 from campaigns.standings.snapshots import Snapshot, changed_pages, snapshot
+from extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,11 @@ def _touch(session, cause_id: int | None, page_ids: Iterable[int | None]) -> Non
 def _collect(session, _context) -> None:
     for cause_id, page_ids in board_index.touched_by(session):
         _touch(session, cause_id, page_ids)
+
+
+def _rankings_changed(_sender, cause_id: int | None = None, page_ids=(), **_kwargs) -> None:
+    """``rankings_changed``: published (and Redis synced) after the commit, as a gift is."""
+    _touch(db.session, cause_id, page_ids)
 
 
 def _forget(session, previous) -> None:
@@ -77,6 +84,7 @@ def init_app(app: Flask) -> None:
         event.listen(Session, "after_flush", _collect)
     if not event.contains(Session, "after_soft_rollback", _forget):
         event.listen(Session, "after_soft_rollback", _forget)
+    rankings_changed.connect(_rankings_changed)
     unit_of_work.on_commit(app, _committed)
 
 

@@ -35,6 +35,7 @@ from flask import Flask, current_app
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
+from campaigns.fairplay import counting as fair_play
 from campaigns.pages.models import EVENT_KINDS, Page
 from campaigns.standings.boards import BOARDS, RANKED_STATUSES, ranked_query
 from campaigns.totals.models import Total, TotalScope
@@ -307,10 +308,14 @@ def _current(conn: Connection, page_ids: Iterable[int]) -> list[tuple]:
             .group_by(Total.scope, Total.scope_id)
         )
     }
+    # Gifts staff excluded from rankings stay in the totals: taken off here.
+    excluded = fair_play.excluded_for(ids, conn)
     out = []
     for page_id, cause_id, kind, status, parent_id in pages:
         scope = page_scope(kind)
         raised, donors = sums.get((str(scope), page_id), (0, 0))
+        off_raised, off_donors = excluded.get((str(scope), page_id), (0, 0))
+        raised, donors = raised - off_raised, donors - off_donors
         out.append((page_id, cause_id, kind, status, parent_id, raised, donors))
     return out
 

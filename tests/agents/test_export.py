@@ -12,6 +12,7 @@ from agents import services
 from agents.export import EMAIL_COLUMNS
 from agents.models import Profile, Role
 from campaigns.audit import record
+from campaigns.fairplay.models import FairPlayFlag, FlagStatus
 from campaigns.giving.ledger import record_gift
 from campaigns.giving.models import PendingGift, StripeEvent, StripeEventOutcome
 from campaigns.matching.models import Match, MatchScope
@@ -79,7 +80,20 @@ def a_row_in_every_table(app, me, stranger):
         donor_email=EMAIL.upper(),
         extra={"stripe_payment_intent_id": "pi_noa"},
     )
-    record_gift(page=page, cause=cause, amount_minor=700, donor_email="other@example.org")
+    other = record_gift(page=page, cause=cause, amount_minor=700, donor_email="other@example.org")
+    # A gift I reviewed as staff (fair play).
+    db.session.add(
+        FairPlayFlag(
+            organisation_id=org.id,
+            gift_id=other.id,
+            page_id=page.id,
+            is_velocity=True,
+            evidence={"velocity": ["card"]},
+            status=FlagStatus.CLEARED,
+            reviewed_by_id=me.id,
+            reviewed_at=utcnow(),
+        )
+    )
     db.session.add(
         PendingGift(
             reference="c" * 32,
