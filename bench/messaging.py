@@ -26,6 +26,7 @@ end unless ``--keep-db``.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import secrets
 import smtplib
@@ -463,6 +464,9 @@ def main() -> int:
 
         from aiosmtpd.controller import Controller
 
+        # aiosmtpd logs every SMTP command at INFO (the app's logging shows it):
+        # that would be the sink's own cost, in both rates.
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
         sink = Sink()
         port = _free_port()
         controller = Controller(sink, hostname="127.0.0.1", port=port)

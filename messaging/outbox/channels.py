@@ -12,11 +12,14 @@ from __future__ import annotations
 import smtplib
 import ssl
 from email.charset import QP, Charset
+from email.generator import BytesGenerator
 from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.utils import formataddr, parseaddr
+from email.policy import Compat32
+from email.utils import formataddr, getaddresses, parseaddr
+from io import BytesIO
 from urllib.parse import unquote, urlsplit
 
 import facebook
@@ -92,6 +95,28 @@ def _header(value: str) -> str | Header:
     it is not ASCII."""
     value = " ".join(str(value).splitlines())
     return value if value.isascii() else Header(value, "utf-8")
+
+
+class _Wire(Compat32):
+    """compat32 as SMTP wants it (CRLF), without re-folding a header that is
+    already one ASCII line (what ``_header`` makes): RFC 5322 allows lines of
+    998 characters, and folding every header again cost more than the SMTP
+    exchange. Encoded (non-ASCII) headers are folded as before."""
+
+    def _fold(self, name, value, sanitize):
+        if isinstance(value, str) and value.isascii() and len(name) + len(value) < 996:
+            return f"{name}: {value}{self.linesep}"
+        return super()._fold(name, value, sanitize)
+
+
+WIRE = _Wire(linesep="\r\n")
+
+
+def wire_bytes(msg: Message) -> bytes:
+    """The mail as it goes on the wire."""
+    out = BytesIO()
+    BytesGenerator(out, mangle_from_=False, policy=WIRE).flatten(msg)
+    return out.getvalue()
 
 
 def build_message(to: str, subject: str, text: str, html: str, message_id: str) -> Message:
@@ -195,14 +220,14 @@ class Mailer:
             if self._smtp is None:
                 self._smtp = self._reach()
             try:
-                self._smtp.send_message(msg)
+                self._hand_over(msg)
             except smtplib.SMTPServerDisconnected:
                 if not reused:
                     raise
                 # The server dropped an idle connection: a fresh one, once.
                 self.close()
                 self._smtp = self._connect()
-                self._smtp.send_message(msg)
+                self._hand_over(msg)
         except smtplib.SMTPRecipientsRefused as exc:
             self.close()
             codes = [code for code, _ in exc.recipients.values()]
@@ -226,6 +251,16 @@ class Mailer:
         except (OSError, smtplib.SMTPException) as exc:  # refused, timeout, disconnected
             self.close()
             raise Transient(f"SMTP unavailable: {exc.__class__.__name__}: {exc}") from exc
+
+    def _hand_over(self, msg: Message) -> None:
+        """``send_message`` for Relais' own mails (ASCII envelope, no Bcc): the
+        envelope read from From and To, the mail flattened once by ``WIRE``."""
+        sender = parseaddr(str(msg["From"]))[1]
+        recipients = [address for _, address in getaddresses(map(str, msg.get_all("To", [])))]
+        if not (sender.isascii() and all(r.isascii() for r in recipients)) or "Bcc" in msg:
+            self._smtp.send_message(msg)  # SMTPUTF8 and Bcc: the library's way
+            return
+        self._smtp.sendmail(sender, recipients, wire_bytes(msg))
 
     def close(self) -> None:
         if self._smtp is not None:

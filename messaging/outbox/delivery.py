@@ -31,6 +31,8 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 from agents.models import Agent
 from campaigns.model_types import utcnow
@@ -50,6 +52,7 @@ from messaging.preferences.services import (
     is_opted_out,
     opted_out_hashes,
     preference_for,
+    preferences_for,
     quiet_until,
     unsubscribe_url,
 )
@@ -141,8 +144,12 @@ class Deliverer:
         self.webhooks = None  # a requests session, made at the first webhook
         self._away = ""  # why the SMTP server could not be reached
         self._sent_at = None  # when the last sent rows were recorded
+        self._marks = None  # PostgreSQL: the connection sent rows are recorded on
 
     def close(self) -> None:
+        if self._marks is not None:
+            self._marks.close()
+            self._marks = None
         if self._mailer is not None:
             self._mailer.close()
             self._mailer = None
@@ -270,6 +277,23 @@ class Deliverer:
         if is_postgresql():
             stmt = stmt.with_for_update(of=OutboxMessage)
         found = {found[0].id: found for found in db.session.execute(stmt)}
+        # Agents' first campaign mail: their preferences (and unsubscribe salt)
+        # made for the whole batch at once.
+        missing = [
+            agent.id
+            for row, agent, pref, _ in found.values()
+            if agent is not None
+            and not agent.is_deleted
+            and row.channel == Channel.EMAIL
+            and not row.is_transactional
+            and (pref is None or not pref.unsubscribe_salt)
+        ]
+        if missing:
+            made = preferences_for(missing)
+            found = {
+                id_: (row, agent, made.get(agent.id, pref) if agent is not None else pref, org)
+                for id_, (row, agent, pref, org) in found.items()
+            }
         # The addresses' own opt-outs, for the whole batch in one query.
         opted_out = opted_out_hashes(
             [address_hash(_address(row, agent)) for row, agent, _, _ in found.values()]
@@ -396,12 +420,35 @@ class Deliverer:
         if not sent:
             return
         self._sent_at = now = utcnow()
-        begin_write()
-        db.session.connection().execute(
-            _MARK_SENT, [{"row": send.id, "external": ext, "now": now} for send, ext in sent]
-        )
-        db.session.commit()
+        rows = [{"row": send.id, "external": ext, "now": now} for send, ext in sent]
+        marks = self._marks_connection()
+        if marks is None:
+            begin_write()
+            db.session.connection().execute(_MARK_SENT, rows)
+            db.session.commit()
+        else:
+            try:
+                marks.execute(_MARK_SENT, rows)
+            except DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+                # The connection was cut (the statement is idempotent): once more
+                # on a fresh one; a second failure leaves the rows to the lease.
+                self._marks = None
+                self._marks_connection().execute(_MARK_SENT, rows)
         sent.clear()
+
+    def _marks_connection(self):
+        """On PostgreSQL, a connection kept for the worker's life, in autocommit:
+        recording a sent mail is then one round trip (no pool check-out, ping,
+        BEGIN and COMMIT per mail). None when the session runs inside a caller's
+        connection (a test's) or on SQLite (whose writers begin IMMEDIATE)."""
+        if self._marks is None:
+            bind = db.session.get_bind()
+            if not isinstance(bind, Engine) or bind.dialect.name != "postgresql":
+                return None
+            self._marks = bind.connect().execution_options(isolation_level="AUTOCOMMIT")
+        return self._marks
 
     def _retry(self, message_id: int, error: str, counted: bool = True) -> Outcome:
         return self._requeue([message_id], error, counted).get(message_id, Outcome.NOT_MINE)

@@ -40,6 +40,34 @@ def preference_for(agent_id: int) -> MessagingPreference:
     return pref
 
 
+def preferences_for(agent_ids) -> dict[int, MessagingPreference]:
+    """``preference_for`` for many agents: the missing ones created in one
+    statement, all of them read in one query (a worker's batch of mails)."""
+    ids = sorted(set(agent_ids))
+    if not ids:
+        return {}
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    db.session.execute(
+        insert(MessagingPreference)
+        .values([{"agent_id": id_, "unsubscribe_salt": secrets.token_hex(8)} for id_ in ids])
+        .on_conflict_do_nothing()
+    )
+    found = {
+        pref.agent_id: pref
+        for pref in db.session.scalars(
+            select(MessagingPreference)
+            .where(MessagingPreference.agent_id.in_(ids))
+            .execution_options(populate_existing=True)
+        )
+    }
+    for pref in found.values():
+        if not pref.unsubscribe_salt:
+            pref.unsubscribe_salt = secrets.token_hex(8)
+    db.session.flush()
+    return found
+
+
 def _serializer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=_UNSUBSCRIBE_SALT)
 

@@ -216,6 +216,39 @@ def test_unsubscribe_link_works_without_login_and_later_mail_is_skipped(
     assert len(mailbox.messages) == 1
 
 
+def test_a_batch_to_new_agents_gives_each_their_own_working_unsubscribe_link(
+    client, db, org, agent, mailbox
+):
+    """The preferences of a batch's agents are made together: one each, the
+    salt of one who had them kept, every link opening that agent's page."""
+    others = [AgentFactory(email=f"agent{i}@example.org", locale="en") for i in range(4)]
+    kept = MessagingPreference(agent_id=others[0].id, unsubscribe_salt="kept-salt")
+    db.session.add(kept)
+    db.session.commit()
+    enqueue([email_row(org, a, f"batch-{a.id}", recipient=a.email) for a in [agent, *others]])
+    assert drain("w1", batch=10) == Counter(sent=5)
+
+    prefs = db.session.scalars(select(MessagingPreference)).all()
+    assert sorted(p.agent_id for p in prefs) == sorted(a.id for a in [agent, *others])
+    assert db.session.get(MessagingPreference, others[0].id).unsubscribe_salt == "kept-salt"
+    assert len({p.unsubscribe_salt for p in prefs}) == 5
+    links = {
+        m["to"][0]: re.findall(r"<([^>]+)>", m["message"]["List-Unsubscribe"])[0]
+        for m in mailbox.messages
+    }
+    assert len(set(links.values())) == 5
+    done = client.post(
+        links["agent2@example.org"].removeprefix("http://localhost"),
+        data={"List-Unsubscribe": "One-Click"},
+    )
+    assert done.status_code == 200
+    db.session.expire_all()
+    opted = [
+        p.agent_id for p in db.session.scalars(select(MessagingPreference)) if p.is_email_opted_out
+    ]
+    assert opted == [others[2].id]
+
+
 def test_a_forged_or_revoked_unsubscribe_link_is_refused(client, db, org, agent, mailbox):
     db.session.commit()  # the refused request rolls back what is not committed
     assert client.post("/u/not-a-token").status_code == 404
