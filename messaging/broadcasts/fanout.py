@@ -144,17 +144,35 @@ def context(
     locale: str,
     share_url: str,
     now: datetime,
+    memo: dict | None = None,
 ) -> dict:
     """What ``messaging.templating.context.build_context`` gives for this agent and page,
-    from figures computed in bulk (the tests hold the two equal)."""
+    from figures computed in bulk (the tests hold the two equal). ``memo``: a dict
+    kept for one fan-out, where the parts that many rows share (the cause, the
+    organisation, an event, per language) are made once; the sandbox is
+    immutable, so rows may share them."""
+    memo = {} if memo is None else memo
     currency = org.currency
     standing = where.pages.get(row.page_id) or Standing()
     raised = standing.raised_minor
     is_event = row.page_kind in EVENT_KINDS
     event_id = row.page_id if is_event else row.page_parent_id
-    event = where.events.get(event_id) if event_id else None
     page_url = links.page(row.page_slug)
     name = row.agent_name
+    shared = memo.get(locale)
+    if shared is None:
+        shared = memo[locale] = _shared(org, cause, where, links, locale, now)
+    event = None
+    if event_id and (info := where.events.get(event_id)) is not None:
+        event = memo.get((event_id, locale))
+        if event is None:
+            event = memo[(event_id, locale)] = {
+                "title": info.title,
+                "url": links.page(info.slug),
+                "city": info.city,
+                "raised": money(info.raised_minor, currency, locale),
+                "rank": info.rank,
+            }
     return {
         "agent": {"name": name, "first_name": name.split()[0] if name.strip() else ""},
         "page": {
@@ -175,28 +193,27 @@ def context(
             "city": row.page_city,
             "kind": row.page_kind,
         },
-        "cause": {
-            "title": cause.title,
-            "url": links.cause(cause.slug),
-            "raised": money(where.cause_raised, currency, locale),
-            "goal": money(cause.goal_minor, currency, locale),
-            "days_left": _days_left(cause.ends_at, now),
-        },
-        "organisation": {"name": org.name},
-        "event": {
-            "title": event.title,
-            "url": links.page(event.slug),
-            "city": event.city,
-            "raised": money(event.raised_minor, currency, locale),
-            "rank": event.rank,
-        }
-        if event
-        else None,
+        "cause": shared["cause"],
+        "organisation": shared["organisation"],
+        "event": event,
         "old_rank": None,
         "passed": None,
         "passed_by": None,
         "gifts": None,
         "badge": None,
+    }
+
+
+def _shared(org, cause, where: Places, links: Links, locale: str, now: datetime) -> dict:
+    return {
+        "cause": {
+            "title": cause.title,
+            "url": links.cause(cause.slug),
+            "raised": money(where.cause_raised, org.currency, locale),
+            "goal": money(cause.goal_minor, org.currency, locale),
+            "days_left": _days_left(cause.ends_at, now),
+        },
+        "organisation": {"name": org.name},
     }
 
 
@@ -220,6 +237,7 @@ def render_rows(
     links = Links()
     codes = share_codes(cause.id, rows, list(templates.by_channel)) if links.can_share else {}
     now = utcnow()
+    memo: dict = {}
     for row in rows:
         locale = row.agent_locale or org.locale or templates.default_locale
         more = extra(row) if callable(extra) else extra
@@ -236,6 +254,7 @@ def render_rows(
                 if (code := codes.get((row.agent_id, row.page_id, channel)))
                 else "",
                 now=now,
+                memo=memo,
             )
             if more:
                 data.update(more)
@@ -251,7 +270,7 @@ def render_rows(
 def share_codes(cause_id: int, rows: list[Recipient], channels: list[str]) -> dict[tuple, str]:
     """Each agent's share-link code per page and channel (``messaging.sharing.services``'s
     links), the missing ones made in one bulk insert."""
-    from messaging.sharing.services import SHARE_CHANNELS, new_code
+    from messaging.sharing.services import SHARE_CHANNELS, new_codes
 
     channels = [c for c in channels if c in SHARE_CHANNELS]
     if not rows or not channels:
@@ -276,14 +295,14 @@ def share_codes(cause_id: int, rows: list[Recipient], channels: list[str]) -> di
             ShareLink.__table__,
             [
                 {
-                    "code": new_code(),
+                    "code": code,
                     "agent_id": a,
                     "page_id": p,
                     "channel": c,
                     "click_count": 0,
                     "created_at": now,
                 }
-                for a, p, c in sorted(missing)
+                for (a, p, c), code in zip(sorted(missing), new_codes(len(missing)), strict=True)
             ],
         )
     return codes

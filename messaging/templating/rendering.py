@@ -121,19 +121,30 @@ def render_source(source: str, context: dict, *, html: bool = False) -> str:
         end_budget(token)
 
 
+_TRAILING_SPACE = re.compile(r"[ \t]+\n")
+_BLANK_RUN = re.compile(r"\n{3,}")
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+_LINK = re.compile(r"(https?://[^\s<>&\"']+)")
+
+
 def tidy(text: str) -> str:
     """Trailing spaces and runs of blank lines (left by block-only lines) removed."""
-    text = re.sub(r"[ \t]+\n", "\n", text)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
+    if " \n" in text or "\t\n" in text:
+        text = _TRAILING_SPACE.sub("\n", text)
+    if "\n\n\n" in text:
+        text = _BLANK_RUN.sub("\n\n", text)
+    return text.strip()
 
 
 def text_to_html(text: str) -> str:
     """A plain-text body as simple HTML: escaped paragraphs, clickable links."""
-    paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p]
     out = []
-    for paragraph in paragraphs:
-        escaped = str(escape(paragraph))
-        linked = re.sub(r"(https?://[^\s<>&\"']+)", r'<a href="\1">\1</a>', escaped)
+    for paragraph in _PARAGRAPH_BREAK.split(text.strip()):
+        if not paragraph:
+            continue
+        linked = str(escape(paragraph))
+        if "://" in linked:
+            linked = _LINK.sub(r'<a href="\1">\1</a>', linked)
         out.append("<p>" + linked.replace("\n", "<br>\n") + "</p>")
     return "\n".join(out)
 

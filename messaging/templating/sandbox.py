@@ -163,6 +163,10 @@ def text_size(value: Any, limit: int = MAX_OUTPUT) -> int:
 
 
 def check_size(value: Any) -> Any:
+    if type(value) is str:  # most values a message prints: measured at once
+        if len(value) > MAX_OUTPUT:
+            raise too_long()
+        return value
     if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
         raise _too_large()
     if text_size(value) > MAX_OUTPUT:
