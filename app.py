@@ -89,6 +89,7 @@ MODEL_MODULES = (
     "campaigns.giving.models",
     "campaigns.leagues.models",
     "campaigns.matching.models",
+    "campaigns.monthly.models",
     "campaigns.news.models",
     "campaigns.offline.models",
     "campaigns.organisations.models",
@@ -169,7 +170,7 @@ def create_app(config: dict | None = None) -> Flask:
     from campaigns.fairplay import views as fairplay
     from campaigns.fund_use.views import bp as expenses_bp
     from campaigns.giving import stripe_gateway
-    from campaigns.giving.cli import stripe_cli
+    from campaigns.giving.cli import receipts_cli, stripe_cli
     from campaigns.giving.connect_views import bp as stripe_connect_bp
     from campaigns.giving.staff_views import bp as staff_donations_bp
     from campaigns.giving.views import bp as giving_bp
@@ -178,6 +179,7 @@ def create_app(config: dict | None = None) -> Flask:
     from campaigns.leagues.cli import leagues_cli
     from campaigns.leagues.views import bp as leagues_bp
     from campaigns.matching import views as matching
+    from campaigns.monthly.views import bp as monthly_bp
     from campaigns.news.views import bp as news_bp
     from campaigns.offline.views import bp as offline_bp
     from campaigns.open_data.views import bp as open_data_bp
@@ -253,6 +255,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(news_bp)
     app.register_blueprint(live_bp)
     app.register_blueprint(offline_bp)
+    app.register_blueprint(monthly_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(agents_bp)
     app.register_blueprint(messaging_bp)
@@ -280,6 +283,7 @@ def create_app(config: dict | None = None) -> Flask:
         badges_cli,
         leagues_cli,
         stripe_cli,
+        receipts_cli,
         scheduler_command,
         worker_command,
         serve_command,

@@ -62,6 +62,11 @@ team_invited = signals.signal("team-invited")
 # with their signed link to their gifts. A receiver queues it for that address.
 donor_link_requested = signals.signal("donor-link-requested")
 
+# sender: a monthly donor's address (lower-cased); subject= and text= the mail
+# confirming their monthly gift with its signed stop link, organisation_id=,
+# dedupe_key= (once per monthly gift). A receiver queues it.
+monthly_gift_started = signals.signal("monthly-gift-started")
+
 # sender: a donor's address (lower-cased) whose gifts were just erased on request,
 # organisation_id= the one organisation concerned, or None for all. Receivers
 # erase what they hold for that address (messaging: the mail sent to it).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import nh3
+from babel.numbers import get_currency_precision
 from flask import Flask, current_app, request, url_for
 from flask_babel import format_date, format_time, get_locale
 from markdown_it import MarkdownIt
@@ -83,6 +84,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["percent"] = percent
     app.jinja_env.globals["cost_per_unit"] = cost_per_unit
     app.jinja_env.globals["one_unit"] = one_unit
+    app.jinja_env.globals["currency_exponent"] = get_currency_precision
     app.jinja_env.globals["absolute_url"] = absolute_url
 
     @app.context_processor

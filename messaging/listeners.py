@@ -18,6 +18,7 @@ from campaigns.signals import (
     gift_refunded,
     match_statement_ready,
     message_counts,
+    monthly_gift_started,
     page_closed,
     page_published,
     receipt_issued,
@@ -26,7 +27,7 @@ from campaigns.signals import (
     team_invited,
 )
 from messaging.automatic.services import badge_earned, gift_milestones, welcome
-from messaging.mail.donor_access import queue_donor_link
+from messaging.mail.donor_access import queue_donor_link, queue_monthly_mail
 from messaging.mail.field_news import queue_field_update
 from messaging.mail.invitations import queue_cohost_invite, queue_team_invite
 from messaging.mail.match_statements import queue_match_statement
@@ -68,6 +69,7 @@ def init_app(app: Flask) -> None:
     cohost_invited.connect(queue_cohost_invite)
     team_invited.connect(queue_team_invite)
     donor_link_requested.connect(queue_donor_link)
+    monthly_gift_started.connect(queue_monthly_mail)
     field_update_posted.connect(queue_field_update)
     match_statement_ready.connect(queue_match_statement)
     gift_attribution.connect(_attribution)

@@ -581,3 +581,156 @@ def signed(payload: dict | str, secret: str, *, timestamp: int | None = None) ->
     body = payload if isinstance(payload, str) else json.dumps(payload)
     header = stripe.WebhookSignature.generate_signature_header(body, secret, timestamp=timestamp)
     return body, {"Stripe-Signature": header, "Content-Type": "application/json"}
+
+
+def subscription(
+    *,
+    subscription_id: str | None = None,
+    customer: str | None = None,
+    status: str = "active",
+    metadata: dict | None = None,
+    amount: int = 1000,
+    currency: str = "eur",
+) -> dict:
+    """A subscription (``subscription`` in Stripe's OpenAPI fixtures), one
+    monthly item of ``amount``."""
+    sub_id = subscription_id or stripe_id("sub")
+    now = int(time.time())
+    return {
+        "id": sub_id,
+        "object": "subscription",
+        "application": None,
+        "application_fee_percent": None,
+        "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None},
+        "billing_cycle_anchor": now,
+        "billing_thresholds": None,
+        "cancel_at": None,
+        "cancel_at_period_end": False,
+        "canceled_at": now if status == "canceled" else None,
+        "cancellation_details": {"comment": None, "feedback": None, "reason": None},
+        "collection_method": "charge_automatically",
+        "created": now,
+        "currency": currency,
+        "customer": customer or stripe_id("cus"),
+        "days_until_due": None,
+        "default_payment_method": None,
+        "description": None,
+        "discounts": [],
+        "ended_at": now if status == "canceled" else None,
+        "invoice_settings": {"account_tax_ids": None, "issuer": {"type": "self"}},
+        "items": {
+            "object": "list",
+            "data": [
+                {
+                    "id": stripe_id("si"),
+                    "object": "subscription_item",
+                    "price": {
+                        "id": stripe_id("price"),
+                        "object": "price",
+                        "currency": currency,
+                        "recurring": {"interval": "month", "interval_count": 1},
+                        "type": "recurring",
+                        "unit_amount": amount,
+                    },
+                    "quantity": 1,
+                    "subscription": sub_id,
+                }
+            ],
+            "has_more": False,
+            "total_count": 1,
+            "url": f"/v1/subscription_items?subscription={sub_id}",
+        },
+        "latest_invoice": None,
+        "livemode": False,
+        "metadata": metadata or {},
+        "pending_setup_intent": None,
+        "pending_update": None,
+        "schedule": None,
+        "start_date": now,
+        "status": status,
+        "test_clock": None,
+        "trial_end": None,
+        "trial_start": None,
+    }
+
+
+def invoice(
+    *,
+    subscription_id: str,
+    amount: int = 1000,
+    currency: str = "eur",
+    metadata: dict | None = None,
+    invoice_id: str | None = None,
+    customer: str | None = None,
+    email: str = "donor@example.org",
+    name: str | None = "Ada Donor",
+    payment_intent: str | None = None,
+    billing_reason: str = "subscription_cycle",
+) -> dict:
+    """A paid invoice of a subscription (``invoice`` in Stripe's OpenAPI
+    fixtures, API 2024-06-20: ``subscription``, ``payment_intent``, ``charge``
+    and ``subscription_details.metadata`` at the top level)."""
+    now = int(time.time())
+    return {
+        "id": invoice_id or stripe_id("in"),
+        "object": "invoice",
+        "account_country": "FR",
+        "account_name": "Relais test",
+        "amount_due": amount,
+        "amount_paid": amount,
+        "amount_remaining": 0,
+        "attempt_count": 1,
+        "attempted": True,
+        "auto_advance": False,
+        "billing_reason": billing_reason,
+        "charge": stripe_id("ch"),
+        "collection_method": "charge_automatically",
+        "created": now,
+        "currency": currency,
+        "customer": customer or stripe_id("cus"),
+        "customer_address": None,
+        "customer_email": email,
+        "customer_name": name,
+        "description": None,
+        "hosted_invoice_url": None,
+        "lines": {"object": "list", "data": [], "has_more": False, "url": "/v1/invoices/lines"},
+        "livemode": False,
+        "metadata": {},
+        "number": None,
+        "paid": True,
+        "paid_out_of_band": False,
+        "payment_intent": payment_intent or stripe_id("pi"),
+        "period_end": now,
+        "period_start": now,
+        "status": "paid",
+        "status_transitions": {"paid_at": now, "finalized_at": now},
+        "subscription": subscription_id,
+        "subscription_details": {"metadata": metadata or {}},
+        "subtotal": amount,
+        "total": amount,
+    }
+
+
+def subscription_session(
+    *,
+    subscription_id: str | None = None,
+    customer: str | None = None,
+    metadata: dict | None = None,
+    amount: int = 1000,
+    **kw,
+) -> dict:
+    """A completed Checkout Session in subscription mode (Stripe's fixture
+    object as ``checkout_session``): no payment intent of its own, the
+    subscription and its first invoice named; the money comes with the invoice."""
+    session = checkout_session(amount=amount, **kw)
+    session.update(
+        mode="subscription",
+        payment_intent=None,
+        submit_type=None,
+        subscription=subscription_id or stripe_id("sub"),
+        customer=customer or stripe_id("cus"),
+        invoice=stripe_id("in"),
+    )
+    if metadata is not None:
+        session["metadata"] = metadata
+    return session

@@ -49,10 +49,12 @@ class Row:
     city: str = ""
     # Stripe's fees on what was raised (gross): net is raised minus fees.
     fees_minor: int = 0
+    # What donors added to cover the fees, when not counted as raised (covers.py).
+    covers_minor: int = 0
 
     @property
     def net_minor(self) -> int:
-        return self.raised_minor - self.fees_minor
+        return self.raised_minor + self.covers_minor - self.fees_minor
 
     @property
     def goal_percent(self) -> int | None:
@@ -103,6 +105,7 @@ def projects(cause_id: int) -> list[Row]:
             p.goal_minor,
             *_numbers(figures[p.id]),
             fees_minor=figures[p.id].fees_minor,
+            covers_minor=figures[p.id].covers_minor,
         )
         for p in found
     ]
@@ -120,6 +123,7 @@ def _row(cause: Cause, figures: totals.Figures, **extra) -> Row:
         cause.goal_minor,
         *_numbers(figures),
         fees_minor=figures.fees_minor,
+        covers_minor=figures.covers_minor,
         **extra,
     )
 
@@ -148,6 +152,7 @@ def _ranked_pages(cause_id: int, *, events: bool, limit: int) -> list[Row]:
             Page.status,
             Page.city,
             func.coalesce(figures.c.fees, 0),
+            func.coalesce(figures.c.covers, 0),
         )
         .outerjoin(figures, figures.c.page_id == Page.id)
         .where(
@@ -171,6 +176,7 @@ def _ranked_pages(cause_id: int, *, events: bool, limit: int) -> list[Row]:
             str(r[8]),
             r[9],
             fees_minor=int(r[10]),
+            covers_minor=int(r[11]),
         )
         for r in rows
     ]

@@ -25,6 +25,7 @@ from agents.signals import Erasure
 from campaigns import audit
 from campaigns.giving.models import Donation, DonationKind, PendingGift, StripeEvent
 from campaigns.giving.services import EMAIL_MAX, EMAIL_RE
+from campaigns.monthly.models import MonthlyGift
 from campaigns.offline.models import OfflineGift
 from campaigns.organisations.models import Cause
 from campaigns.pages.models import Page
@@ -218,6 +219,15 @@ def erase_donor(
         )
     db.session.execute(update(PendingGift).where(*pending).values(message="", **blank))
     db.session.execute(update(OfflineGift).where(*offline).values(note="", **blank))
+    # A monthly gift keeps running (its later invoices carry no name either).
+    monthly = [func.lower(MonthlyGift.donor_email) == email]
+    if organisation_id is not None:
+        monthly.append(MonthlyGift.organisation_id == organisation_id)
+    db.session.execute(
+        update(MonthlyGift)
+        .where(*monthly)
+        .values(donor_name="", donor_email="", is_anonymous=True, is_erased=True)
+    )
     return given
 
 

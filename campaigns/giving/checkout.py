@@ -43,6 +43,9 @@ def metadata_for(pending: PendingGift) -> dict[str, str]:
         "project": project.slug if project else "",
         "share": pending.share_code or "",
         "pending": pending.reference,
+        # What the donor added to cover the fees, recorded apart from the gift.
+        "cover": str(pending.cover_minor or 0),
+        "organisation": db.session.get(Organisation, pending.organisation_id).slug,
     }
 
 
@@ -55,29 +58,50 @@ def product_name(pending: PendingGift) -> str:
         return _("Gift to “%(page)s” (%(cause)s)", page=page.title, cause=cause.title)
 
 
+def cover_name(pending: PendingGift) -> str:
+    with force_locale(pending.locale):
+        return _("Covering the fees, so all of the gift reaches the organisation")
+
+
+def line_items(pending: PendingGift) -> list[dict]:
+    """The gift and, on its own line (the donor sees it before paying), the
+    fee cover; each monthly for a monthly gift."""
+    lines = [(pending.amount_minor, product_name(pending))]
+    if pending.cover_minor:
+        lines.append((pending.cover_minor, cover_name(pending)))
+    items = []
+    for amount, name in lines:
+        price: dict = {
+            "currency": pending.currency.lower(),
+            "unit_amount": amount,
+            "product_data": {"name": name},
+        }
+        if pending.is_monthly:
+            price["recurring"] = {"interval": "month"}
+        items.append({"price_data": price, "quantity": 1})
+    return items
+
+
 def session_params(pending: PendingGift, success_url: str, cancel_url: str) -> dict:
-    """The Checkout Session that pays for ``pending``, as Stripe's API takes it."""
+    """The Checkout Session that pays for ``pending``, as Stripe's API takes it:
+    one payment, or a monthly subscription (``pending.is_monthly``) whose every
+    invoice carries the same metadata (``subscription_data``)."""
     metadata = metadata_for(pending)
     params: dict = {
-        "mode": "payment",
-        "submit_type": "donate",
-        "line_items": [
-            {
-                "price_data": {
-                    "currency": pending.currency.lower(),
-                    "unit_amount": pending.amount_minor,
-                    "product_data": {"name": product_name(pending)},
-                },
-                "quantity": 1,
-            }
-        ],
+        "line_items": line_items(pending),
         "client_reference_id": pending.reference,
         "metadata": metadata,
-        "payment_intent_data": {"metadata": metadata},
         "locale": pending.locale if pending.locale in STRIPE_LOCALES else "auto",
         "success_url": success_url,
         "cancel_url": cancel_url,
     }
+    if pending.is_monthly:
+        params["mode"] = "subscription"
+        params["subscription_data"] = {"metadata": metadata}
+    else:
+        params["mode"] = "payment"
+        params["submit_type"] = "donate"
+        params["payment_intent_data"] = {"metadata": metadata}
     if pending.donor_email:
         params["customer_email"] = pending.donor_email
     organisation = db.session.get(Organisation, pending.organisation_id)
@@ -154,8 +178,8 @@ def completed_event(pending: PendingGift, *, created: int | None = None) -> dict
             "object": {
                 "id": session_id,
                 "object": "checkout.session",
-                "amount_subtotal": pending.amount_minor,
-                "amount_total": pending.amount_minor,
+                "amount_subtotal": pending.amount_minor + pending.cover_minor,
+                "amount_total": pending.amount_minor + pending.cover_minor,
                 "client_reference_id": pending.reference,
                 "created": created,
                 "currency": pending.currency.lower(),
@@ -190,7 +214,10 @@ def demo_fee_event(pending: PendingGift, *, created: int | None = None) -> dict:
     """The fee the record-fees job would read from Stripe for the demo's test
     payment of ``pending`` (a ``fees.FEE_EVENT``; the demo has no Stripe to ask)."""
     txn = fees.demo_balance_transaction(
-        f"txn_test_{pending.reference}", pending.amount_minor, pending.currency, created=created
+        f"txn_test_{pending.reference}",
+        pending.amount_minor + pending.cover_minor,
+        pending.currency,
+        created=created,
     )
     txn["source"] = f"ch_test_{pending.reference}"
     return fees.fee_event(txn, payment_intent=f"pi_test_{pending.reference}", account=None)

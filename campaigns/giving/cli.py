@@ -103,3 +103,60 @@ def anomalies_command() -> None:
                 )
             )
         click.echo(_("%(n)s open events no organisation owns.", n=count))
+
+
+receipts_cli = click.Group("receipts", help="Receipts: the yearly reçu fiscal of each donor.")
+
+
+@receipts_cli.command("yearly")
+@click.option("--year", type=int, required=True, help="The calendar year, e.g. 2026.")
+@click.option("--org", "org_slug", required=True, help="The organisation's slug.")
+@click.option("--email", default=None, help="Only this donor's address.")
+@with_appcontext
+def yearly_command(year: int, org_slug: str, email: str | None) -> None:
+    """Sum each donor's gifts of the year (one-off, monthly, offline), covers
+    included, refunds taken off: the figures of the yearly reçu fiscal."""
+    from sqlalchemy import select
+
+    from campaigns.giving.yearly import statement
+    from campaigns.money import format_money
+    from campaigns.organisations.models import Organisation
+    from extensions import db
+
+    with force_locale(cli_locale()):
+        if not 1900 <= year <= 9998:
+            raise click.BadParameter(_("Give a year such as 2026."), param_hint="--year")
+        org = db.session.scalar(select(Organisation).where(Organisation.slug == org_slug))
+        if org is None:
+            raise click.ClickException(_("No organisation has the slug %(slug)s.", slug=org_slug))
+        rows = statement(org.id, year, email)
+        if not rows:
+            click.echo(_("No gift with a donor address in %(year)s.", year=year))
+            return
+        locale = cli_locale()
+        for row in rows:
+            click.echo(
+                "\t".join(
+                    (
+                        row.email,
+                        row.name or "-",
+                        _(
+                            "%(n)s gifts (%(monthly)s monthly)",
+                            n=row.gifts,
+                            monthly=row.monthly_gifts,
+                        ),
+                        _(
+                            "covers %(amount)s",
+                            amount=format_money(row.covers_minor, row.currency, locale),
+                        ),
+                        _(
+                            "refunded %(amount)s",
+                            amount=format_money(row.refunded_minor, row.currency, locale),
+                        ),
+                        _(
+                            "deductible %(amount)s",
+                            amount=format_money(row.deductible_minor, row.currency, locale),
+                        ),
+                    )
+                )
+            )

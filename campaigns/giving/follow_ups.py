@@ -11,7 +11,13 @@ from babel.numbers import list_currencies
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select, text
 
-from campaigns.giving.models import COST_KINDS, Donation, DonationKind, StripeEventOutcome
+from campaigns.giving.models import (
+    COST_KINDS,
+    COVER_KINDS,
+    Donation,
+    DonationKind,
+    StripeEventOutcome,
+)
 from extensions import db
 
 MAX_MINOR = 2**63 - 1
@@ -71,13 +77,25 @@ def find_gift(payment_intent: str | None, charge_id: str | None) -> Donation | N
 
 def remaining(gift: Donation) -> int:
     """What the gift still holds after its refunds, disputes and reversals (its
-    fees are what collecting it cost, not money taken back from it)."""
+    fees are what collecting it cost, not money taken back from it; the fee
+    cover the donor added is held apart: ``cover_held``)."""
     children = db.session.scalar(
         select(func.coalesce(func.sum(Donation.amount_minor), 0)).where(
-            Donation.original_id == gift.id, Donation.kind.not_in(COST_KINDS)
+            Donation.original_id == gift.id, Donation.kind.not_in((*COST_KINDS, *COVER_KINDS))
         )
     )
     return gift.amount_minor + int(children)
+
+
+def cover_held(gift: Donation) -> int:
+    """What is left of the fee cover paid with ``gift`` (campaigns.giving.covers)."""
+    return int(
+        db.session.scalar(
+            select(func.coalesce(func.sum(Donation.amount_minor), 0)).where(
+                Donation.original_id == gift.id, Donation.kind.in_(COVER_KINDS)
+            )
+        )
+    )
 
 
 def park(kind: str, amount: int | None, currency: str | None) -> Result:

@@ -11,6 +11,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, RadioField, StringField, TextAreaField
 from wtforms.fields import EmailField
 
+from campaigns.giving.covers import cover_for
 from campaigns.giving.services import MESSAGE_MAX, OTHER, GiftOptions
 from campaigns.money import format_money, to_decimal
 from campaigns.pages.models import Page
@@ -62,6 +63,15 @@ class GiveForm(FlaskForm):
         description=_l("Two-letter code, such as FR."),
         render_kw={"autocomplete": "country", "size": 4, "maxlength": 2},
     )
+    frequency = RadioField(
+        _l("How often"),
+        choices=[("once", _l("Once")), ("monthly", _l("Every month"))],
+        default="once",
+        validate_choice=False,
+    )
+    # Its label says the exact amount for the amount chosen (``fill_choices``
+    # for the default one; static/js/relais.js follows the donor's choice).
+    cover_fees = BooleanField(_l("Add the fees so the organisation receives all of my gift"))
     is_anonymous = BooleanField(_l("Give anonymously (your name is not shown on the page)"))
     is_amount_hidden = BooleanField(_l("Hide the amount on the page"))
     share = HiddenField()
@@ -80,6 +90,7 @@ class GiveForm(FlaskForm):
         form.amount.data = major_text(middle[0], options.currency) if middle else OTHER
         form.project.data = project if project in {p.slug for p in options.projects} else ""
         form.share.data = share
+        form.frequency.data = "once"
         return form
 
     def fill_choices(self, options: GiftOptions) -> None:
@@ -97,3 +108,12 @@ class GiveForm(FlaskForm):
         self.project.choices = [("", _l("Where it's most needed"))] + [
             (p.slug, p.name) for p in options.projects
         ]
+        if options.cover_rate is not None:
+            shown = options.suggested_minor[len(options.suggested_minor) // 2 :][:1]
+            amount = shown[0] if shown else options.min_minor
+            self.cover_fees.label.text = _(
+                "Add %(cover)s to cover the fees, so the organisation receives all of "
+                "my %(amount)s gift",
+                cover=format_money(cover_for(amount, options.currency), options.currency, locale),
+                amount=format_money(amount, options.currency, locale),
+            )

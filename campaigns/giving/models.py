@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -48,6 +49,15 @@ class DonationKind(StrEnum):
     # (positive), and what a refund of the gift gives back of it (release, negative).
     MATCH = "match"
     MATCH_RELEASE = "match_release"
+    # What a donor added to cover the fees (campaigns.giving.covers), a row of
+    # its own beside the gift (``cover_of_id`` names the row it is the cover
+    # part of). ``cover``: kept apart from what was raised (``covers_minor``),
+    # the default; ``cover_raised``: counted as raised, for an organisation
+    # that decided so (``Organisation.counts_covers``, fixed when the row is
+    # written). A refund, dispute or transfer of covered money has its cover
+    # part as a further row of the same kind (negative when it leaves).
+    COVER = "cover"
+    COVER_RAISED = "cover_raised"
 
 
 # Rows that are no money given or given back but what collecting it cost: the
@@ -56,6 +66,9 @@ COST_KINDS = (DonationKind.FEE, DonationKind.FEE_TRANSFER)
 TRANSFER_KINDS = (DonationKind.TRANSFER_OUT, DonationKind.TRANSFER_IN, DonationKind.FEE_TRANSFER)
 # A sponsor's money matching a gift: counted as raised, never as a gift or a donor.
 MATCH_KINDS = (DonationKind.MATCH, DonationKind.MATCH_RELEASE)
+# The donor's fee cover: never part of what the gift "holds" (its match, its
+# transfer), always part of its receipt (a gift to the charity too).
+COVER_KINDS = (DonationKind.COVER, DonationKind.COVER_RAISED)
 
 
 class Donation(db.Model):
@@ -110,6 +123,12 @@ class Donation(db.Model):
     # Match rows: the gift they match (not ``original_id``: a match is the
     # sponsor's money, never part of what the gift holds or its receipt).
     matched_gift_id: Mapped[int | None] = mapped_column(ForeignKey("donations.id"), index=True)
+    # Cover rows: the row (gift, refund, dispute, transfer) they are the cover
+    # part of; unique, so a row gets its cover part once.
+    cover_of_id: Mapped[int | None] = mapped_column(ForeignKey("donations.id"), unique=True)
+    # A monthly gift's paid invoice (campaigns.monthly): one gift row per invoice.
+    stripe_invoice_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    monthly_gift_id: Mapped[int | None] = mapped_column(ForeignKey("monthly_gifts.id"), index=True)
     pending_gift_id: Mapped[int | None] = mapped_column(ForeignKey("pending_gifts.id"), unique=True)
     offline_gift_id: Mapped[int | None] = mapped_column(ForeignKey("offline_gifts.id"), unique=True)
     # "EV-2026-000123": gap-free per organisation and year (reçu fiscal).
@@ -166,11 +185,19 @@ class PendingGift(db.Model):
     donor_city: Mapped[str] = mapped_column(String(100), default="", server_default="")
     donor_country: Mapped[str] = mapped_column(String(2), default="", server_default="")
     share_code: Mapped[str | None] = mapped_column(String(20))
+    # What the donor added to cover the fees (campaigns.giving.covers), paid
+    # with the gift: Checkout charges amount + cover.
+    cover_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # Monthly: Checkout in subscription mode (campaigns.monthly).
+    is_monthly: Mapped[bool] = mapped_column(default=False, server_default=false())
     status: Mapped[PendingGiftStatus] = mapped_column(String(20), default=PendingGiftStatus.PENDING)
     stripe_checkout_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    __table_args__ = (CheckConstraint("amount_minor > 0", name="amount_positive"),)
+    __table_args__ = (
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+        CheckConstraint("cover_minor >= 0", name="cover_not_negative"),
+    )
 
 
 class StripeEventOutcome(StrEnum):

@@ -27,7 +27,7 @@ from flask_babel import gettext as _
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
-from campaigns.giving import card_fingerprints, connect
+from campaigns.giving import card_fingerprints, connect, covers
 from campaigns.giving import ledger as services
 from campaigns.giving.follow_ups import Result, as_amount, as_currency, lock_payment
 from campaigns.giving.models import (
@@ -40,6 +40,7 @@ from campaigns.giving.models import (
 from campaigns.giving.refunds import HANDLERS as LEDGER_HANDLERS
 from campaigns.giving.refunds import PARKED_TYPES, apply_parked
 from campaigns.inputs import as_text
+from campaigns.monthly import webhooks as monthly
 from campaigns.organisations.models import Cause, Organisation, Project
 from campaigns.pages.models import Page
 from campaigns.signals import first_answer, gift_attribution
@@ -179,7 +180,8 @@ def process_event(event: dict) -> StripeEventOutcome:
     row.currency = result.currency
     payment_intent = obj.get("payment_intent")
     row.stripe_payment_intent_id = payment_intent if isinstance(payment_intent, str) else None
-    if result.outcome == StripeEventOutcome.ANOMALY and (event_type in PARKED_TYPES or not owned):
+    parked = event_type in PARKED_TYPES or event_type in monthly.PARKED_TYPES
+    if result.outcome == StripeEventOutcome.ANOMALY and (parked or not owned):
         # Applied from this when its gift arrives; or, for an account nobody
         # holds, all there is of the event.
         row.payload = obj
@@ -213,6 +215,13 @@ def _route(event: dict, obj: dict, account: str | None) -> tuple[Result, bool]:
 
 def _handle(event: dict, obj: dict, account: str | None, owner: Organisation | None) -> Result:
     match event["type"]:
+        case "checkout.session.completed" if obj.get("mode") == "subscription":
+            # A monthly gift started: its money comes with each paid invoice.
+            return monthly.record_session(event, obj, account, owner)
+        case "invoice.paid" | "invoice.payment_succeeded":
+            return monthly.record_invoice(event, obj, account, owner)
+        case "customer.subscription.updated" | "customer.subscription.deleted":
+            return monthly.follow_subscription(event, obj, account, owner)
         case "checkout.session.completed" if obj.get("payment_status") != "paid":
             # Paid later by a delayed method: async_payment_succeeded records it.
             return Result(StripeEventOutcome.IGNORED, _("The session is not paid yet."))
@@ -349,11 +358,16 @@ def record_checkout(
     # code the give form kept on the pending gift (messaging's attribution).
     share_code = as_text(metadata.get("share"), 20) or (pending.share_code if pending else None)
     share_link_id = _attributed_link_id(share_code, page.id if page else None)
+    # What the donor added to cover the fees is paid in the same charge but
+    # recorded as its own row (campaigns.giving.covers).
+    gift_minor, cover_minor = covers.split_paid(
+        amount, pending.cover_minor if pending else metadata.get("cover")
+    )
     donation = services.record_gift(
         page=page,
         cause=cause,
         project=project,
-        amount_minor=amount,
+        amount_minor=gift_minor,
         # The card holder's name (Stripe's) is for the receipt only: a donor who
         # typed no name is "Anonymous" on the public wall.
         donor_name=typed_name or as_text(details.get("name"), 200),
@@ -372,6 +386,7 @@ def record_checkout(
             **donor_address(details, pending),
         },
     )
+    covers.record_cover(donation, cover_minor)
     card_fingerprints.tell(donation, card_fingerprints.of_session(session))
     late = link is not None and link.status == PendingGiftStatus.EXPIRED
     if late:

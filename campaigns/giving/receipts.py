@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from babel import Locale, UnknownLocaleError
-from babel.numbers import get_currency_name
+from babel.numbers import get_currency_name, get_currency_precision
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
@@ -100,6 +100,17 @@ def amount_in_words(amount_minor: int, currency: str, locale: str) -> str:
     if value == value.to_integral_value():
         name = get_currency_name(currency, count=whole, locale=lang)
         return f"{num2words(whole, lang=lang)} {name}"
+    if lang == "en":
+        # num2words' English keeps "euro" invariant and joins with a comma:
+        # the whole part takes Babel's plural, as whole amounts do above.
+        from num2words import CONVERTER_CLASSES
+
+        forms = CONVERTER_CLASSES["en"].CURRENCY_FORMS.get(currency)
+        if forms:
+            minor = int((value - whole) * 10 ** get_currency_precision(currency))
+            name = get_currency_name(currency, count=whole, locale=lang)
+            unit = forms[1][0 if minor == 1 else 1]
+            return f"{num2words(whole, lang=lang)} {name} and {num2words(minor, lang=lang)} {unit}"
     try:
         return num2words(Decimal(value), lang=lang, to="currency", currency=currency)
     except NotImplementedError:
@@ -124,6 +135,18 @@ class Receipt:
     given_at: datetime
     payment_method: str
     is_tax_receipt: bool
+    # The fee cover the donor added, inside ``amount_minor``: a gift to the
+    # charity too, so deductible (campaigns.giving.covers).
+    cover_minor: int = 0
+
+    @property
+    def gift_minor(self) -> int:
+        return self.amount_minor - self.cover_minor
+
+    @property
+    def deductible_minor(self) -> int:
+        """What the donor may deduct: the gift and its cover, less refunds."""
+        return max(0, self.amount_minor - self.refunded_minor)
 
 
 def payment_method_label(method: str) -> str:
@@ -161,11 +184,18 @@ def receipt_for(gift: Donation, locale: str) -> Receipt:
         reference = db.session.scalar(
             select(PendingGift.reference).where(PendingGift.id == gift.pending_gift_id)
         )
+    cover = (
+        db.session.scalar(select(Donation.amount_minor).where(Donation.cover_of_id == gift.id)) or 0
+    )
+    # Refunds, disputes and their cover parts (transfers add up to nothing).
     refunded = db.session.scalar(
         select(func.coalesce(func.sum(Donation.amount_minor), 0)).where(
-            Donation.original_id == gift.id, Donation.kind.not_in(COST_KINDS)
+            Donation.original_id == gift.id,
+            Donation.kind.not_in(COST_KINDS),
+            (Donation.cover_of_id.is_(None)) | (Donation.cover_of_id != gift.id),
         )
     )
+    amount = gift.amount_minor + int(cover)
     return Receipt(
         number=gift.receipt_number,
         reference=reference,
@@ -175,11 +205,12 @@ def receipt_for(gift: Donation, locale: str) -> Receipt:
         donor_name=gift.donor_name,
         donor_email=gift.donor_email,
         donor_address=postal_address(gift, locale),
-        amount_minor=gift.amount_minor,
+        amount_minor=amount,
         refunded_minor=-int(refunded or 0),
         currency=gift.currency,
-        amount_words=amount_in_words(gift.amount_minor, gift.currency, locale),
+        amount_words=amount_in_words(amount, gift.currency, locale),
         given_at=gift.created_at,
         payment_method=payment_method_label(gift.payment_method),
         is_tax_receipt=bool(org.issues_tax_receipts and gift.receipt_number),
+        cover_minor=int(cover),
     )

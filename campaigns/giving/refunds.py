@@ -18,10 +18,23 @@ from contextvars import ContextVar
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from campaigns.giving import card_fingerprints, fees
-from campaigns.giving.follow_ups import Result, as_amount, as_currency, gift_for, remaining
+from campaigns.giving import card_fingerprints, covers, fees
+from campaigns.giving.follow_ups import (
+    Result,
+    as_amount,
+    as_currency,
+    cover_held,
+    gift_for,
+    remaining,
+)
 from campaigns.giving.ledger import record_further_row as _add_row
-from campaigns.giving.models import Donation, DonationKind, StripeEvent, StripeEventOutcome
+from campaigns.giving.models import (
+    COVER_KINDS,
+    Donation,
+    DonationKind,
+    StripeEvent,
+    StripeEventOutcome,
+)
 from campaigns.model_types import utcnow
 from campaigns.signals import gift_disputed, gift_refunded
 from extensions import db
@@ -62,8 +75,9 @@ def handle_refund(event_id: str, charge: dict, account: str | None = None) -> Re
         amount_minor=cumulative,
         currency=currency,
     )
-    # Never below zero: a refund cannot take back more than the gift still holds.
-    difference = min(cumulative - already, remaining(gift))
+    # Never below zero: a refund cannot take back more than the gift still
+    # holds, with the fee cover paid in the same charge.
+    difference = min(cumulative - already, remaining(gift) + cover_held(gift))
     if difference <= 0:
         return found
     # A figure the ledger booked already, seen again after a refund failed: an
@@ -72,14 +86,16 @@ def handle_refund(event_id: str, charge: dict, account: str | None = None) -> Re
     repeat = _refund_row(gift, cumulative)
     if repeat and not _after_a_failure(gift, event_id):
         return found
+    gift_part, cover_part = covers.split_back(gift, difference)
     row = _add_row(
         gift,
         DonationKind.REFUND,
-        -difference,
+        -gift_part,
         stripe_event_id=event_id,
         stripe_charge_id=charge.get("id") if isinstance(charge.get("id"), str) else None,
         stripe_refund_cumulative=None if repeat else cumulative,
     )
+    covers.add_part(gift, row, -cover_part)
     gift_refunded.send(row, gift=gift)
     found.outcome, found.detail, found.amount_minor = StripeEventOutcome.RECORDED, "", difference
     if isinstance(charge.get("payment_intent"), str) and not _applying_parked.get():
@@ -88,13 +104,37 @@ def handle_refund(event_id: str, charge: dict, account: str | None = None) -> Re
     return found
 
 
+REFUND_KINDS = (DonationKind.REFUND, DonationKind.REFUND_REVERSAL)
+
+
+def _refund_rows(gift: Donation):
+    return select(Donation.id).where(
+        Donation.original_id == gift.id, Donation.kind.in_(REFUND_KINDS)
+    )
+
+
 def refunded_minor(gift: Donation) -> int:
-    """What the ledger holds as refunded from this gift, net of failed refunds."""
+    """What the ledger holds as refunded from this gift's charge (the fee
+    cover's part too), net of failed refunds."""
     return -int(
         db.session.scalar(
             select(func.coalesce(func.sum(Donation.amount_minor), 0)).where(
                 Donation.original_id == gift.id,
-                Donation.kind.in_((DonationKind.REFUND, DonationKind.REFUND_REVERSAL)),
+                Donation.kind.in_(REFUND_KINDS)
+                | (Donation.kind.in_(COVER_KINDS) & Donation.cover_of_id.in_(_refund_rows(gift))),
+            )
+        )
+    )
+
+
+def _cover_refunded(gift: Donation) -> int:
+    """The fee cover's part of what is refunded, net of failed refunds."""
+    return -int(
+        db.session.scalar(
+            select(func.coalesce(func.sum(Donation.amount_minor), 0)).where(
+                Donation.original_id == gift.id,
+                Donation.kind.in_(COVER_KINDS),
+                Donation.cover_of_id.in_(_refund_rows(gift)),
             )
         )
     )
@@ -173,14 +213,17 @@ def handle_refund_failed(event_id: str, refund: dict, account: str | None = None
         )
         return result
     charge_id = refund.get("charge")
-    _add_row(
+    # The cover was refunded last: it comes back first.
+    cover_back = min(back, _cover_refunded(gift))
+    row = _add_row(
         gift,
         DonationKind.REFUND_REVERSAL,
-        back,
+        back - cover_back,
         stripe_event_id=event_id,
         stripe_charge_id=charge_id if isinstance(charge_id, str) else None,
         stripe_refund_id=refund_id,
     )
+    covers.add_part(gift, row, cover_back)
     result.outcome, result.amount_minor = StripeEventOutcome.RECORDED, back
     return result
 
@@ -196,18 +239,20 @@ def _withdraw(event_id: str | None, gift: Donation, dispute: dict, amount: int) 
     row = _dispute_row(dispute["id"], DonationKind.DISPUTE)
     if row is not None:
         return row
-    amount = min(amount, remaining(gift))
+    amount = min(amount, remaining(gift) + cover_held(gift))
     if amount <= 0:
         return None
+    gift_part, cover_part = covers.split_back(gift, amount)
     charge_id = dispute.get("charge")
     row = _add_row(
         gift,
         DonationKind.DISPUTE,
-        -amount,
+        -gift_part,
         stripe_event_id=event_id,
         stripe_charge_id=charge_id if isinstance(charge_id, str) else None,
         stripe_dispute_id=dispute["id"],
     )
+    covers.add_part(gift, row, -cover_part)
     gift_disputed.send(row, gift=gift, dispute_id=dispute["id"])
     return row
 
@@ -299,7 +344,7 @@ def _dispute_closed(
         return result
     if _dispute_row(dispute["id"], DonationKind.DISPUTE_REVERSAL) is not None:
         return result
-    _add_row(
+    reversal = _add_row(
         gift,
         DonationKind.DISPUTE_REVERSAL,
         -withdrawn.amount_minor,
@@ -307,6 +352,7 @@ def _dispute_closed(
         stripe_charge_id=withdrawn.stripe_charge_id,
         stripe_dispute_id=dispute["id"],
     )
+    covers.add_part(gift, reversal, -covers.part_of(withdrawn))
     result.outcome = StripeEventOutcome.RECORDED
     return result
 

@@ -18,6 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import aliased
 
 from campaigns.errors import ValidationError
+from campaigns.giving import covers
 from campaigns.giving.models import (
     COST_KINDS,
     Donation,
@@ -37,6 +38,7 @@ AMOUNT_TEXT_MAX = 20
 DONOR_WALL_SIZE = 10
 # The value of the "other amount" radio button.
 OTHER = "other"
+FREQUENCIES = ("once", "monthly")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 SHARE_CODE_RE = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
 TRUE_VALUES = {"y", "yes", "on", "1", "true"}
@@ -60,6 +62,8 @@ class GiftOptions:
     min_minor: int
     max_minor: int
     projects: list[Project]
+    # Stripe's (percent, fixed) a fee cover is worked out from; None: no cover offered.
+    cover_rate: tuple | None = None
 
 
 def gift_options(page: Page) -> GiftOptions:
@@ -76,6 +80,7 @@ def gift_options(page: Page) -> GiftOptions:
         min_minor=org.min_amount_minor,
         max_minor=org.max_amount_minor,
         projects=list(page.cause.projects),
+        cover_rate=covers.rate_for(org.currency) if covers.offers_cover(org) else None,
     )
 
 
@@ -193,7 +198,8 @@ def start_gift(page: Page, data: dict) -> PendingGift:
     ``data``: amount (a suggested amount in major units, or "other"),
     other_amount (major units as typed), message, donor_name, donor_email,
     is_anonymous, is_amount_hidden, project (slug, empty for "where it's most
-    needed"), locale, share (the share link's code), and the optional address
+    needed"), locale, share (the share link's code), cover_fees (the donor
+    adds the fees: ``covers.cover_for``), frequency (once or monthly), and the optional address
     (donor_address_line, donor_postal_code, donor_city, donor_country).
     """
     problem = refusal(page)
@@ -220,8 +226,13 @@ def start_gift(page: Page, data: dict) -> PendingGift:
         )
     project = _project(data, page, errors)
     address = _address(data, page.cause.organisation, errors)
+    frequency = _text(data, "frequency") or "once"
+    if frequency not in FREQUENCIES:
+        errors["frequency"] = _("Choose to give once or every month.")
     if errors:
         raise ValidationError(errors)
+    organisation = page.cause.organisation
+    wants_cover = _flag(data.get("cover_fees")) and covers.offers_cover(organisation)
     share = _text(data, "share")
     pending = PendingGift(
         reference=uuid.uuid4().hex,
@@ -238,6 +249,8 @@ def start_gift(page: Page, data: dict) -> PendingGift:
         is_amount_hidden=_flag(data.get("is_amount_hidden")),
         locale=locale if locale in ("fr", "en") else page.cause.organisation.locale,
         share_code=share if SHARE_CODE_RE.match(share) else None,
+        cover_minor=covers.cover_for(amount, options.currency) if wants_cover else 0,
+        is_monthly=frequency == "monthly",
         **address,
     )
     db.session.add(pending)

@@ -111,6 +111,11 @@ class Gateway(Protocol):
     def retrieve_account(self, account_id: str) -> dict:
         """A connected account as Stripe sees it now (``charges_enabled``, …)."""
 
+    def cancel_subscription(
+        self, subscription_id: str, *, stripe_account: str | None = None
+    ) -> dict:
+        """Stop a subscription now (a monthly gift); its ``id`` and ``status``."""
+
 
 @contextmanager
 def _translated():
@@ -211,6 +216,16 @@ class StripeGateway:
             account = self._client.v1.accounts.retrieve(account_id, None, self._options())
         return account.to_dict()
 
+    def cancel_subscription(
+        self, subscription_id: str, *, stripe_account: str | None = None
+    ) -> dict:
+        # Cancelling is idempotent at Stripe too: a canceled one stays canceled.
+        with _translated():
+            subscription = self._client.v1.subscriptions.cancel(
+                subscription_id, None, self._options(stripe_account=stripe_account)
+            )
+        return subscription.to_dict()
+
     @staticmethod
     def _each(first_page) -> Iterator[dict]:
         # Pages are asked for as the caller goes: a failure on any page is the
@@ -290,6 +305,13 @@ class DemoGateway:
 
     def retrieve_account(self, account_id: str) -> dict:
         raise GatewayNotConfigured("Stripe Connect needs STRIPE_SECRET_KEY")
+
+    def cancel_subscription(
+        self, subscription_id: str, *, stripe_account: str | None = None
+    ) -> dict:
+        # The demo's monthly gifts exist only here: stopping one needs no call.
+        self._check()
+        return {"id": subscription_id, "object": "subscription", "status": "canceled"}
 
 
 def test_payments_allowed(config) -> bool:

@@ -29,8 +29,8 @@ from sqlalchemy import func, select
 from agents.models import Agent
 from campaigns import audit
 from campaigns.errors import Conflict, ValidationError
-from campaigns.giving import ledger
-from campaigns.giving.follow_ups import lock_payment, remaining
+from campaigns.giving import covers, ledger
+from campaigns.giving.follow_ups import cover_held, lock_payment, remaining
 from campaigns.giving.models import COST_KINDS, Donation, DonationKind
 from campaigns.money import format_money
 from campaigns.organisations import services as org_services
@@ -139,11 +139,14 @@ def move_to_page(actor: Agent | None, donation: Donation, page: Page) -> Transfe
     fees = _fees_of(gift)  # negative: what collecting it cost so far
     here = ledger.Place(gift.page_id, gift.event_id, gift.is_unattributed)
     there = ledger.place_of(page)
-    ledger.record_further_row(gift, DonationKind.TRANSFER_OUT, -moved, home=here)
+    cover = cover_held(gift)  # the donor's fee cover moves with its gift
+    out = ledger.record_further_row(gift, DonationKind.TRANSFER_OUT, -moved, home=here)
+    covers.add_part(gift, out, -cover, home=here)
     if fees:
         ledger.record_further_row(gift, DonationKind.FEE_TRANSFER, -fees, home=here)
         ledger.record_further_row(gift, DonationKind.FEE_TRANSFER, fees, home=there)
-    ledger.record_further_row(gift, DonationKind.TRANSFER_IN, moved, home=there)
+    into = ledger.record_further_row(gift, DonationKind.TRANSFER_IN, moved, home=there)
+    covers.add_part(gift, into, cover, home=there)
     audit.record(
         gift.organisation_id,
         actor,

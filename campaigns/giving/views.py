@@ -61,6 +61,8 @@ GIVE_FIELDS = (
     "is_anonymous",
     "is_amount_hidden",
     "share",
+    "frequency",
+    "cover_fees",
 )
 
 
@@ -134,11 +136,17 @@ def test_payment(reference: str):
         from campaigns.giving.jobs import issue_receipts
         from campaigns.giving.payments import record_event
 
-        event = completed_event(pending)
         # The payment commits as its own unit, as a webhook's does; then its
         # fee, as the record-fees job would book it from Stripe.
-        record_event(event)
-        record_event(demo_fee_event(pending))
+        if pending.is_monthly:
+            from campaigns.monthly import demo_events
+
+            record_event(demo_events.session_event(pending))
+            record_event(demo_events.invoice_event(pending))
+            record_event(demo_events.invoice_fee_event(pending))
+        else:
+            record_event(completed_event(pending))
+            record_event(demo_fee_event(pending))
         # The demo has no time to wait for the receipts job: number it now. A
         # failure here is no failure of the gift: the job numbers it later.
         try:

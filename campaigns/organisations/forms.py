@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectChoice, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.widgets import DateTimeLocalInput
 
 from campaigns.money import CURRENCIES, parse_major, to_decimal
@@ -169,6 +169,17 @@ class OrganisationForm(StaffForm):
         validate_choice=False,
     )
 
+    offers_fee_cover = BooleanField(
+        _l("Offer donors to cover the fees"),
+        description=_l("The give form shows the exact amount added for Stripe's fees."),
+    )
+    counts_covers = BooleanField(
+        _l("Count the fees donors cover in goals and leaderboards"),
+        description=_l(
+            "Off: they show apart on the dashboard, in the net. Applies to gifts from now on."
+        ),
+    )
+
     @classmethod
     def for_organisation(cls, org, **kwargs) -> OrganisationForm:
         return cls(
@@ -183,6 +194,8 @@ class OrganisationForm(StaffForm):
                 "max_amount": major_text(org.max_amount_minor, org.currency),
                 "open_data_k_floor": str(org.open_data_k_floor),
                 "hidden_gift_total": org.hidden_gift_total,
+                "offers_fee_cover": org.offers_fee_cover,
+                "counts_covers": org.counts_covers,
             },
             **kwargs,
         )
@@ -199,6 +212,8 @@ class OrganisationForm(StaffForm):
             "currency": self.currency.data or "",
             "locale": self.locale.data or "",
             "hidden_gift_total": self.hidden_gift_total.data or "",
+            "offers_fee_cover": bool(self.offers_fee_cover.data),
+            "counts_covers": bool(self.counts_covers.data),
         }
         website = data["website"].strip()
         if website and not re.match(r"^https?://[^\s/]+\.[^\s]+$", website):

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -56,6 +57,10 @@ class Organisation(db.Model):
     # Stripe last said of it (``connect_checked_at``: when Stripe said it, so an
     # older account.updated delivered late changes nothing). Gifts are paid into
     # it once charges are enabled; before that, into the site's own account.
+    # Donors may add the fees to their gift (campaigns.giving.covers); what they
+    # add counts in goals and leaderboards only when ``counts_covers``.
+    offers_fee_cover: Mapped[bool] = mapped_column(default=True, server_default=true())
+    counts_covers: Mapped[bool] = mapped_column(default=False, server_default=false())
     connected_account_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     connect_charges_enabled: Mapped[bool] = mapped_column(default=False, server_default=false())
     connect_details_submitted: Mapped[bool] = mapped_column(default=False, server_default=false())

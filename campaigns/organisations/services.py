@@ -127,6 +127,9 @@ def save_organisation(agent: Agent | None, org: Organisation | None, data: dict)
         clean["hidden_gift_total"] = str(data["hidden_gift_total"] or "rounded")
         if clean["hidden_gift_total"] not in ("rounded", "hidden"):
             errors["hidden_gift_total"] = _("Choose rounded or hidden.")
+    for key in ("offers_fee_cover", "counts_covers"):
+        if key in data:
+            clean[key] = data[key] is True or str(data[key]).lower() in ("y", "on", "true", "1")
     if "suggested_amounts" in data:
         clean["suggested_amounts"] = _amounts(data["suggested_amounts"], errors)
     for key in ("min_amount_minor", "max_amount_minor", "open_data_k_floor"):

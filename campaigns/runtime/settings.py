@@ -12,6 +12,7 @@ file from these fields (a test checks that it is current).
 
 from __future__ import annotations
 
+import re
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Literal
@@ -199,6 +200,11 @@ class Settings(BaseSettings):
         description="Sentry DSN: errors of web, scheduler and worker are reported there "
         "(empty: not reported)",
     )
+    fee_cover_rates: str = Field(
+        "EUR=1.5%+25,GBP=1.5%+20,CHF=2.9%+30,USD=2.9%+30,CAD=2.9%+30",
+        description="the Stripe fee a donor's cover is worked out from, per currency: "
+        "percent plus fixed minor units (a currency left out: no cover offered)",
+    )
     pending_gift_hours: float = Field(
         24,
         gt=0,
@@ -339,6 +345,12 @@ class Settings(BaseSettings):
             raise ValueError("a rate limit such as '10 per minute' or '100/hour'") from None
         return value
 
+    @field_validator("fee_cover_rates")
+    @classmethod
+    def _fee_cover_rates(cls, value: str) -> str:
+        fee_cover_rates(value)
+        return value
+
     @field_validator("outbox_rate_limits")
     @classmethod
     def _channel_rates(cls, value: str) -> str:
@@ -409,6 +421,7 @@ class Settings(BaseSettings):
             "STRIPE_CONNECT_WEBHOOK_SECRET": self.stripe_connect_webhook_secret.get_secret_value(),
             "FEE_LOOKUP_DAYS": self.fee_lookup_days,
             "PENDING_GIFT_HOURS": self.pending_gift_hours,
+            "FEE_COVER_RATES": fee_cover_rates(self.fee_cover_rates),
             "DONOR_ADDRESS_RETENTION_DAYS": self.donor_address_retention_days,
             "RECEIPT_KEEPING_YEARS": self.receipt_keeping_years,
             "FAIRPLAY_VELOCITY_MINUTES": self.fairplay_velocity_minutes,
@@ -436,6 +449,21 @@ def _url(value: str, schemes: tuple[str, ...]) -> str:
     if value and parts.scheme.lower() not in schemes:
         raise ValueError("a URL starting with " + ", ".join(f"{s}://" for s in schemes))
     return value
+
+
+FEE_COVER_RATE = re.compile(r"([A-Za-z]{3})=(\d{1,2}(?:\.\d{1,3})?)%\+(\d{1,5})")
+
+
+def fee_cover_rates(value: str) -> dict[str, tuple[str, int]]:
+    """``EUR=1.5%+25`` as ``{"EUR": ("1.5", 25)}``: percent (a decimal
+    string: never a float near money) and fixed minor units per currency."""
+    rates = {}
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        match = FEE_COVER_RATE.fullmatch(part)
+        if not match:
+            raise ValueError("currency=percent%+fixed minor units, comma-separated: EUR=1.5%+25")
+        rates[match.group(1).upper()] = (match.group(2), int(match.group(3)))
+    return rates
 
 
 def channel_rates(value: str) -> dict[str, float]:

@@ -40,6 +40,9 @@ class Total(db.Model):
     donor_count: Mapped[int] = mapped_column(Integer, default=0)
     # What collecting ``raised_minor`` cost (Stripe's fees, positive): never part of it.
     fees_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # What donors added to cover the fees, kept apart from ``raised_minor``
+    # (kind ``cover``); net is raised + covers - fees.
+    covers_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class TotalDonor(db.Model):

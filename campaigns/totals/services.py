@@ -11,7 +11,10 @@ order (organisation, cause, project, page, event), as any other writer.
 
 What collecting the money cost (``FEE`` rows, Stripe's fees) is kept apart in
 ``fees_minor``: ``raised_minor`` — what goals, leaderboards and every public
-figure count — stays the gross amount given, and net is raised minus fees.
+figure count — stays the gross amount given. What donors added to cover the
+fees (``COVER`` rows) is kept apart too, in ``covers_minor``, unless their
+organisation counts covers (``COVER_RAISED`` rows count in ``raised_minor``);
+net is raised + covers - fees.
 """
 
 from __future__ import annotations
@@ -54,16 +57,26 @@ class Figures:
     donation_count: int = 0
     donor_count: int = 0
     fees_minor: int = 0  # what collecting raised_minor cost (positive)
+    covers_minor: int = 0  # what donors added for the fees, not in raised_minor
 
     @property
     def net_minor(self) -> int:
-        return self.raised_minor - self.fees_minor
+        return self.raised_minor + self.covers_minor - self.fees_minor
+
+
+# Rows outside what was raised: costs (fees) and covers kept apart.
+APART_KINDS = (*COST_KINDS, DonationKind.COVER)
 
 
 def raised_amount(row=Donation):
     """A ledger row's part in what was raised, in SQL: its amount, or nothing
     for a cost row (a fee)."""
-    return case((row.kind.in_(COST_KINDS), 0), else_=row.amount_minor)
+    return case((row.kind.in_(APART_KINDS), 0), else_=row.amount_minor)
+
+
+def cover_amount(row=Donation):
+    """A ledger row's part in the covers kept apart from what was raised, in SQL."""
+    return case((row.kind == DonationKind.COVER, row.amount_minor), else_=0)
 
 
 def fee_amount(row=Donation):
@@ -104,6 +117,7 @@ def apply(donation: Donation) -> None:
     """
     counted = donation.kind in DONOR_KINDS
     is_cost = donation.kind in COST_KINDS
+    is_cover = donation.kind == DonationKind.COVER
     scopes = scopes_of(donation)
     new_donor_in: set[tuple[str, int]] = set()
     if counted and donation.donor_key:
@@ -125,10 +139,11 @@ def apply(donation: Donation) -> None:
                 "scope": scope,
                 "scope_id": scope_id,
                 "slot": slot_of(donation) if scope in HOT_SCOPES else 0,
-                "raised_minor": 0 if is_cost else donation.amount_minor,
+                "raised_minor": 0 if is_cost or is_cover else donation.amount_minor,
                 "donation_count": COUNT_DELTAS.get(donation.kind, 0),
                 "donor_count": 1 if (str(scope), scope_id) in new_donor_in else 0,
                 "fees_minor": -donation.amount_minor if is_cost else 0,
+                "covers_minor": donation.amount_minor if is_cover else 0,
             }
             for scope, scope_id in scopes
         ]
@@ -141,6 +156,7 @@ def apply(donation: Donation) -> None:
                 "donation_count": Total.donation_count + stmt.excluded.donation_count,
                 "donor_count": Total.donor_count + stmt.excluded.donor_count,
                 "fees_minor": Total.fees_minor + stmt.excluded.fees_minor,
+                "covers_minor": Total.covers_minor + stmt.excluded.covers_minor,
             },
         )
     )
@@ -158,13 +174,12 @@ def figures(scope: TotalScope, ids: Iterable[int]) -> dict[int, Figures]:
             func.sum(Total.donation_count),
             func.sum(Total.donor_count),
             func.sum(Total.fees_minor),
+            func.sum(Total.covers_minor),
         )
         .where(Total.scope == scope, Total.scope_id.in_(ids))
         .group_by(Total.scope_id)
     ).all()
-    found = {
-        r[0]: Figures(int(r[1] or 0), int(r[2] or 0), int(r[3] or 0), int(r[4] or 0)) for r in rows
-    }
+    found = {r[0]: Figures(*(int(value or 0) for value in r[1:])) for r in rows}
     return {i: found.get(i, Figures()) for i in ids}
 
 
@@ -193,7 +208,7 @@ def page_figures(pages: Iterable[Page]) -> dict[int, Figures]:
 
 def figures_subquery(scope: TotalScope, ids):
     """The stored figures of one scope (slots summed) for ``ids`` (a select of
-    ids), as a subquery: page_id, raised, gifts, donors, fees."""
+    ids), as a subquery: page_id, raised, gifts, donors, fees, covers."""
     return (
         select(
             Total.scope_id.label("page_id"),
@@ -201,6 +216,7 @@ def figures_subquery(scope: TotalScope, ids):
             func.sum(Total.donation_count).label("gifts"),
             func.sum(Total.donor_count).label("donors"),
             func.sum(Total.fees_minor).label("fees"),
+            func.sum(Total.covers_minor).label("covers"),
         )
         .where(Total.scope == scope, Total.scope_id.in_(ids))
         .group_by(Total.scope_id)
@@ -224,6 +240,7 @@ def _ledger_figures(scope: TotalScope):
                 func.distinct(case((counted & (Donation.donor_key != ""), Donation.donor_key)))
             ).label("donor_count"),
             func.sum(fee_amount()).label("fees_minor"),
+            func.sum(cover_amount()).label("covers_minor"),
         )
         .where(column.is_not(None))
         .group_by(column)
@@ -240,6 +257,7 @@ def from_ledger() -> dict[tuple[str, int], Figures]:
                 int(row.donation_count),
                 int(row.donor_count),
                 int(row.fees_minor or 0),
+                int(row.covers_minor or 0),
             )
     return out
 
@@ -253,9 +271,10 @@ def stored() -> dict[tuple[str, int], Figures]:
             func.sum(Total.donation_count),
             func.sum(Total.donor_count),
             func.sum(Total.fees_minor),
+            func.sum(Total.covers_minor),
         ).group_by(Total.scope, Total.scope_id)
     )
-    return {(r[0], r[1]): Figures(int(r[2]), int(r[3]), int(r[4]), int(r[5])) for r in rows}
+    return {(r[0], r[1]): Figures(*(int(value) for value in r[2:])) for r in rows}
 
 
 def drift() -> list[tuple[tuple[str, int], Figures, Figures]]:
@@ -306,6 +325,7 @@ def rebuild() -> int:
                     "donation_count",
                     "donor_count",
                     "fees_minor",
+                    "covers_minor",
                 ],
                 select(
                     db.literal(scope.value),
@@ -315,6 +335,7 @@ def rebuild() -> int:
                     func.coalesce(func.sum(gift_count()), 0),
                     db.literal(0),
                     func.sum(fee_amount()),
+                    func.sum(cover_amount()),
                 )
                 .where(column.is_not(None))
                 .group_by(column),

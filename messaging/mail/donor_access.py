@@ -17,3 +17,17 @@ def queue_donor_link(email: str, *, subject: str, text: str) -> str | None:
         trigger="donor_link",
         dedupe_key=f"donor-link:{email}:{utcnow():%Y%m%d%H}",
     )
+
+
+def queue_monthly_mail(
+    email: str, *, subject: str, text: str, organisation_id: int | None, dedupe_key: str
+) -> str | None:
+    """Queue the mail confirming a monthly gift, with its stop link, once."""
+    return queue_email(
+        to=email,
+        subject=subject,
+        text=text,
+        trigger="monthly_gift",
+        organisation_id=organisation_id,
+        dedupe_key=dedupe_key,
+    )

@@ -188,8 +188,51 @@
     });
   }
 
+  // The give form's "cover the fees" label: the exact amount for the amount
+  // chosen, by the formula of campaigns/giving/covers.py (integers only).
+  function feeCover() {
+    var box = document.querySelector("[data-fee-cover]");
+    if (!box) return;
+    var form = box.closest("form");
+    var label = box.querySelector("[data-fee-cover-label] label") || box.querySelector("[data-fee-cover-label]");
+    var parts = box.getAttribute("data-percent").split(".");
+    var decimals = (parts[1] || "").slice(0, 3);
+    while (decimals.length < 3) decimals += "0";
+    var perMille = parseInt(parts[0], 10) * 1000 + parseInt(decimals, 10); // percent × 1000
+    var fixed = parseInt(box.getAttribute("data-fixed"), 10);
+    var exponent = parseInt(box.getAttribute("data-exponent"), 10);
+    var currency = box.getAttribute("data-currency");
+    var format = new Intl.NumberFormat(box.getAttribute("data-locale"), { style: "currency", currency: currency });
+    function fee(gross) { return Math.floor((2 * gross * perMille + 100000) / 200000) + fixed; }
+    function gross(amount) {
+      var g = Math.ceil((amount + fixed) * 100000 / (100000 - perMille));
+      while (g - fee(g) < amount) g += 1;
+      while (g > amount && (g - 1) - fee(g - 1) >= amount) g -= 1;
+      return g;
+    }
+    function chosen() {
+      var other = form.querySelector("[name=other_amount]");
+      var picked = form.querySelector("[name=amount]:checked");
+      var text = other && other.value.trim() ? other.value : (picked ? picked.value : "");
+      var value = parseFloat(String(text).replace(/\s/g, "").replace(",", "."));
+      return isFinite(value) && value > 0 ? Math.round(value * Math.pow(10, exponent)) : 0;
+    }
+    function show() {
+      var amount = chosen();
+      if (!amount) return;
+      var unit = Math.pow(10, exponent);
+      label.textContent = box.getAttribute("data-template")
+        .replace("{cover}", format.format((gross(amount) - amount) / unit))
+        .replace("{amount}", format.format(amount / unit));
+    }
+    form.addEventListener("change", show);
+    form.addEventListener("input", show);
+    show();
+  }
+
   ready(function () {
     openTargets();
+    feeCover();
     pageLink();
     webShare();
     shareKit();

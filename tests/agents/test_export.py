@@ -17,6 +17,7 @@ from campaigns.giving.ledger import record_gift
 from campaigns.giving.models import PendingGift, StripeEvent, StripeEventOutcome
 from campaigns.matching.models import Match, MatchScope
 from campaigns.model_types import utcnow
+from campaigns.monthly.models import MonthlyGift
 from campaigns.news.models import FieldUpdate
 from campaigns.offline.models import OfflineGift
 from campaigns.pages.models import (
@@ -114,6 +115,18 @@ def a_row_in_every_table(app, me, stranger):
         )
     )
     db.session.add(OfflineGift(page=page, recorded_by_id=me.id, amount_minor=500, currency="EUR"))
+    db.session.add(
+        MonthlyGift(
+            stripe_subscription_id="sub_export",
+            organisation_id=org.id,
+            cause_id=cause.id,
+            page_id=page.id,
+            amount_minor=1000,
+            currency="EUR",
+            donor_email=EMAIL,
+            stop_key="k" * 16,
+        )
+    )
     MembershipFactory(agent=me, organisation=org)
     me.roles.append(Role(name="export-tester"))
     db.session.add(Profile(agent_id=me.id, handle="noa", is_public=True))

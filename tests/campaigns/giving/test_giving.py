@@ -347,6 +347,8 @@ def test_the_test_payment_event_is_shaped_like_stripes(db, page):
         "project": project.slug,
         "share": "abc",
         "pending": pending.reference,
+        "cover": "0",
+        "organisation": page.cause.organisation.slug,
     }
 
 
