@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import case, delete, func, select, text, update
+from sqlalchemy import case, delete, func, select, text, tuple_, update
 
 from campaigns.giving.models import COST_KINDS, Donation, DonationKind
 from campaigns.pages.models import EVENT_KINDS, Page
@@ -291,30 +291,57 @@ def drift() -> list[tuple[tuple[str, int], Figures, Figures]]:
 def rebuild() -> int:
     """Replace stored totals with the ledger's; returns the number of scopes.
 
-    Set-based (INSERT … SELECT per scope): a million-row ledger is grouped by
-    the database, never loaded into Python. ``totals.drift()`` checks the
+    Set-based: a million-row ledger is grouped by the database, never loaded
+    into Python. On PostgreSQL each of the two steps (the donor sets, then the
+    sums) reads the ledger once, every scope at a time (GROUPING SETS, hashed),
+    and the donor sets' index is built after their rows; SQLite, which has no
+    grouping sets, reads the ledger once per scope. Donor counts
+    come from the donor sets in one grouped pass. ``totals.drift()`` checks the
     result with another computation (COUNT DISTINCT over the ledger)."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        # Grouping and de-duplicating millions of rows: sort in memory, not on disk.
-        db.session.execute(text("SET LOCAL work_mem = '256MB'"))
+    postgresql = db.session.get_bind().dialect.name == "postgresql"
     # DELETE, not TRUNCATE: readers keep seeing the old totals until the commit
     # (the caller locks out writers only).
     db.session.execute(delete(Total))
-    db.session.execute(delete(TotalDonor))
-    counted = Donation.kind.in_(DONOR_KINDS)
-    for scope, column in SCOPE_COLUMNS.items():
+    donors_key = TotalDonor.__table__.primary_key.name
+    if postgresql:
+        # Grouping and de-duplicating millions of rows: in memory, not on disk.
+        db.session.execute(text("SET LOCAL work_mem = '512MB'"))
+        db.session.execute(text("SET LOCAL maintenance_work_mem = '512MB'"))
+        # Only writers read the donor sets, and they wait for the rebuild: the
+        # sets are emptied at once and their index built once, after the rows
+        # (one sort), instead of maintained for each of millions of rows.
+        db.session.execute(text(f"TRUNCATE {TotalDonor.__tablename__}"))
         db.session.execute(
-            dialect_insert(TotalDonor).from_select(
-                ["scope", "scope_id", "donor_key"],
-                select(db.literal(scope.value), column, Donation.donor_key)
-                .where(column.is_not(None), counted, Donation.donor_key != "")
-                .distinct()
-                # In key order: the primary-key index grows at its right edge.
-                .order_by(column, Donation.donor_key),
-            )
+            text(f"ALTER TABLE {TotalDonor.__tablename__} DROP CONSTRAINT {donors_key}")
         )
-        # Donor counts come from the donor sets below: a hash aggregate here,
-        # not a COUNT(DISTINCT …) sort of the whole ledger per scope.
+    else:
+        db.session.execute(delete(TotalDonor))
+    counted = Donation.kind.in_(DONOR_KINDS)
+    for scopes in [list(SCOPE_COLUMNS)] if postgresql else [[s] for s in SCOPE_COLUMNS]:
+        label, scope_id, group_by = _by_scope(scopes)
+        donors = (
+            select(label, scope_id, Donation.donor_key)
+            .where(counted, Donation.donor_key != "")
+            .group_by(*group_by(Donation.donor_key))
+            .having(scope_id.is_not(None))
+        )
+        db.session.execute(
+            dialect_insert(TotalDonor).from_select(["scope", "scope_id", "donor_key"], donors)
+        )
+        sums = (
+            select(
+                label,
+                scope_id,
+                db.literal(0),
+                func.sum(raised_amount()),
+                func.coalesce(func.sum(gift_count()), 0),
+                db.literal(0),
+                func.sum(fee_amount()),
+                func.sum(cover_amount()),
+            )
+            .group_by(*group_by())
+            .having(scope_id.is_not(None))
+        )
         db.session.execute(
             dialect_insert(Total).from_select(
                 [
@@ -327,26 +354,46 @@ def rebuild() -> int:
                     "fees_minor",
                     "covers_minor",
                 ],
-                select(
-                    db.literal(scope.value),
-                    column,
-                    db.literal(0),
-                    func.sum(raised_amount()),
-                    func.coalesce(func.sum(gift_count()), 0),
-                    db.literal(0),
-                    func.sum(fee_amount()),
-                    func.sum(cover_amount()),
-                )
-                .where(column.is_not(None))
-                .group_by(column),
+                sums,
             )
         )
-    db.session.execute(
-        update(Total).values(
-            donor_count=select(func.count())
-            .where(TotalDonor.scope == Total.scope, TotalDonor.scope_id == Total.scope_id)
-            .scalar_subquery()
+    if postgresql:
+        db.session.execute(
+            text(
+                f"ALTER TABLE {TotalDonor.__tablename__} ADD CONSTRAINT {donors_key} "
+                "PRIMARY KEY (scope, scope_id, donor_key)"
+            )
         )
+    counts = (
+        select(TotalDonor.scope, TotalDonor.scope_id, func.count().label("donors"))
+        .group_by(TotalDonor.scope, TotalDonor.scope_id)
+        .subquery()
+    )
+    db.session.execute(
+        update(Total)
+        .values(donor_count=counts.c.donors)
+        .where(Total.scope == counts.c.scope, Total.scope_id == counts.c.scope_id)
     )
     # (psycopg reports no row count for INSERT … SELECT: count what is there.)
     return db.session.scalar(select(func.count()).select_from(Total))
+
+
+def _by_scope(scopes: list[TotalScope]):
+    """(scope label, scope id, GROUP BY maker) grouping ledger rows by each of
+    ``scopes``: one grouping set per scope when there are several (a row of
+    the result belongs to the one scope whose column it was grouped by; the
+    others are NULL there), a plain GROUP BY for one."""
+    columns = [SCOPE_COLUMNS[scope] for scope in scopes]
+    if len(columns) == 1:
+        return db.literal(scopes[0].value), columns[0], lambda *more: [columns[0], *more]
+    label = case(
+        *(
+            (func.grouping(c) == 0, db.literal(s.value))
+            for s, c in zip(scopes, columns, strict=True)
+        )
+    )
+    return (
+        label,
+        func.coalesce(*columns),
+        lambda *more: [func.grouping_sets(*(tuple_(c, *more) for c in columns))],
+    )
