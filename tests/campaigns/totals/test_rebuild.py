@@ -4,12 +4,12 @@ PostgreSQL (all scopes in one pass, by grouping sets)."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from campaigns.giving import ledger
 from campaigns.giving.models import DonationKind
 from campaigns.totals import services as totals
-from campaigns.totals.models import Total, TotalDonor
+from campaigns.totals.models import TotalDonor
 from tests.factories import (
     CauseFactory,
     EventPageFactory,
@@ -20,26 +20,12 @@ from tests.factories import (
 
 
 def snapshot():
-    figures = {
-        (scope, scope_id): (raised, gifts, donors, fees, covers)
-        for scope, scope_id, raised, gifts, donors, fees, covers in totals.db.session.execute(
-            select(
-                Total.scope,
-                Total.scope_id,
-                func.sum(Total.raised_minor),
-                func.sum(Total.donation_count),
-                func.sum(Total.donor_count),
-                func.sum(Total.fees_minor),
-                func.sum(Total.covers_minor),
-            ).group_by(Total.scope, Total.scope_id)
-        )
-    }
     donors = set(
         totals.db.session.execute(
             select(TotalDonor.scope, TotalDonor.scope_id, TotalDonor.donor_key)
         ).all()
     )
-    return figures, donors
+    return totals.stored(), donors
 
 
 def test_a_rebuild_gives_what_the_gifts_gave_one_by_one(db):
