@@ -68,8 +68,9 @@ donor_link_requested = signals.signal("donor-link-requested")
 monthly_gift_started = signals.signal("monthly-gift-started")
 
 # sender: a donor's address (lower-cased) whose gifts were just erased on request,
-# organisation_id= the one organisation concerned, or None for all. Receivers
-# erase what they hold for that address (messaging: the mail sent to it).
+# organisation_id= the one organisation concerned, or None for all, gift_ids=
+# the ledger rows erased. Receivers erase what they hold for that address or
+# those rows (messaging: the mail sent to it; fair play: the cards they were paid with).
 donor_erased = signals.signal("donor-erased")
 
 # sender: the Page just made public (possibly not flushed yet: a new page has no id).

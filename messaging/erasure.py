@@ -57,7 +57,7 @@ def _erase_mail(to_them) -> None:
     )
 
 
-def erase_donor_mail(email: str, *, organisation_id: int | None = None) -> None:
+def erase_donor_mail(email: str, *, organisation_id: int | None = None, **_kwargs) -> None:
     """A donor erased on request: the mail sent to their address (receipts, their
     links) keeps no text, within one organisation when one is named."""
     to_them = func.lower(OutboxMessage.recipient) == email

@@ -236,10 +236,11 @@ def erase_on_request(email: str, actor=None, *, organisation_id: int | None = No
     their link; else the staff member, within ``organisation_id``), with one
     audit entry per organisation whose gifts changed; returns how many gifts."""
     per_organisation = Counter({organisation_id: 0} if organisation_id is not None else {})
-    for row in erase_donor(email, organisation_id=organisation_id):
+    rows = erase_donor(email, organisation_id=organisation_id)
+    for row in rows:
         if row.kind == DonationKind.GIFT:  # refunds carry the address too; not gifts
             per_organisation[row.organisation_id] += 1
-    donor_erased.send(email, organisation_id=organisation_id)
+    donor_erased.send(email, organisation_id=organisation_id, gift_ids=[row.id for row in rows])
     for org_id, gifts in per_organisation.items():
         audit.record(
             org_id,

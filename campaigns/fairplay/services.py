@@ -13,12 +13,12 @@ move.
 from __future__ import annotations
 
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select
 
 from agents.models import Agent
 from campaigns import audit
 from campaigns.errors import Conflict, NotFound
-from campaigns.fairplay.models import FairPlayFlag, FlagStatus
+from campaigns.fairplay.models import FairPlayFlag, FlagStatus, GiftCard
 from campaigns.giving.models import Donation
 from campaigns.model_types import utcnow
 from campaigns.money import format_money
@@ -125,6 +125,13 @@ def _review(staff: Agent, flag: FairPlayFlag, status: FlagStatus) -> FairPlayFla
         },
     )
     return flag
+
+
+def forget_cards(_email: str, *, gift_ids=(), **_kwargs) -> None:
+    """A donor erased on request: the card fingerprints of their gifts go too
+    (the flags keep only which check fired, no personal data)."""
+    if gift_ids:
+        db.session.execute(delete(GiftCard).where(GiftCard.gift_id.in_(list(gift_ids))))
 
 
 def _rankings_moved(gift_id: int) -> None:

@@ -12,7 +12,7 @@ from campaigns.errors import Conflict
 from campaigns.fairplay import checks, services
 from campaigns.fairplay.models import FlagStatus
 from campaigns.organisations.forms import ConfirmForm
-from campaigns.signals import card_seen, gift_recorded
+from campaigns.signals import card_seen, donor_erased, gift_recorded
 from campaigns.staff_gate import staff_organisation, staff_organisation_to_write
 
 bp = Blueprint("fairplay", __name__, url_prefix="/staff/<org_slug>/fair-play")
@@ -78,4 +78,5 @@ def init_app(app: Flask) -> None:
     # blinker keeps one receiver per function and process: connecting again is a no-op.
     gift_recorded.connect(checks.on_gift)
     card_seen.connect(checks.on_card)
+    donor_erased.connect(services.forget_cards)
     app.register_blueprint(bp)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from campaigns.donors.services import erase_on_request
 from campaigns.fairplay.models import FairPlayFlag, FlagStatus, GiftCard
 from campaigns.giving import ledger
 from campaigns.giving.fee_lookup import record_fees
@@ -100,6 +101,15 @@ def test_the_same_card_told_twice_is_kept_once(db, pages):
     card_seen.send(gift, fingerprint="fp_changed")
     cards = list(_db.session.scalars(select(GiftCard)))
     assert [(c.gift_id, c.fingerprint) for c in cards] == [(gift.id, "fp_1")]
+
+
+def test_a_donor_erased_on_request_leaves_no_card_behind(db, pages):
+    gone = give(pages["mine"], 10_00, "erase.me@example.org", card="fp_gone")
+    kept = give(pages["theirs"], 10_00, "stays@example.org", card="fp_kept")
+    erase_on_request("erase.me@example.org")
+    cards = [(c.gift_id, c.fingerprint) for c in _db.session.scalars(select(GiftCard))]
+    assert cards == [(kept.id, "fp_kept")]
+    assert _db.session.get(Donation, gone.id).donor_email == ""
 
 
 def test_a_burst_of_small_gifts_from_one_card_flags_every_gift_of_it(db, pages):
