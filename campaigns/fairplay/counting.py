@@ -12,8 +12,10 @@ reads totals to rank); a league filters its rows with ``counted``.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
-from sqlalchemy import case, func, literal, or_, select, union_all
+from sqlalchemy import bindparam, case, func, literal, or_, select, union_all
+from sqlalchemy.sql.elements import BindParameter
 
 from campaigns.fairplay.models import FairPlayFlag, FlagStatus
 from campaigns.giving.models import Donation
@@ -58,7 +60,7 @@ def excluded_figures(scope: TotalScope, ids: Iterable[int] | None = None):
         column.is_not(None),
     )
     if ids is not None:
-        holding = holding.where(column.in_(list(ids)))
+        holding = holding.where(column.in_(ids if isinstance(ids, BindParameter) else list(ids)))
     out = case((gift_of().in_(excluded_gift_ids()), 1), else_=0)
 
     def rows():
@@ -108,16 +110,30 @@ def excluded_subquery(scope: TotalScope):
     return excluded_figures(scope).subquery()
 
 
+# Whether staff excluded any gift at all: one probe of the (status, gift) index.
+_ANY_EXCLUDED = excluded_gift_ids().limit(1)
+
+
+@lru_cache(maxsize=1)
+def _excluded_statement():
+    """``excluded_figures`` of pages and events for the ids bound as ``ids``:
+    built once (every gift asks, and building it cost more than running it)."""
+    ids = bindparam("ids", expanding=True)
+    return union_all(*(excluded_figures(scope, ids) for scope in RANKED_SCOPES))
+
+
 def excluded_for(page_ids: Iterable[int], executor=None) -> dict[tuple[str, int], tuple[int, int]]:
     """(raised, donors) the excluded gifts add, by (scope, page id), for these
-    pages as pages and as events; one query. ``executor``: a session or a
-    connection (the Redis sync reads what is committed)."""
+    pages as pages and as events; one query, none while no gift is excluded.
+    ``executor``: a session or a connection (the Redis sync reads what is
+    committed)."""
     ids = sorted(set(page_ids))
     if not ids:
         return {}
     executor = executor if executor is not None else db.session
-    statement = union_all(*(excluded_figures(scope, ids) for scope in RANKED_SCOPES))
+    if executor.execute(_ANY_EXCLUDED).first() is None:
+        return {}
     return {
         (str(scope), int(scope_id)): (int(raised or 0), int(donors or 0))
-        for scope, scope_id, raised, donors in executor.execute(statement)
+        for scope, scope_id, raised, donors in executor.execute(_excluded_statement(), {"ids": ids})
     }
