@@ -41,6 +41,8 @@ from campaigns.organisations import services as org_services
 from campaigns.organisations.models import Organisation
 from campaigns.pages.models import EVENT_KINDS, Page, PageKind, PageStatus
 from campaigns.signals import badge_awarded
+from campaigns.standings import board_index
+from campaigns.standings.board_index import board_of_kind
 from campaigns.totals import services as totals
 from campaigns.totals.models import Total
 from extensions import db, dialect_insert
@@ -148,6 +150,16 @@ def _board(page: Page, *, city: bool = False):
     return board.where(in_city(page.city)) if city else board
 
 
+def _board_rank(page: Page) -> int | None:
+    """The page's rank on its cause's leaderboard, from the rank index (a count
+    of what is ahead: no pass over the board), or None on a board of TOP pages
+    or fewer."""
+    found = board_index.rank(page.id)
+    if found is None or board_index.size(page.cause_id, board_of_kind(page.is_event)) <= TOP:
+        return None
+    return found[0]
+
+
 def _rank_on(page: Page, fig: totals.Figures, board, least: int) -> int | None:
     """The page's rank on ``board`` (raised, then donors), or None when the
     board has fewer than ``least`` pages for a rank to mean anything. Bounded
@@ -208,7 +220,7 @@ def facts_of(page: Page, wanted: set[str], fig: totals.Figures) -> Facts:
     rank = city_rank = None
     if fig.raised_minor > 0 and page.status in RANKED:
         if "top_10" in wanted:
-            rank = _rank_on(page, fig, _board(page), TOP + 1)
+            rank = _board_rank(page)
         if "first_in_city" in wanted and page.city.strip():
             city_rank = _rank_on(page, fig, _board(page, city=True), 2)
     return Facts(

@@ -379,6 +379,17 @@ def _figures(cause_id, board, band, raised, donors) -> dict:
     return {"cause_id": cause_id, "board": board, "band": band, "raised": raised, "donors": donors}
 
 
+_SIZE = select(func.coalesce(func.sum(_bands.c.pages), 0)).where(
+    _bands.c.cause_id == bindparam("cause_id"), _bands.c.board == bindparam("board")
+)
+
+
+def size(cause_id: int, board: str) -> int:
+    """How many pages one board ranks (the sum of its band tallies)."""
+    settle()
+    return int(db.session.scalar(_SIZE, {"cause_id": cause_id, "board": board}))
+
+
 def rank(page_id: int) -> tuple[int, int, int] | None:
     """(rank, raised, donors) of one page, or None when it is not ranked."""
     settle()
