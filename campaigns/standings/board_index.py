@@ -150,13 +150,37 @@ def _figure(column):
     )
 
 
+# Pages read, and entries written, per statement: bounded under the drivers'
+# limits on bound parameters (PostgreSQL 65,535; SQLite 32,766), so that a
+# transaction that creates or changes thousands of pages refreshes in chunks.
+CHUNK = 2000
+
+
 def refresh(page_ids: Iterable[int], session=None) -> None:
     """Recompute these pages' entries and their bands' tallies from the pages
     and their totals (as this transaction sees them)."""
     session = session or db.session
     ids = sorted(set(page_ids))
-    if not ids:
-        return
+    upserts, gone, tallies = [], [], Counter()
+    for start in range(0, len(ids), CHUNK):
+        _compare(session, ids[start : start + CHUNK], upserts, gone, tallies)
+    for start in range(0, len(gone), CHUNK):
+        part = gone[start : start + CHUNK]
+        session.execute(delete(BoardEntry).where(BoardEntry.page_id.in_(part)))
+    for start in range(0, len(upserts), CHUNK // 2):
+        stmt = dialect_insert(BoardEntry).values(upserts[start : start + CHUNK // 2])
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[BoardEntry.page_id],
+                set_={c: stmt.excluded[c] for c in _ENTRY_COLUMNS[1:]},
+            )
+        )
+    _add_tallies(session, {k: n for k, n in tallies.items() if n})
+
+
+def _compare(session, ids: list[int], upserts: list, gone: list, tallies: Counter) -> None:
+    """What changes for these pages (ids in order): entries to write or drop,
+    and the tallies' moves."""
     # The pages' row locks, in id order, then a fresh read (READ COMMITTED):
     # a concurrent writer of one of these pages has committed its entry and
     # tallies before this one reads them, so none is counted twice. FOR NO KEY
@@ -183,7 +207,6 @@ def refresh(page_ids: Iterable[int], session=None) -> None:
     ).all()
     # Gifts staff excluded from rankings stay in the totals: taken off here.
     excluded = fair_play.excluded_for(ids, session)
-    upserts, gone, tallies = [], [], Counter()
     for page_id, cause_id, is_event, status, raised, donors, *stored in rows:
         want = None
         if status in RANKED_STATUSES:
@@ -201,17 +224,6 @@ def refresh(page_ids: Iterable[int], session=None) -> None:
             upserts.append(dict(zip(_ENTRY_COLUMNS, (page_id, *want), strict=True)))
         else:
             gone.append(page_id)
-    if gone:
-        session.execute(delete(BoardEntry).where(BoardEntry.page_id.in_(gone)))
-    if upserts:
-        stmt = dialect_insert(BoardEntry).values(upserts)
-        session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[BoardEntry.page_id],
-                set_={c: stmt.excluded[c] for c in _ENTRY_COLUMNS[1:]},
-            )
-        )
-    _add_tallies(session, {k: n for k, n in tallies.items() if n})
 
 
 _ENTRY_COLUMNS = ("page_id", "cause_id", "board", "band", "raised_minor", "donor_count")

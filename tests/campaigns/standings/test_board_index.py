@@ -134,6 +134,26 @@ def test_ties_ranks_and_moves_inside_one_transaction(db):
     assert_index_agrees(cause.id)
 
 
+def test_a_transaction_touching_more_pages_than_a_chunk_refreshes_them_all(db, monkeypatch):
+    """Pages changed in bulk in one transaction: the refresh goes in
+    chunks (bounded bound parameters) and ends where ranking the board would."""
+    monkeypatch.setattr(board_index, "CHUNK", 4)
+    cause = CauseFactory()
+    pages = [PageFactory(cause=cause) for _ in range(11)]
+    for n, page in enumerate(pages):
+        give(page, 1000 * (n % 4 + 1), f"d{n}@x.org")
+    assert_index_agrees(cause.id)
+    for page in pages[::2]:
+        page.status = PageStatus.CLOSED
+    for page in pages[1::3]:
+        page.status = PageStatus.HIDDEN
+    db.session.flush()
+    assert_index_agrees(cause.id)
+    db.session.commit()
+    assert_index_agrees(cause.id)
+    assert tallies_match_entries()
+
+
 # One small cause, any sequence of changes; the index equals the window after each.
 operation = st.one_of(
     st.tuples(st.just("gift"), st.integers(0, 4), st.sampled_from([100, 900, 1000, 2500])),
