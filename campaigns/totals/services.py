@@ -295,9 +295,9 @@ def rebuild() -> int:
     into Python. On PostgreSQL each of the two steps (the donor sets, then the
     sums) reads the ledger once, every scope at a time (GROUPING SETS, hashed),
     and the donor sets' index is built after their rows; SQLite, which has no
-    grouping sets, reads the ledger once per scope. Donor counts
-    come from the donor sets in one grouped pass. ``totals.drift()`` checks the
-    result with another computation (COUNT DISTINCT over the ledger)."""
+    grouping sets, reads the ledger once per scope. Donor counts come from the
+    donor sets in one grouped pass. ``totals.drift()`` checks the result with
+    another computation (COUNT DISTINCT over the ledger)."""
     postgresql = db.session.get_bind().dialect.name == "postgresql"
     # DELETE, not TRUNCATE: readers keep seeing the old totals until the commit
     # (the caller locks out writers only).
