@@ -45,7 +45,7 @@ from campaigns.organisations.models import Cause, Organisation, Project
 from campaigns.pages.models import Page
 from campaigns.signals import first_answer, gift_attribution
 from campaigns.unit_of_work import run_transaction
-from extensions import db
+from extensions import db, dialect_insert
 
 __all__ = ["StripeEventOutcome", "process_event", "record_event"]
 
@@ -146,19 +146,21 @@ def process_event(event: dict) -> StripeEventOutcome:
     event = clean_payload(event)
     event_id, event_type = event["id"], event["type"]
     account = connect.event_account(event)
-    if db.session.get(StripeEvent, event_id) is not None:
-        return StripeEventOutcome.DUPLICATE
-    row = StripeEvent(
-        id=event_id,
-        type=str(event_type)[:100],
-        outcome=StripeEventOutcome.IGNORED,
-        stripe_created_at=_created_at(event),
-        stripe_account_id=account,
-    )
-    try:
-        with db.session.begin_nested():
-            db.session.add(row)
-    except IntegrityError:
+    # The event's row, or nothing when its id is there already (a redelivery,
+    # or a concurrent delivery that committed first): one statement.
+    row = db.session.scalars(
+        dialect_insert(StripeEvent)
+        .values(
+            id=event_id,
+            type=str(event_type)[:100],
+            outcome=StripeEventOutcome.IGNORED,
+            stripe_created_at=_created_at(event),
+            stripe_account_id=account,
+        )
+        .on_conflict_do_nothing(index_elements=[StripeEvent.id])
+        .returning(StripeEvent)
+    ).first()
+    if row is None:
         return StripeEventOutcome.DUPLICATE
     data = event.get("data")
     obj = data.get("object") if isinstance(data, dict) else None
