@@ -127,6 +127,7 @@ ROUTE_MODULES = (
     "campaigns.leagues.api",
     "campaigns.discovery.api",
     "campaigns.donors.views",
+    "campaigns.giving.yearly_views",
     "messaging.sharing.poster",
 )
 

@@ -220,7 +220,9 @@ def test_every_page_family_fits_a_phone_and_gives_in_the_first_screen(
         assert_accessible(phone)
         phone.click("a[data-give]")
         phone.wait_for_load_state()
-        assert phone.locator("main a[href^='/p/']").count() >= 1  # the cause's pages to give to
+        # The cause's own give form, and a fundraiser's page one link away.
+        assert phone.locator("main form.give-form").count() == 1
+        assert phone.locator("main a[href^='/search?cause=']").count() >= 1
         no_sideways_scroll(phone)
         assert_accessible(phone)
         for path in (

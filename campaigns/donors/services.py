@@ -25,9 +25,10 @@ from agents.signals import Erasure
 from campaigns import audit
 from campaigns.giving.models import Donation, DonationKind, PendingGift, StripeEvent
 from campaigns.giving.services import EMAIL_MAX, EMAIL_RE
+from campaigns.giving.yearly import years_with_gifts
 from campaigns.monthly.models import MonthlyGift
 from campaigns.offline.models import OfflineGift
-from campaigns.organisations.models import Cause
+from campaigns.organisations.models import Cause, Organisation
 from campaigns.pages.models import Page
 from campaigns.signals import donor_erased
 from campaigns.totals.models import TotalDonor
@@ -279,3 +280,28 @@ def purge_old_addresses(*, now: datetime, retention_days: float, keeping_years: 
         .values(**dict.fromkeys(DONOR_ADDRESS, ""))
     )
     return (rows.rowcount or 0) + (pending.rowcount or 0)
+
+
+@dataclass(frozen=True)
+class YearlyStatement:
+    """A year with one organisation that this donor can print a statement of."""
+
+    organisation_slug: str
+    organisation_name: str
+    year: int
+
+
+def yearly_statements_of(email: str) -> list[YearlyStatement]:
+    """The (organisation, year) statements of ``email``'s gifts, newest first."""
+    pairs = years_with_gifts(email=email)
+    orgs = {
+        org.id: org
+        for org in db.session.scalars(
+            select(Organisation).where(Organisation.id.in_({org_id for org_id, _year in pairs}))
+        )
+    }
+    return [
+        YearlyStatement(orgs[org_id].slug, orgs[org_id].name, year)
+        for org_id, year in pairs
+        if org_id in orgs
+    ]

@@ -11,6 +11,7 @@ from flask_security import auth_required, current_user
 from campaigns.donors import services as donors
 from campaigns.donors.forms import DonorEraseForm, DonorLinkForm, StaffDonorEraseForm
 from campaigns.errors import NotFound
+from campaigns.giving.yearly_views import donor_statement
 from campaigns.organisations.staff_views import bp as staff_bp
 from campaigns.signals import donor_link_requested
 from campaigns.staff_gate import staff_organisation
@@ -78,11 +79,18 @@ def my_gifts(token: str):
                 email=email,
                 token=token,
                 gifts=donors.gifts_of(email),
+                statements=donors.yearly_statements_of(email),
                 has_data=donors.has_personal_data(email),
                 form=DonorEraseForm(),
             )
         )
     )
+
+
+@bp.get("/my-gifts/<token>/yearly/<org_slug>/<int:year>")
+def yearly_statement(token: str, org_slug: str, year: int):
+    """The donor's printable yearly statement (reçu fiscal) with one organisation."""
+    return donor_statement(_email_or_404(token), org_slug, year)
 
 
 @bp.post("/my-gifts/<token>/erase")

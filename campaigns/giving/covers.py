@@ -113,11 +113,18 @@ def split_paid(amount_total: int, asked_cover) -> tuple[int, int]:
 
 def record_cover(gift: Donation, cover_minor: int) -> Donation | None:
     """The cover paid with ``gift``, its own row beside it (once: unique
-    ``cover_of_id``)."""
+    ``cover_of_id``), dated as the gift: the same charge paid both, so a
+    daily series (open data) counts them on the same day."""
     if cover_minor <= 0:
         return None
     organisation = db.session.get(Organisation, gift.organisation_id)
-    return ledger.record_further_row(gift, kind_for(organisation), cover_minor, cover_of_id=gift.id)
+    return ledger.record_further_row(
+        gift,
+        kind_for(organisation),
+        cover_minor,
+        cover_of_id=gift.id,
+        **({"created_at": gift.created_at} if gift.created_at else {}),
+    )
 
 
 def cover_row(gift: Donation) -> Donation | None:

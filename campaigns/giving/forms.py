@@ -14,6 +14,7 @@ from wtforms.fields import EmailField
 from campaigns.giving.covers import cover_for
 from campaigns.giving.services import MESSAGE_MAX, OTHER, GiftOptions
 from campaigns.money import format_money, to_decimal
+from campaigns.organisations.models import Cause
 from campaigns.pages.models import Page
 
 
@@ -78,9 +79,10 @@ class GiveForm(FlaskForm):
 
     @classmethod
     def for_page(
-        cls, page: Page, options: GiftOptions, *, share: str = "", project: str = ""
+        cls, place: Page | Cause, options: GiftOptions, *, share: str = "", project: str = ""
     ) -> GiveForm:
-        """A blank form with the page's suggested amounts and projects; ``project``
+        """A blank form with the suggested amounts and projects of a page (or a
+        cause given to directly: ``options`` are its own); ``project``
         (a slug, from a project's "Give" button) is chosen when the cause has it."""
         # formdata=None: on a page re-shown after another form's POST (joining an
         # event), the give form starts blank rather than reading that POST.

@@ -39,6 +39,7 @@ def record_gift(
     payment_method: str = "card",
     extra: dict | None = None,
     collected_earlier: bool = False,
+    is_for_cause: bool = False,
 ) -> Donation:
     """Append a gift to the ledger and to every total it counts in, and tell
     listeners (notifications). Its receipt number comes later, from
@@ -46,7 +47,9 @@ def record_gift(
 
     A page that is missing or closed does not lose the money: it lands on the
     cause as unattributed, unless ``collected_earlier`` (cash collected while
-    the page was open, confirmed after it closed). ``extra`` sets further
+    the page was open, confirmed after it closed). A gift the donor made to
+    the cause itself (``is_for_cause``, no page) is the cause's own money, not
+    unattributed: nobody has to find it a page. ``extra`` sets further
     Donation columns (Stripe ids, the pending or offline gift it came from).
     """
     if isinstance(amount_minor, bool) or not isinstance(amount_minor, int) or amount_minor <= 0:
@@ -55,7 +58,9 @@ def record_gift(
     open_statuses = (
         (PageStatus.PUBLISHED, PageStatus.CLOSED) if collected_earlier else (PageStatus.PUBLISHED,)
     )
-    is_unattributed = page is None or page.status not in open_statuses
+    is_unattributed = (page is None and not is_for_cause) or (
+        page is not None and page.status not in open_statuses
+    )
     target = None if is_unattributed else page
     donation = Donation(
         kind=kind,

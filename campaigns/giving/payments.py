@@ -268,8 +268,11 @@ def _by_slug(model, slug) -> object | None:
 
 def _place(metadata: dict, pending: PendingGift | None):
     """The page, cause and project a paid session names (pending gift first)."""
-    page = db.session.get(Page, pending.page_id) if pending and pending.page_id else None
-    page = page or _by_slug(Page, metadata.get("page"))
+    if pending is not None:
+        # Our own record of what the donor chose wins: no page is a gift to the cause.
+        page = db.session.get(Page, pending.page_id) if pending.page_id else None
+    else:
+        page = _by_slug(Page, metadata.get("page"))
     cause = db.session.get(Cause, pending.cause_id) if pending else None
     cause = cause or _by_slug(Cause, metadata.get("cause"))
     if cause is None and page is not None:
@@ -286,6 +289,15 @@ def _place(metadata: dict, pending: PendingGift | None):
             )
         ).first()
     return page, cause, project
+
+
+def names_no_page(metadata: dict, pending: PendingGift | None) -> bool:
+    """Whether the donor gave to the cause itself: their pending gift, else the
+    signed metadata, names no page (a page named but missing or closed makes
+    the money unattributed instead)."""
+    if pending is not None:
+        return pending.page_id is None
+    return not as_text(metadata.get("page"), 200)
 
 
 def _metadata_and_pending(session: dict) -> tuple[dict, PendingGift | None]:
@@ -369,6 +381,7 @@ def record_checkout(
         page=page,
         cause=cause,
         project=project,
+        is_for_cause=page is None and names_no_page(metadata, pending),
         amount_minor=gift_minor,
         # The card holder's name (Stripe's) is for the receipt only: a donor who
         # typed no name is "Anonymous" on the public wall.

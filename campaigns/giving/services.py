@@ -27,7 +27,7 @@ from campaigns.giving.models import (
     PendingGiftStatus,
 )
 from campaigns.money import format_money, parse_major
-from campaigns.organisations.models import CauseStatus, Organisation, Project
+from campaigns.organisations.models import Cause, CauseStatus, Organisation, Project
 from campaigns.pages.models import Page, PageStatus
 from extensions import db
 
@@ -66,9 +66,15 @@ class GiftOptions:
     cover_rate: tuple | None = None
 
 
-def gift_options(page: Page) -> GiftOptions:
-    """Amounts and projects the give form offers on a page."""
-    org = page.cause.organisation
+def cause_of(place: Page | Cause) -> Cause:
+    """The cause a gift goes to: the page's, or the cause given to directly."""
+    return place if isinstance(place, Cause) else place.cause
+
+
+def gift_options(place: Page | Cause) -> GiftOptions:
+    """Amounts and projects the give form offers on a page or a cause."""
+    cause = cause_of(place)
+    org = cause.organisation
     suggested = [
         a
         for a in (org.suggested_amounts or [])
@@ -79,15 +85,22 @@ def gift_options(page: Page) -> GiftOptions:
         suggested_minor=suggested,
         min_minor=org.min_amount_minor,
         max_minor=org.max_amount_minor,
-        projects=list(page.cause.projects),
+        projects=list(cause.projects),
         cover_rate=covers.rate_for(org.currency) if covers.offers_cover(org) else None,
     )
 
 
-def refusal(page: Page) -> str | None:
-    """Why a page takes no gift right now, as a sentence; None when it does."""
-    if page.cause.status != CauseStatus.PUBLISHED:
+def refusal(place: Page | Cause) -> str | None:
+    """Why a page (or a cause, given to directly) takes no gift right now, as a
+    sentence; None when it does."""
+    cause = cause_of(place)
+    if cause.status == CauseStatus.CLOSED:
+        return _("This campaign is over and no longer takes gifts. Thank you for your support.")
+    if cause.status != CauseStatus.PUBLISHED:
         return _("This campaign is not taking gifts at the moment.")
+    if isinstance(place, Cause):
+        return None
+    page = place
     if page.status == PageStatus.CLOSED:
         return _(
             "This page is closed and no longer takes gifts. You can still give through "
@@ -153,12 +166,12 @@ def _amount(data: dict, options: GiftOptions, locale: str, errors: dict) -> int 
     return None
 
 
-def _project(data: dict, page: Page, errors: dict) -> Project | None:
+def _project(data: dict, cause: Cause, errors: dict) -> Project | None:
     slug = _text(data, "project")
     if not slug:
         return None  # where it's most needed
     project = db.session.scalar(
-        select(Project).where(Project.cause_id == page.cause_id, Project.slug == slug)
+        select(Project).where(Project.cause_id == cause.id, Project.slug == slug)
     )
     if project is None:
         errors["project"] = _(
@@ -191,9 +204,10 @@ def read_address(data: dict, errors: dict) -> dict[str, str]:
     return address
 
 
-def start_gift(page: Page, data: dict) -> PendingGift:
-    """Check what a donor asked for and keep it as a pending gift (flushed, not
-    committed); raise ValidationError with a sentence per field.
+def start_gift(place: Page | Cause, data: dict) -> PendingGift:
+    """Check what a donor asked for on a page, or on a cause given to directly
+    (no page: the gift is the cause's own), and keep it as a pending gift
+    (flushed, not committed); raise ValidationError with a sentence per field.
 
     ``data``: amount (a suggested amount in major units, or "other"),
     other_amount (major units as typed), message, donor_name, donor_email,
@@ -202,11 +216,14 @@ def start_gift(page: Page, data: dict) -> PendingGift:
     adds the fees: ``covers.cover_for``), frequency (once or monthly), and the optional address
     (donor_address_line, donor_postal_code, donor_city, donor_country).
     """
-    problem = refusal(page)
+    problem = refusal(place)
     if problem:
         raise ValidationError({"page": problem})
-    options = gift_options(page)
-    locale = _text(data, "locale") or page.cause.organisation.locale
+    cause = cause_of(place)
+    page = place if isinstance(place, Page) else None
+    organisation = cause.organisation
+    options = gift_options(place)
+    locale = _text(data, "locale") or organisation.locale
     errors: dict[str, str] = {}
     amount = _amount(data, options, locale, errors)
     message = _text(data, "message")
@@ -224,21 +241,20 @@ def start_gift(page: Page, data: dict) -> PendingGift:
         errors["donor_email"] = _(
             "Enter an email address like name@example.org, or leave it empty."
         )
-    project = _project(data, page, errors)
-    address = _address(data, page.cause.organisation, errors)
+    project = _project(data, cause, errors)
+    address = _address(data, organisation, errors)
     frequency = _text(data, "frequency") or "once"
     if frequency not in FREQUENCIES:
         errors["frequency"] = _("Choose to give once or every month.")
     if errors:
         raise ValidationError(errors)
-    organisation = page.cause.organisation
     wants_cover = _flag(data.get("cover_fees")) and covers.offers_cover(organisation)
     share = _text(data, "share")
     pending = PendingGift(
         reference=uuid.uuid4().hex,
-        organisation_id=page.cause.organisation_id,
-        cause_id=page.cause_id,
-        page_id=page.id,
+        organisation_id=cause.organisation_id,
+        cause_id=cause.id,
+        page_id=page.id if page else None,
         project_id=project.id if project else None,
         amount_minor=amount,
         currency=options.currency,
@@ -247,7 +263,7 @@ def start_gift(page: Page, data: dict) -> PendingGift:
         message=message,
         is_anonymous=_flag(data.get("is_anonymous")),
         is_amount_hidden=_flag(data.get("is_amount_hidden")),
-        locale=locale if locale in ("fr", "en") else page.cause.organisation.locale,
+        locale=locale if locale in ("fr", "en") else organisation.locale,
         share_code=share if SHARE_CODE_RE.match(share) else None,
         cover_minor=covers.cover_for(amount, options.currency) if wants_cover else 0,
         is_monthly=frequency == "monthly",

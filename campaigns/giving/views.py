@@ -39,7 +39,7 @@ from campaigns.organisations.models import Cause, Project
 from campaigns.pages.models import Page
 from campaigns.pages.page_view import render_page
 from campaigns.urls import absolute_url
-from campaigns.web import visible_page
+from campaigns.web import visible_cause, visible_page
 from extensions import db, limiter, limits_off
 
 bp = Blueprint("giving", __name__)
@@ -97,15 +97,64 @@ def gift_context(pending: PendingGift) -> dict:
 def give(slug: str):
     """Keep what the donor asked for, then send them to pay for it."""
     page = visible_page(slug)
+
+    def shown_again(form: GiveForm, errors: dict, status: int):
+        return render_page(page, give_form=form, give_errors=errors, status=status)
+
+    cancel_url = absolute_url("campaigns.page_detail", slug=page.slug) + "#give"
+    return _give(page, shown_again, cancel_url)
+
+
+@bp.route("/c/<slug>/give", methods=["GET", "POST"])
+@limiter.limit(GIVE_LIMIT, methods=["POST"], exempt_when=limits_off)
+def give_to_cause(slug: str):
+    """The give form of a cause, for a donor who gives to the campaign itself
+    rather than through a fundraiser's page. Its own address, not the cause
+    page: the cause page is served from the anonymous cache, which a form's
+    CSRF token would keep it out of."""
+    cause = visible_cause(slug)
+
+    def shown_again(form: GiveForm | None, errors: dict, status: int):
+        return _cause_give_page(cause, form, errors, status)
+
+    if request.method == "GET":
+        return shown_again(None, {}, 200)
+    cancel_url = absolute_url("giving.give_to_cause", slug=cause.slug) + "#give"
+    return _give(cause, shown_again, cancel_url)
+
+
+def _cause_give_page(cause: Cause, form: GiveForm | None, errors: dict, status: int):
+    options = giving.gift_options(cause)
+    if form is None:
+        form = GiveForm.for_page(
+            cause, options, share=request.args.get("s", ""), project=request.args.get("project", "")
+        )
+    html = render_template(
+        "campaigns/cause_give.html",
+        cause=cause,
+        page=None,
+        give_form=form,
+        give_options=options,
+        give_errors=errors,
+        give_refusal=giving.refusal(cause),
+        give_action=url_for("giving.give_to_cause", slug=cause.slug),
+        give_title=_("Give to “%(cause)s”", cause=cause.title),
+    )
+    return html, status
+
+
+def _give(place: Page | Cause, shown_again, cancel_url: str):
+    """The give form's POST, for a page or a cause: the pending gift, then the
+    payment (``shown_again(form, errors, status)`` shows the form with errors)."""
     form = GiveForm()
-    form.fill_choices(giving.gift_options(page))
+    form.fill_choices(giving.gift_options(place))
     data = {name: form[name].data for name in GIVE_FIELDS}
     data["locale"] = str(get_locale() or "")
     try:
-        pending = giving.start_gift(page, data)
+        pending = giving.start_gift(place, data)
     except ValidationError as exc:
         unit_of_work.discard()
-        return render_page(page, give_form=form, give_errors=exc.errors, status=422)
+        return shown_again(form, exc.errors, 422)
     # Committed before Stripe is asked: whatever Stripe says, the webhook will
     # find the pending gift its client_reference_id names.
     unit_of_work.checkpoint()
@@ -113,13 +162,12 @@ def give(slug: str):
         absolute_url("giving.thanks", reference=pending.reference)
         + "?session_id={CHECKOUT_SESSION_ID}"
     )
-    cancel_url = absolute_url("campaigns.page_detail", slug=page.slug) + "#give"
     try:
         url = start_payment(pending, success_url, cancel_url)
     except CheckoutError as exc:
         unit_of_work.discard()
         current_app.logger.warning("checkout session failed", exc_info=exc.__cause__)
-        return render_page(page, give_form=form, give_errors={"page": exc.message}, status=503)
+        return shown_again(form, {"page": exc.message}, 503)
     return redirect(url, code=303)
 
 

@@ -113,3 +113,44 @@ def statement(organisation_id: int, year: int, email: str | None = None) -> list
         )
         for row in db.session.execute(query)
     ]
+
+
+def years_with_gifts(organisation_id: int | None = None, email: str | None = None) -> list:
+    """The (organisation id, year) pairs that have a yearly statement, newest
+    year first: those of ``organisation_id``, or of one donor's ``email``."""
+    year = func.extract("year", Donation.created_at)
+    query = (
+        select(Donation.organisation_id, year)
+        .where(
+            Donation.kind.in_(GIFT_KINDS),
+            Donation.original_id.is_(None),
+            Donation.donor_email != "",
+        )
+        .group_by(Donation.organisation_id, year)
+        .order_by(year.desc(), Donation.organisation_id)
+    )
+    if organisation_id is not None:
+        query = query.where(Donation.organisation_id == organisation_id)
+    if email is not None:
+        query = query.where(func.lower(Donation.donor_email) == email.strip().lower())
+    return [(int(org_id), int(found)) for org_id, found in db.session.execute(query)]
+
+
+def newest_gift(organisation_id: int, year: int, email: str) -> Donation | None:
+    """The donor's latest gift of the year that names a postal address (else
+    their latest gift): the name and address a yearly statement prints."""
+    start, end = year_bounds(year)
+    has_address = (Donation.donor_address_line != "") | (Donation.donor_city != "")
+    return db.session.scalars(
+        select(Donation)
+        .where(
+            Donation.organisation_id == organisation_id,
+            Donation.kind.in_(GIFT_KINDS),
+            Donation.original_id.is_(None),
+            func.lower(Donation.donor_email) == email.strip().lower(),
+            Donation.created_at >= start,
+            Donation.created_at < end,
+        )
+        .order_by(db.case((has_address, 0), else_=1), Donation.created_at.desc())
+        .limit(1)
+    ).first()

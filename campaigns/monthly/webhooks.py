@@ -7,7 +7,8 @@ commits).
 - ``invoice.paid`` (and ``invoice.payment_succeeded``, the same invoice): one
   gift row per invoice, keyed by its id (unique), on the page it started from
   while the page is open, else on the cause as unattributed
-  (``ledger.record_gift``), with the fee cover as its own row.
+  (``ledger.record_gift``), with the fee cover as its own row; a monthly gift
+  to the cause itself (no page named) is the cause's own money.
 - ``customer.subscription.updated`` / ``deleted``: its status; canceled is final.
 
 Order-tolerant: each event carries the subscription's metadata (Checkout's
@@ -150,8 +151,11 @@ def _make(
             _("A monthly gift paid into one organisation's account names another's cause."),
             organisation_id=owner.id,
         )
-    page = db.session.get(Page, pending.page_id) if pending and pending.page_id else None
-    page = page or _by_slug(Page, metadata.get("page"))
+    if pending is not None:
+        # The donor's own choice wins: no page is a gift to the cause.
+        page = db.session.get(Page, pending.page_id) if pending.page_id else None
+    else:
+        page = _by_slug(Page, metadata.get("page"))
     if page is not None and page.cause_id != cause.id:
         page = None
     project = (
@@ -306,6 +310,7 @@ def record_invoice(event: dict, invoice: dict, account, owner) -> Result:
     gift = ledger.record_gift(
         page=page,
         cause=db.session.get(Cause, monthly.cause_id),
+        is_for_cause=page is None and _gives_to_cause(monthly, invoice),
         project=db.session.get(Project, monthly.project_id) if monthly.project_id else None,
         amount_minor=gift_minor,
         donor_name=monthly.donor_name,
@@ -334,6 +339,19 @@ def record_invoice(event: dict, invoice: dict, account, owner) -> Result:
             "The monthly gift's page is closed: this month went to the cause as unattributed."
         )
     return result
+
+
+def _gives_to_cause(monthly: MonthlyGift, invoice: dict) -> bool:
+    """Whether the monthly gift was made to the cause itself (no page named):
+    its months are the cause's own money, not unattributed."""
+    if monthly.page_id is not None:
+        return False
+    pending = (
+        db.session.get(PendingGift, monthly.pending_gift_id) if monthly.pending_gift_id else None
+    )
+    if pending is not None:
+        return pending.page_id is None
+    return not as_text(metadata_of(invoice).get("page"), 200)
 
 
 def follow_subscription(event: dict, subscription: dict, account, owner) -> Result:

@@ -121,6 +121,7 @@ DATASETS = {
                 MONEY,
                 ("donation_count", "integer"),
                 ("fees_minor", "integer"),
+                ("covers_minor", "integer"),
             ),
             daily,
             {
@@ -128,6 +129,10 @@ DATASETS = {
                 "Stripe's fees (what goals and leaderboards count).",
                 "fees_minor": "Minor units: what Stripe charged that day to collect the cause's "
                 "gifts (card processing, refund and dispute fees).",
+                "covers_minor": "Minor units donors added that day to cover the fees, net of "
+                "refunds and disputes, kept apart from raised_minor; an organisation that counts "
+                "covers in its goals has them in raised_minor instead (0 here). What the "
+                "organisation keeps is raised_minor + covers_minor - fees_minor.",
             },
         ),
         Dataset(

@@ -175,6 +175,7 @@ def daily() -> list[dict]:
             func.sum(totals.raised_amount()),
             func.count().filter(Donation.kind.in_(totals.COUNTED_KINDS)),
             func.sum(totals.fee_amount()),
+            func.sum(totals.cover_amount()),
         )
         .where(Donation.cause_id.in_(public))
         .group_by(Donation.cause_id, day)
@@ -188,8 +189,9 @@ def daily() -> list[dict]:
             "raised_minor": int(amount or 0),
             "donation_count": int(count or 0),
             "fees_minor": int(fees or 0),
+            "covers_minor": int(cover or 0),
         }
-        for cause_id, date, amount, count, fees in rows
+        for cause_id, date, amount, count, fees, cover in rows
     ]
 
 

@@ -310,7 +310,7 @@ def test_public_figures_stay_gross_and_open_data_carries_fees_per_cause_and_day(
     (row,) = [r for r in rows if r["cause"] == place["cause"].slug]
     assert (row["raised_minor"], row["fees_minor"], row["donation_count"]) == (4000, 85, 1)
     csv = client.get("/open/daily.csv").get_data(as_text=True)
-    assert csv.splitlines()[0] == "cause,date,raised_minor,donation_count,fees_minor"
+    assert csv.splitlines()[0] == "cause,date,raised_minor,donation_count,fees_minor,covers_minor"
     package = client.get("/open/datapackage.json").get_json()
     (daily_schema,) = [r for r in package["resources"] if r["name"] == "daily"]
     names = [f["name"] for f in daily_schema["schema"]["fields"]]

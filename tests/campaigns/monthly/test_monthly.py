@@ -202,8 +202,9 @@ def test_a_gift_to_the_cause_is_the_causes_own_money(db, post, place):
     assert post(started(place, sub, meta=meta)) == "recorded"
     assert post(invoice_event(paid(place, sub, meta=meta))) == "recorded"
     gift = db.session.scalars(select(Donation).where(Donation.kind == DonationKind.GIFT)).one()
-    # No page named: the cause's own money, as a one-off gift without a page.
-    assert gift.page_id is None and gift.is_unattributed
+    # No page named: the cause's own money, as a one-off gift to the cause,
+    # not unattributed money waiting for staff to find it a page.
+    assert gift.page_id is None and not gift.is_unattributed
     assert totals.figures_one(TotalScope.CAUSE, place.cause_id).raised_minor == GIFT
     assert totals.drift() == []
 

@@ -411,3 +411,73 @@ def test_an_event_total_cannot_give_a_small_members_gifts_away(db, client, world
     assert [r["raised_minor"] for r in boards if r["page"] == event.slug] == [None]
     for name in ("pages", "leaderboards", "fund_use", "daily_pages"):
         assert "8555" not in client.get(f"/open/{name}.csv").text, name
+
+
+def test_the_daily_series_carries_fees_and_covers_equal_to_the_ledger(db, client):
+    """Per cause and UTC day: covers kept apart (or counted as raised when the
+    organisation says so), fees, refunds of a covered gift; each column the
+    sum of the ledger's rows and, over the days, the cause's stored totals."""
+    from campaigns.giving import covers
+    from campaigns.giving.models import DonationKind
+    from campaigns.totals import services as totals
+    from campaigns.totals.models import TotalScope
+
+    apart = CauseFactory(slug="covers-apart")
+    counted = CauseFactory(
+        slug="covers-counted", organisation=factories.OrganisationFactory(counts_covers=True)
+    )
+    yesterday = datetime.now(UTC).replace(hour=12) - timedelta(days=1)
+    plan = {  # cause: [(day, gift, cover, fee, refunded)]
+        apart: [(yesterday, 2500, 64, 63, 0), (None, 1000, 41, 40, 1041), (None, 700, 0, 36, 0)],
+        counted: [(None, 4000, 85, 85, 0)],
+    }
+    for cause, gifts in plan.items():
+        for n, (day, amount, cover, fee, refunded) in enumerate(gifts):
+            gift = ledger.record_gift(
+                page=None,
+                cause=cause,
+                amount_minor=amount,
+                donor_email=f"d{n}@{cause.slug}.org",
+                created_at=day,
+                is_for_cause=True,
+            )
+            covers.record_cover(gift, cover)
+            # The fee on the gift's day, as Stripe's balance transaction dates it.
+            ledger.record_further_row(gift, DonationKind.FEE, -fee, created_at=gift.created_at)
+            if refunded:
+                gift_part, cover_part = covers.split_back(gift, refunded)
+                refund = ledger.record_further_row(gift, DonationKind.REFUND, -gift_part)
+                covers.add_part(gift, refund, -cover_part)
+    db.session.commit()
+    rows = client.get("/open/daily.json").get_json()["daily"]
+    by_day = {(r["cause"], r["date"]): r for r in rows}
+    today, before = str(datetime.now(UTC).date()), str(yesterday.date())
+    a_today, a_before = by_day[(apart.slug, today)], by_day[(apart.slug, before)]
+    # Yesterday: one gift and its cover; today: a covered gift refunded in full.
+    assert (a_before["raised_minor"], a_before["covers_minor"], a_before["fees_minor"]) == (
+        2500,
+        64,
+        63,
+    )
+    assert (a_today["raised_minor"], a_today["covers_minor"], a_today["fees_minor"]) == (
+        700,
+        0,
+        40 + 36,
+    )
+    c_today = by_day[(counted.slug, today)]
+    # Covers an organisation counts are in raised_minor, not again in covers_minor.
+    assert (c_today["raised_minor"], c_today["covers_minor"]) == (4000 + 85, 0)
+    for cause in plan:
+        stored = totals.figures_one(TotalScope.CAUSE, cause.id)
+        mine = [r for r in rows if r["cause"] == cause.slug]
+        assert sum(r["raised_minor"] for r in mine) == stored.raised_minor
+        assert sum(r["covers_minor"] for r in mine) == stored.covers_minor
+        assert sum(r["fees_minor"] for r in mine) == stored.fees_minor
+    assert totals.drift() == []
+    table = list(csv.DictReader(io.StringIO(client.get("/open/daily.csv").get_data(as_text=True))))
+    (line,) = [r for r in table if (r["cause"], r["date"]) == (apart.slug, before)]
+    assert (line["covers_minor"], line["fees_minor"]) == ("64", "63")
+    package = client.get("/open/datapackage.json").get_json()
+    (daily_schema,) = [r for r in package["resources"] if r["name"] == "daily"]
+    fields = {f["name"]: f for f in daily_schema["schema"]["fields"]}
+    assert fields["covers_minor"]["type"] == "integer" and fields["covers_minor"]["description"]
