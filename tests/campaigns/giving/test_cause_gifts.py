@@ -5,6 +5,7 @@ the ledger's sum; a closed or draft cause refuses."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qs
 
 import pytest
@@ -103,6 +104,15 @@ def test_the_cause_page_leads_to_its_give_form_with_the_fee_cover(db, client, ca
     assert "data-fee-cover" in response.text and 'value="monthly"' in response.text
     assert "Well 34" in response.text
     assert "<script>" not in response.text  # the CSP: no inline script
+
+
+def test_a_project_page_offers_its_pages_and_the_cause_form_with_the_project(db, client, cause):
+    detail = client.get(f"/c/{cause.slug}/projects/well-34")
+    assert detail.status_code == 200, detail.text
+    link = f'href="/c/{cause.slug}/give?project=well-34"'
+    assert link in detail.text and "/search?" in detail.text
+    form = client.get(f"/c/{cause.slug}/give?project=well-34")
+    assert re.search(r'<input checked[^>]*name="project"[^>]*value="well-34"', form.text)
 
 
 def test_bad_input_is_refused_with_sentences_and_changes_nothing(db, client, cause):
