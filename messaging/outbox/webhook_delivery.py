@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from campaigns.model_types import utcnow
 from campaigns.unit_of_work import begin_write
 from extensions import db
-from messaging.outbox import channels
+from messaging.outbox import channels, checks
 from messaging.outbox.models import OutboxStatus
 from messaging.webhooks import sending
 
@@ -80,6 +80,6 @@ def start(deliverer, message_id: int) -> tuple[int, sending.Outgoing] | str:
         db.session.commit()
         return "skipped"
     row_id = row.id
-    deliverer._attempt(row, None, utcnow())
+    checks.attempt(row, None, utcnow())
     db.session.commit()
     return row_id, request

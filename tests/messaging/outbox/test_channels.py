@@ -198,7 +198,7 @@ def test_a_social_post_whose_worker_died_mid_call_goes_to_review_not_reposted(db
     enqueue([post_row(org, agent, "x", "died"), post_row(org, agent, "x", "never-started")])
     died, _never_started = claim("dead-worker", 10)
     # The first row was marked and committed before the call, then the worker vanished.
-    assert isinstance(outbox.Deliverer("dead-worker")._start(died), outbox._Send)
+    assert isinstance(outbox.Deliverer("dead-worker")._start(died), outbox.Send)
     for key in ("died", "never-started"):
         row_of(key).claimed_at = datetime.now(UTC) - timedelta(minutes=10)
         _db.session.commit()
