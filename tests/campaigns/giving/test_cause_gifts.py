@@ -3,6 +3,9 @@ cover offered), the demo's test payment and Stripe's signed events; the gift
 is the cause's own money (no page, not unattributed) and every total stays
 the ledger's sum; a closed or draft cause refuses."""
 
+# The fixture post comes from test_monthly.py, imported by name.
+# ruff: noqa: F401, F811
+
 from __future__ import annotations
 
 import re
@@ -22,6 +25,7 @@ from campaigns.totals import services as totals
 from campaigns.totals.models import TotalScope
 from extensions import db as _db
 from tests import stripe_objects as so
+from tests.campaigns.monthly.test_monthly import post
 from tests.factories import (
     CauseFactory,
     MembershipFactory,
@@ -30,7 +34,6 @@ from tests.factories import (
     ProjectFactory,
 )
 
-SECRET = "whsec_test_cause_gifts"
 API = "https://api.stripe.com/v1"
 
 
@@ -47,20 +50,6 @@ def cause(db):
 @pytest.fixture
 def demo(app, monkeypatch):
     monkeypatch.setitem(app.config, "STRIPE_SECRET_KEY", "")
-
-
-@pytest.fixture
-def post(app, client, monkeypatch):
-    """Sign like Stripe and post; the outcome the webhook answered."""
-    monkeypatch.setitem(app.config, "STRIPE_WEBHOOK_SECRET", SECRET)
-
-    def post_event(event: dict) -> str:
-        body, headers = so.signed(event, SECRET)
-        response = client.post("/webhooks/stripe", data=body, headers=headers)
-        assert response.status_code == 200, response.text
-        return response.get_json()["outcome"]
-
-    return post_event
 
 
 def rows(cause) -> list[tuple[str, int, int | None, bool]]:
