@@ -24,6 +24,8 @@ Services never commit; they ``add`` and ``flush``.
 from __future__ import annotations
 
 import logging
+import random
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -41,7 +43,10 @@ from extensions import db
 
 log = logging.getLogger(__name__)
 
-ATTEMPTS = 3
+ATTEMPTS = 5
+# Before each new attempt, a random pause of up to BACKOFF_SECONDS × 2^(attempt-1):
+# transactions that deadlocked together do not meet again at once.
+BACKOFF_SECONDS = 0.01
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 HOOKS = "relais.after_commit"  # app.extensions: hook(app, session) after every commit
 QUEUE = "relais.after_commit_queue"  # session.info: callbacks of the transaction under way
@@ -148,8 +153,9 @@ def run_transaction(
 ):
     """``work()`` as one unit of work, committed (rolled back when ``keep`` of
     its result is false); run again when PostgreSQL aborted it as a deadlock
-    or serialisation failure, and once as a writer when a reading unit found
-    SQLite locked. Returns what ``work`` returned."""
+    or serialisation failure (after a short random pause, up to ``attempts``
+    times in all), and once as a writer when a reading unit found SQLite
+    locked. Returns what ``work`` returned."""
     attempt = 0
     while True:
         attempt += 1
@@ -170,6 +176,8 @@ def run_transaction(
                 raise
             write = write or busy
             log.info("unit of work run again (attempt %s): %s", attempt + 1, error.orig)
+            if not busy:
+                time.sleep(random.uniform(0, BACKOFF_SECONDS * 2 ** (attempt - 1)))
 
 
 def _commit(unit: _Unit) -> None:

@@ -41,6 +41,8 @@ from extensions import db
 
 log = logging.getLogger(__name__)
 
+RECONNECT_SECONDS = 2.0  # while Redis is away, each hub tries again this often at most
+
 
 # --- what changed: session hooks ------------------------------------------------------
 
@@ -95,15 +97,11 @@ def channel(app: Flask) -> str:
 def publish(app: Flask, touched: dict[int, set[int]]) -> None:
     """Tell every process's hub (Redis) or this one's that these causes changed.
 
-    While Redis is away this process's own streams still hear of its commits;
-    the other nodes' streams catch up when they subscribe again."""
-    if ranks.enabled(app) and not ranks.is_down(app):
-        body = json.dumps({str(c): sorted(p) for c, p in touched.items()})
-        try:
-            ranks.client(app).publish(channel(app), body)
-            return
-        except redis.RedisError as error:
-            ranks.report_down(error, app)
+    While Redis is away this process's own streams still hear of its commits,
+    and the hub keeps what the other nodes missed: it is published with the
+    first notice that goes through, or as soon as the hub subscribes again."""
+    if ranks.enabled(app) and hub(app).broadcast(touched):
+        return
     hub(app).notice(touched)
 
 
@@ -152,6 +150,8 @@ class Hub:
         self._listening = threading.Event()
         self._settled = threading.Event()  # the first subscription worked or failed
         self._lost = False
+        self._owed: dict[int, set[int]] = {}  # noticed here while Redis was away
+        self._failing: set[int] = set()  # causes whose last snapshot build failed
 
     # Threads start with the first stream, never in create_app (nor before a fork).
     def _start(self) -> None:
@@ -169,6 +169,32 @@ class Hub:
         # stream waits (once, briefly) for the subscription.
         if ranks.enabled(self.app) and self._settled.wait(5) and not self._listening.is_set():
             log.debug("live: Redis is away; this node's own updates are streamed meanwhile")
+
+    def broadcast(self, touched: dict[int, Iterable[int]]) -> bool:
+        """Publish these notices, and any the other nodes missed, through Redis;
+        False (and kept as owed) when Redis is away."""
+        with self._lock:
+            for cause_id, page_ids in touched.items():
+                self._owed.setdefault(cause_id, set()).update(page_ids)
+        return self._pay_owed()
+
+    def _pay_owed(self) -> bool:
+        if ranks.is_down(self.app):
+            return False
+        with self._lock:
+            owed, self._owed = self._owed, {}
+        if not owed:
+            return True
+        body = json.dumps({str(c): sorted(p) for c, p in owed.items()})
+        try:
+            ranks.client(self.app).publish(channel(self.app), body)
+        except redis.RedisError as error:
+            ranks.report_down(error, self.app)
+            with self._lock:
+                for cause_id, page_ids in owed.items():
+                    self._owed.setdefault(cause_id, set()).update(page_ids)
+            return False
+        return True
 
     def notice(self, touched: dict[int, Iterable[int]]) -> None:
         with self._lock:
@@ -263,10 +289,18 @@ class Hub:
                 built = snapshot(cause_id)
                 pages = changed_pages(cause_id, page_ids)
         except Exception:
-            log.exception("live: snapshot of cause %s failed", cause_id)
+            # Tried again after the coalescing interval (the database may be
+            # busy or away a moment): a change is never dropped for a failed build.
+            with self._lock:
+                if cause_id not in self._failing:  # said once per run of failures
+                    self._failing.add(cause_id)
+                    log.exception("live: snapshot of cause %s failed; trying again", cause_id)
+                self._pending.setdefault(cause_id, set()).update(page_ids)
+                self._lock.notify_all()
             return
         self._store(cause_id, ticket, built)
         with self._lock:
+            self._failing.discard(cause_id)
             streams = list(self._streams.get(cause_id, ()))
         message = built.message(pages)
         for stream in streams:
@@ -288,6 +322,7 @@ class Hub:
                     log.info("live: subscribed to Redis again")
                     with self._lock:
                         self.notice(dict.fromkeys(self._streams, ()))
+                    self._pay_owed()  # and tell the other nodes what this one took
                 delay = 0.5
                 while not self._closed:
                     message = pubsub.get_message(timeout=1.0)
@@ -300,7 +335,7 @@ class Hub:
                 self._lost = True
                 self._settled.set()
                 time.sleep(delay)
-                delay = min(delay * 2, 10.0)
+                delay = min(delay * 2, RECONNECT_SECONDS)
             finally:
                 if pubsub is not None:
                     pubsub.close()
