@@ -51,6 +51,10 @@ from campaigns.totals.services import page_scope_column
 from extensions import db, dialect_insert
 
 STALE = "relais.board_stale"  # session.info: page ids whose entries may be behind
+# session.info: the marked pages' entries were refreshed and nothing was marked
+# since (every write that moves a page's figures flushes a ledger row or a page,
+# or sends ``rankings_changed``): the commit need not refresh them once more.
+SETTLED = "relais.board_settled"
 
 
 def band_of(raised: int) -> int:
@@ -93,37 +97,48 @@ def touched_by(session) -> Iterator[tuple[int | None, tuple[int | None, ...]]]:
             yield obj.id, ()
 
 
+def _note(session, page_ids: Iterable[int | None]) -> None:
+    ids = {p for p in page_ids if p is not None}
+    if ids:
+        session.info.setdefault(STALE, set()).update(ids)
+        session.info.pop(SETTLED, None)
+
+
 def _mark(session, _context) -> None:
     for _cause_id, page_ids in touched_by(session):
-        session.info.setdefault(STALE, set()).update(p for p in page_ids if p is not None)
+        _note(session, page_ids)
 
 
 def settle(session=None) -> None:
     """Bring the marked pages' entries up to date (a read of this transaction's
-    ranks sees its own writes); they stay marked until the commit."""
+    ranks sees its own writes): once, until something is marked again. The
+    pages' row locks, taken here, are held until the commit."""
     session = session or db.session
     if session.new or session.dirty:
         session.flush()
-    if session.info.get(STALE):
+    if session.info.get(STALE) and not session.info.get(SETTLED):
         refresh(session.info[STALE], session)
+        session.info[SETTLED] = True
 
 
 def _before_commit(session) -> None:
     if session.new or session.dirty:
         session.flush()
-    stale = session.info.pop(STALE, None)
-    if stale:
+    stale, settled = session.info.pop(STALE, None), session.info.pop(SETTLED, None)
+    if stale and not settled:
         refresh(stale, session)
 
 
 def _forget(session, previous) -> None:
+    # A savepoint rolled back may have taken refreshed entries with it.
+    session.info.pop(SETTLED, None)
     if previous.parent is None:  # the whole transaction, not a savepoint
         session.info.pop(STALE, None)
 
 
 def _rankings_changed(_sender, cause_id: int | None = None, page_ids=(), **_kwargs) -> None:
     """``rankings_changed``: these pages' entries are recomputed before the commit."""
-    db.session.info.setdefault(STALE, set()).update(p for p in page_ids if p is not None)
+    _note(db.session, page_ids)
 
 
 def init_app(app: Flask) -> None:

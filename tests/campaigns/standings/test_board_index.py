@@ -134,6 +134,24 @@ def test_ties_ranks_and_moves_inside_one_transaction(db):
     assert_index_agrees(cause.id)
 
 
+def test_entries_refreshed_in_a_savepoint_that_rolls_back_are_refreshed_again(db):
+    """A rank read settles the entries once; a savepoint rolled back after it
+    took those entries with it, so the commit refreshes them once more."""
+    cause = CauseFactory()
+    a, b = PageFactory(cause=cause), PageFactory(cause=cause)
+    give(a, 1000, "x@x.org")
+    give(b, 2000, "y@x.org")
+    db.session.commit()
+    b.status = PageStatus.HIDDEN  # outside the savepoint, not read yet
+    db.session.flush()
+    savepoint = db.session.begin_nested()
+    assert leaderboards.sql_rank_of(a).rank == 1  # settles b's entry inside it
+    savepoint.rollback()
+    db.session.commit()
+    assert leaderboards.sql_board(cause.id) and leaderboards.sql_rank_of(b) is None
+    assert_index_agrees(cause.id)
+
+
 def test_a_transaction_touching_more_pages_than_a_chunk_refreshes_them_all(db, monkeypatch):
     """Pages changed in bulk in one transaction: the refresh goes in
     chunks (bounded bound parameters) and ends where ranking the board would."""
