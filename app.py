@@ -158,7 +158,7 @@ def create_app(config: dict | None = None) -> Flask:
     from agents.cli import agents_cli, staff_cli, tokens_cli
     from agents.views import bp as agents_bp
     from campaigns import erasure as campaigns_erasure
-    from campaigns import errors, page_cache, templating, unit_of_work
+    from campaigns import errors, page_cache, per_transaction, templating, unit_of_work
     from campaigns.badges import views as badges
     from campaigns.badges.cli import badges_cli
     from campaigns.cards import views as cards
@@ -193,6 +193,7 @@ def create_app(config: dict | None = None) -> Flask:
     from campaigns.standings import board_index, live
     from campaigns.standings.cli import ranks_cli
     from campaigns.standings.views import bp as live_bp
+    from campaigns.totals import written as totals_written
     from campaigns.totals.cli import totals_cli
     from messaging import erasure as messaging_erasure
     from messaging import listeners
@@ -231,6 +232,8 @@ def create_app(config: dict | None = None) -> Flask:
     # After-commit: live totals and ranks follow what a unit of work committed.
     live.init_app(app)
     board_index.init_app(app)
+    totals_written.init_app(app)  # a gift's listeners read the totals it just wrote
+    per_transaction.init_app(app)  # and the settings they each ask for, once
     cards.init_app(app)
     discovery.init_app(app)
     embeds.init_app(app)

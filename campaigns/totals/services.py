@@ -26,6 +26,7 @@ from sqlalchemy import case, delete, func, select, text, tuple_, update
 
 from campaigns.giving.models import COST_KINDS, Donation, DonationKind
 from campaigns.pages.models import EVENT_KINDS, Page
+from campaigns.totals import written
 from campaigns.totals.models import Total, TotalDonor, TotalScope
 from extensions import db, dialect_insert
 
@@ -148,7 +149,7 @@ def apply(donation: Donation) -> None:
             for scope, scope_id in scopes
         ]
     )
-    db.session.execute(
+    rows = db.session.execute(
         stmt.on_conflict_do_update(
             index_elements=[Total.scope, Total.scope_id, Total.slot],
             set_={
@@ -158,15 +159,28 @@ def apply(donation: Donation) -> None:
                 "fees_minor": Total.fees_minor + stmt.excluded.fees_minor,
                 "covers_minor": Total.covers_minor + stmt.excluded.covers_minor,
             },
-        )
-    )
+        ).returning(Total.scope, Total.scope_id, *_FIGURE_COLUMNS)
+    ).all()
+    # The one-row scopes' new figures, for the gift's listeners (``written``).
+    written.remember(row for row in rows if TotalScope(row[0]) not in HOT_SCOPES)
+
+
+_FIGURE_COLUMNS = (
+    Total.raised_minor,
+    Total.donation_count,
+    Total.donor_count,
+    Total.fees_minor,
+    Total.covers_minor,
+)
 
 
 def figures(scope: TotalScope, ids: Iterable[int]) -> dict[int, Figures]:
-    """Totals for many ids of one scope in one query; missing ids are zero."""
+    """Totals for many ids of one scope in one query (none for the figures this
+    transaction has just written, see ``written``); missing ids are zero."""
     ids = list(ids)
-    if not ids:
-        return {}
+    known = {i: Figures(*values) for i, values in written.known(scope, ids).items()}
+    if len(known) == len(set(ids)):
+        return {i: known[i] for i in ids}
     rows = db.session.execute(
         select(
             Total.scope_id,
@@ -176,10 +190,11 @@ def figures(scope: TotalScope, ids: Iterable[int]) -> dict[int, Figures]:
             func.sum(Total.fees_minor),
             func.sum(Total.covers_minor),
         )
-        .where(Total.scope == scope, Total.scope_id.in_(ids))
+        .where(Total.scope == scope, Total.scope_id.in_([i for i in ids if i not in known]))
         .group_by(Total.scope_id)
     ).all()
     found = {r[0]: Figures(*(int(value or 0) for value in r[1:])) for r in rows}
+    found.update(known)
     return {i: found.get(i, Figures()) for i in ids}
 
 
@@ -299,6 +314,7 @@ def rebuild() -> int:
     donor sets in one grouped pass. ``totals.drift()`` checks the result with
     another computation (COUNT DISTINCT over the ledger)."""
     postgresql = db.session.get_bind().dialect.name == "postgresql"
+    written.forget()
     # DELETE, not TRUNCATE: readers keep seeing the old totals until the commit
     # (the caller locks out writers only).
     db.session.execute(delete(Total))
