@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy import and_, exists, func, or_, select
 
 from agents.models import Agent
+from campaigns import per_transaction
 from campaigns.badges.catalogue import (
     BY_CODE,
     CATALOGUE,
@@ -57,18 +58,23 @@ TOP = 10
 
 
 def turned_off(organisation_ids: Iterable[int]) -> dict[int, set[str]]:
-    """The badges each organisation turned off."""
-    ids = set(organisation_ids)
-    out: dict[int, set[str]] = {i: set() for i in ids}
-    if ids:
-        rows = db.session.execute(
-            select(BadgeSetting.organisation_id, BadgeSetting.code).where(
-                BadgeSetting.organisation_id.in_(ids), BadgeSetting.is_enabled.is_(False)
+    """The badges each organisation turned off (read once per transaction)."""
+    ids = frozenset(organisation_ids)
+
+    def read() -> dict[int, set[str]]:
+        out: dict[int, set[str]] = {i: set() for i in ids}
+        if ids:
+            rows = db.session.execute(
+                select(BadgeSetting.organisation_id, BadgeSetting.code).where(
+                    BadgeSetting.organisation_id.in_(ids), BadgeSetting.is_enabled.is_(False)
+                )
             )
-        )
-        for org_id, code in rows:
-            out[org_id].add(code)
-    return out
+            for org_id, code in rows:
+                out[org_id].add(code)
+        return out
+
+    kept = per_transaction.remembered(("badges.turned_off", ids), read, watch=(BadgeSetting,))
+    return {i: set(codes) for i, codes in kept.items()}
 
 
 def settings(org: Organisation) -> list[tuple[Kind, bool]]:

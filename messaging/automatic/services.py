@@ -20,6 +20,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from agents.models import Agent
+from campaigns import per_transaction
 from campaigns.badges import services as badges
 from campaigns.errors import ValidationError
 from campaigns.giving.models import Donation, DonationKind
@@ -175,12 +176,21 @@ def templates_for(org: Organisation, cause_id: int, trigger: str) -> fanout.Temp
 
 
 def ready(org: Organisation, cause_id: int, trigger: str):
-    """The templates to use, or None when the message is off or has no template."""
-    enabled, options = setting(org.id, trigger)
-    if not enabled:
-        return None, options
-    templates = templates_for(org, cause_id, trigger)
-    return (templates or None), options
+    """The templates to use, or None when the message is off or has no template
+    (read once per transaction: a gift asks for its page's and its event's)."""
+
+    def read():
+        enabled, options = setting(org.id, trigger)
+        if not enabled:
+            return None, options
+        templates = templates_for(org, cause_id, trigger)
+        return (templates or None), options
+
+    return per_transaction.remembered(
+        ("automatic.ready", org.id, cause_id, str(trigger)),
+        read,
+        watch=(AutoMessageSetting, MessageTemplate),
+    )
 
 
 def page_people(page_ids) -> Any:

@@ -1,0 +1,67 @@
+"""Settings a gift's listeners each ask for are read once per transaction, and
+never kept past a change: a write of the model (flushed or not), a rollback or
+the commit forgets them."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from sqlalchemy import event
+
+from campaigns.badges import services as badges
+from campaigns.badges.models import BadgeSetting
+from extensions import db as _db
+from tests.factories import OrganisationFactory
+
+
+@contextmanager
+def statements():
+    """The reads of badge settings made meanwhile."""
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        if "FROM badge_settings" in statement:
+            seen.append(statement)
+
+    engine = _db.session.get_bind()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def test_read_once_then_a_change_in_the_same_transaction_is_seen(db):
+    org = OrganisationFactory()
+    db.session.flush()
+    with statements() as seen:
+        assert badges.turned_off([org.id]) == {org.id: set()}
+        assert badges.turned_off([org.id]) == {org.id: set()}
+    assert len(seen) == 1
+
+    db.session.add(BadgeSetting(organisation_id=org.id, code="top_10", is_enabled=False))
+    assert badges.turned_off([org.id]) == {org.id: {"top_10"}}  # not flushed yet: read anew
+    setting = db.session.get(BadgeSetting, (org.id, "top_10"))
+    setting.is_enabled = True
+    db.session.flush()
+    assert badges.turned_off([org.id]) == {org.id: set()}
+
+    kept = badges.turned_off([org.id])
+    kept[org.id].add("changed by a caller")  # callers get their own copy
+    assert badges.turned_off([org.id]) == {org.id: set()}
+
+
+def test_a_rollback_and_the_commit_forget_what_was_read(db):
+    org = OrganisationFactory()
+    db.session.add(BadgeSetting(organisation_id=org.id, code="top_10", is_enabled=False))
+    db.session.commit()
+    savepoint = db.session.begin_nested()
+    assert badges.turned_off([org.id]) == {org.id: {"top_10"}}
+    db.session.delete(db.session.get(BadgeSetting, (org.id, "top_10")))
+    assert badges.turned_off([org.id]) == {org.id: set()}
+    savepoint.rollback()
+    assert badges.turned_off([org.id]) == {org.id: {"top_10"}}
+    db.session.commit()
+    with statements() as seen:
+        badges.turned_off([org.id])
+    assert len(seen) == 1
