@@ -34,7 +34,7 @@ keeps the matches of where it was recorded; its match rows stay there.
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 
 from campaigns.giving.follow_ups import remaining
 from campaigns.giving.models import Donation, DonationKind
@@ -66,24 +66,33 @@ def matches_for(gift: Donation) -> list[Match]:
     """The matches whose scope and window take this gift, by id (the lock order)."""
     if gift.cause_id is None or gift.kind not in MATCHABLE_KINDS or gift.original_id:
         return []
-    scopes = [(Match.scope == MatchScope.CAUSE) & (Match.cause_id == gift.cause_id)]
-    if gift.page_id is not None:
-        scopes.append((Match.scope == MatchScope.PAGE) & (Match.page_id == gift.page_id))
-    if gift.event_id is not None:
-        scopes.append((Match.scope == MatchScope.EVENT) & (Match.page_id == gift.event_id))
-    return list(
-        db.session.scalars(
-            select(Match)
-            .where(
-                or_(*scopes),
-                Match.organisation_id == gift.organisation_id,
-                Match.currency == gift.currency,
-                Match.starts_at <= gift.created_at,
-                Match.ends_at > gift.created_at,
-            )
-            .order_by(Match.id)
-        )
+    params = {
+        "cause_id": gift.cause_id,
+        "page_id": gift.page_id,  # None matches no page-scoped match
+        "event_id": gift.event_id,
+        "organisation_id": gift.organisation_id,
+        "currency": gift.currency,
+        "at": gift.created_at,
+    }
+    return list(db.session.scalars(_MATCHES_FOR, params))
+
+
+# Built once: a gift's way asks it every time.
+_MATCHES_FOR = (
+    select(Match)
+    .where(
+        or_(
+            (Match.scope == MatchScope.CAUSE) & (Match.cause_id == bindparam("cause_id")),
+            (Match.scope == MatchScope.PAGE) & (Match.page_id == bindparam("page_id")),
+            (Match.scope == MatchScope.EVENT) & (Match.page_id == bindparam("event_id")),
+        ),
+        Match.organisation_id == bindparam("organisation_id"),
+        Match.currency == bindparam("currency"),
+        Match.starts_at <= bindparam("at"),
+        Match.ends_at > bindparam("at"),
     )
+    .order_by(Match.id)
+)
 
 
 def _book(match: Match, entry: MatchedGift, gift: Donation, target: int, full: int) -> None:

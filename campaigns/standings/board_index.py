@@ -200,26 +200,8 @@ def _compare(session, ids: list[int], upserts: list, gone: list, tallies: Counte
     # a concurrent writer of one of these pages has committed its entry and
     # tallies before this one reads them, so none is counted twice. FOR NO KEY
     # UPDATE: gifts' foreign keys (KEY SHARE on the page) do not wait for it.
-    session.execute(
-        select(Page.id).where(Page.id.in_(ids)).order_by(Page.id).with_for_update(key_share=True)
-    )
-    rows = session.execute(
-        select(
-            Page.id,
-            Page.cause_id,
-            Page.is_event,
-            Page.status,
-            _figure(Total.raised_minor),
-            _figure(Total.donor_count),
-            BoardEntry.cause_id,
-            BoardEntry.board,
-            BoardEntry.band,
-            BoardEntry.raised_minor,
-            BoardEntry.donor_count,
-        )
-        .outerjoin(BoardEntry, BoardEntry.page_id == Page.id)
-        .where(Page.id.in_(ids))
-    ).all()
+    session.execute(_LOCK_PAGES, {"ids": ids})
+    rows = session.execute(_PAGES_AND_ENTRIES, {"ids": ids}).all()
     # Gifts staff excluded from rankings stay in the totals: taken off here.
     excluded = fair_play.excluded_for(ids, session)
     for page_id, cause_id, is_event, status, raised, donors, *stored in rows:
@@ -242,6 +224,27 @@ def _compare(session, ids: list[int], upserts: list, gone: list, tallies: Counte
 
 
 _ENTRY_COLUMNS = ("page_id", "cause_id", "board", "band", "raised_minor", "donor_count")
+_ids = bindparam("ids", expanding=True)
+_LOCK_PAGES = (
+    select(Page.id).where(Page.id.in_(_ids)).order_by(Page.id).with_for_update(key_share=True)
+)
+_PAGES_AND_ENTRIES = (
+    select(
+        Page.id,
+        Page.cause_id,
+        Page.is_event,
+        Page.status,
+        _figure(Total.raised_minor),
+        _figure(Total.donor_count),
+        BoardEntry.cause_id,
+        BoardEntry.board,
+        BoardEntry.band,
+        BoardEntry.raised_minor,
+        BoardEntry.donor_count,
+    )
+    .outerjoin(BoardEntry, BoardEntry.page_id == Page.id)
+    .where(Page.id.in_(_ids))
+)
 
 
 def _add_tallies(session, tallies: dict[tuple[int, str, int], int]) -> None:
