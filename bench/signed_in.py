@@ -5,8 +5,10 @@
 
 On a fresh PostgreSQL database next to BENCH_DATABASE_URL (or
 TEST_DATABASE_URL), the seeded demo; one agent's session cookie made with the
-app's own session signer (as a login would leave it). Under the same gunicorn
-settings, one after the other in the same run:
+app's own session signer (as a login would leave it), then kept as the first
+answer sets it, as a browser's cookie jar does (the session then holds its
+CSRF token). Under the same gunicorn settings, one after the other in the
+same run:
 
 - a bare Flask app answering "ok" (the denominator),
 - the agent's own page and the cause page, signed in, with the page cache on
@@ -115,7 +117,7 @@ def main() -> None:
                 try:
                     wait_for(port, path, proc)
                     if headers:
-                        check_signed_in(port, path, headers)
+                        headers = check_signed_in(port, path, headers)
                     hammer(port, path, args.clients, 2, headers)  # warm-up
                     n, latencies = hammer(port, path, args.clients, args.seconds, headers)
                 finally:
@@ -135,16 +137,23 @@ def main() -> None:
         drop_database(base, name)
 
 
-def check_signed_in(port: int, path: str, headers: dict) -> None:
-    """The page answers with the agent's menu (a log-out form), twice."""
+def check_signed_in(port: int, path: str, headers: dict) -> dict:
+    """The page answers with the agent's menu (a log-out form), twice; returns
+    the headers a browser sends next: the session cookie as the first answer
+    set it (with its CSRF token), so that later requests do not rewrite it."""
     import http.client
 
     for _ in range(2):
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         conn.request("GET", path, headers=headers)
-        body = conn.getresponse().read()
+        response = conn.getresponse()
+        body = response.read()
         if b"/account/logout" not in body:
             raise RuntimeError(f"{path} was not served to the signed-in agent")
+        cookie = response.getheader("Set-Cookie")
+        if cookie:
+            headers = {**headers, "Cookie": cookie.split(";")[0]}
+    return headers
 
 
 if __name__ == "__main__":
