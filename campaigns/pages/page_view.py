@@ -25,23 +25,38 @@ from campaigns.web import PUBLIC_STATUSES, agent
 from extensions import db
 
 
+def _could_join(event: Page):
+    return (
+        (Page.kind == PageKind.PERSONAL)
+        & Page.status.in_((PageStatus.DRAFT, PageStatus.PUBLISHED))
+        & ((Page.parent_id.is_(None)) | (Page.parent_id != event.id))
+    )
+
+
 def joinable_pages(who, event: Page) -> list[Page]:
     """The agent's own personal pages that could join this event."""
-    if who is None or not event.is_event or event.status != PageStatus.PUBLISHED:
-        return []
-    return list(
-        db.session.scalars(
-            select(Page)
-            .where(
-                Page.owner_id == who.id,
-                Page.cause_id == event.cause_id,
-                Page.kind == PageKind.PERSONAL,
-                Page.status.in_((PageStatus.DRAFT, PageStatus.PUBLISHED)),
-                (Page.parent_id.is_(None)) | (Page.parent_id != event.id),
-            )
-            .order_by(Page.title)
+    return own_pages_around(who, event)[0]
+
+
+def own_pages_around(who, event: Page) -> tuple[list[Page], list[Page]]:
+    """The agent's own pages that could join this event (personal ones, by
+    title) and those already in it (not hidden, by id): one query."""
+    if who is None or not event.is_event:
+        return [], []
+    open_to_join = event.status == PageStatus.PUBLISHED
+    member = (Page.parent_id == event.id) & (Page.status != PageStatus.HIDDEN)
+    pages = db.session.scalars(
+        select(Page)
+        .where(
+            Page.owner_id == who.id,
+            Page.cause_id == event.cause_id,
+            (member | _could_join(event)) if open_to_join else member,
         )
-    )
+        .order_by(Page.title, Page.id)
+    ).all()
+    # A page in the event matched ``member``; any other matched ``_could_join``.
+    joined = sorted((p for p in pages if p.parent_id == event.id), key=lambda p: p.id)
+    return [p for p in pages if p.parent_id != event.id], joined
 
 
 def render_page(
@@ -54,13 +69,8 @@ def render_page(
 ):
     who = agent()
     can_edit = page_services.can_edit(who, page)
-    candidates = joinable_pages(who, page)
-    # The agent's own pages already in this event: they are in, not asked to join.
-    joined = [
-        m
-        for m in (page.members if page.is_event and who is not None else [])
-        if m.owner_id == who.id and m.status != PageStatus.HIDDEN
-    ]
+    # The agent's own pages already in this event are in, not asked to join.
+    candidates, joined = own_pages_around(who, page)
     waiting = teams.waiting_pages(who, page)
 
     def render():
