@@ -42,7 +42,7 @@ from campaigns.organisations import services as org_services
 from campaigns.organisations.models import Organisation
 from campaigns.pages.models import EVENT_KINDS, Page, PageKind, PageStatus
 from campaigns.signals import badge_awarded
-from campaigns.standings import board_index
+from campaigns.standings import board_reads
 from campaigns.standings.board_index import board_of_kind
 from campaigns.totals import services as totals
 from campaigns.totals.models import Total
@@ -160,8 +160,8 @@ def _board_rank(page: Page) -> int | None:
     """The page's rank on its cause's leaderboard, from the rank index (a count
     of what is ahead: no pass over the board), or None on a board of TOP pages
     or fewer."""
-    found = board_index.rank(page.id)
-    if found is None or board_index.size(page.cause_id, board_of_kind(page.is_event)) <= TOP:
+    found = board_reads.rank(page.id)
+    if found is None or board_reads.size(page.cause_id, board_of_kind(page.is_event)) <= TOP:
         return None
     return found[0]
 

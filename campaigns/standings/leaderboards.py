@@ -18,7 +18,7 @@ from sqlalchemy import select
 from campaigns.giving import discretion
 from campaigns.organisations.models import Cause
 from campaigns.pages.models import Page
-from campaigns.standings import board_index, rank_reads, ranks
+from campaigns.standings import board_reads, rank_reads, ranks
 from campaigns.standings.boards import BOARDS, RANKED_STATUSES, ranked_query
 from extensions import db
 
@@ -160,7 +160,7 @@ def sql_board(
     if parent_id is None:
         if board not in BOARDS:
             raise ValueError(f"unknown board {board!r}")
-        return _entries(board_index.top(cause_id, board, limit=limit, offset=offset))
+        return _entries(board_reads.top(cause_id, board, limit=limit, offset=offset))
     ranked = ranked_query(cause_id, board, parent_id)
     rows = db.session.execute(
         select(ranked).order_by(ranked.c.rank, ranked.c.page_id).limit(limit).offset(offset)
@@ -190,7 +190,7 @@ def sql_rank_of(page: Page) -> Entry | None:
     """``rank_of`` from SQL, whatever the configuration."""
     if page.status not in RANKED_STATUSES:
         return None
-    found = board_index.rank(page.id)
+    found = board_reads.rank(page.id)
     if found is None:
         return None
     rank, raised, donors = found
@@ -214,5 +214,5 @@ def sql_neighbour_above(page: Page) -> Entry | None:
     """``neighbour_above`` from SQL, whatever the configuration."""
     if page.status not in RANKED_STATUSES:
         return None
-    found = board_index.above(page.id)
+    found = board_reads.above(page.id)
     return _entries([found])[0] if found else None
