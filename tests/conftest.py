@@ -357,15 +357,17 @@ def outsider(db):
 
 
 @contextmanager
-def count_queries(db, starting: str = ""):
+def count_queries(db, starting: str = "", *, containing: str = "", expunge: bool = True):
     """Statements run inside the block (only those starting with ``starting``, such
-    as "SELECT", if given), from an empty session as a real request would (the
-    test's own objects must not hide lazy loads)."""
-    db.session.expunge_all()
+    as "SELECT", and containing ``containing``, if given), from an empty session
+    as a real request would (the test's own objects must not hide lazy loads),
+    unless ``expunge`` is false (what the transaction holds is the point)."""
+    if expunge:
+        db.session.expunge_all()
     statements: list[str] = []
 
     def record(conn, cursor, statement, *args):
-        if statement.lstrip().upper().startswith(starting):
+        if statement.lstrip().upper().startswith(starting) and containing in statement:
             statements.append(statement)
 
     event.listen(db.engine, "before_cursor_execute", record)

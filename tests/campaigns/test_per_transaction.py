@@ -4,37 +4,16 @@ the commit forgets them."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
-from sqlalchemy import event
-
 from campaigns.badges import services as badges
 from campaigns.badges.models import BadgeSetting
-from extensions import db as _db
+from tests.conftest import count_queries
 from tests.factories import OrganisationFactory
-
-
-@contextmanager
-def statements():
-    """The reads of badge settings made meanwhile."""
-    seen: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        if "FROM badge_settings" in statement:
-            seen.append(statement)
-
-    engine = _db.session.get_bind()
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def test_read_once_then_a_change_in_the_same_transaction_is_seen(db):
     org = OrganisationFactory()
     db.session.flush()
-    with statements() as seen:
+    with count_queries(db, containing="FROM badge_settings", expunge=False) as seen:
         assert badges.turned_off([org.id]) == {org.id: set()}
         assert badges.turned_off([org.id]) == {org.id: set()}
     assert len(seen) == 1
@@ -62,6 +41,6 @@ def test_a_rollback_and_the_commit_forget_what_was_read(db):
     savepoint.rollback()
     assert badges.turned_off([org.id]) == {org.id: {"top_10"}}
     db.session.commit()
-    with statements() as seen:
+    with count_queries(db, containing="FROM badge_settings", expunge=False) as seen:
         badges.turned_off([org.id])
     assert len(seen) == 1

@@ -4,31 +4,15 @@ rollback and at a rebuild; causes (split into slots) are always read."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from campaigns.giving import ledger
 from campaigns.totals import services as totals
 from campaigns.totals import written
 from campaigns.totals.models import Total, TotalScope
 from extensions import db as _db
+from tests.conftest import count_queries
 from tests.factories import CauseFactory, EventPageFactory, PageFactory
-
-
-@contextmanager
-def statements():
-    seen: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        seen.append(statement)
-
-    engine = _db.session.get_bind()
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def stored(scope: TotalScope, scope_id: int) -> tuple[int, int, int]:
@@ -58,13 +42,13 @@ def test_the_page_and_event_totals_a_gift_wrote_are_read_back_without_a_query(db
     give(page, 1000, "a@example.org")
     db.session.commit()
     give(page, 2500, "b@example.org")
-    with statements() as seen:
+    with count_queries(db, expunge=False) as seen:
         mine = figures(TotalScope.PAGE, page.id)
         its_event = figures(TotalScope.EVENT, event_page.id)
     assert seen == []
     assert mine == stored(TotalScope.PAGE, page.id) == (3500, 2, 2)
     assert its_event == stored(TotalScope.EVENT, event_page.id) == (3500, 2, 2)
-    with statements() as seen:
+    with count_queries(db, expunge=False) as seen:
         assert figures(TotalScope.CAUSE, cause.id) == (3500, 2, 2)
     assert len(seen) == 1  # a cause's slots are summed by the database
 
