@@ -46,6 +46,11 @@ def _forget(session, *_args) -> None:
     session.info.pop(KEY, None)
 
 
+def _ended(session, transaction) -> None:
+    if transaction.parent is None:  # committed, rolled back or closed: the whole of it
+        session.info.pop(KEY, None)
+
+
 def _after_flush(session, _context) -> None:
     if KEY in session.info and _writes_watched(session):
         session.info.pop(KEY, None)
@@ -54,7 +59,7 @@ def _after_flush(session, _context) -> None:
 def init_app(_app: Flask) -> None:
     # Session events are process-wide; apps are created many times (tests).
     for name, fn in (
-        ("after_commit", _forget),
+        ("after_transaction_end", _ended),
         ("after_soft_rollback", _forget),
         ("after_flush", _after_flush),
     ):

@@ -47,8 +47,13 @@ def _forget(session, *_args) -> None:
     session.info.pop(KEY, None)
 
 
+def _ended(session, transaction) -> None:
+    if transaction.parent is None:  # committed, rolled back or closed: the whole of it
+        session.info.pop(KEY, None)
+
+
 def init_app(_app: Flask) -> None:
     # Session events are process-wide; apps are created many times (tests).
-    for name in ("after_commit", "after_soft_rollback"):
-        if not event.contains(Session, name, _forget):
-            event.listen(Session, name, _forget)
+    for name, fn in (("after_transaction_end", _ended), ("after_soft_rollback", _forget)):
+        if not event.contains(Session, name, fn):
+            event.listen(Session, name, fn)
