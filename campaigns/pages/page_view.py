@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import render_template, request
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import Integer, bindparam, select
 
 from agents.models import Agent
 from agents.profiles import public_profile_of
@@ -25,14 +25,6 @@ from campaigns.web import PUBLIC_STATUSES, agent
 from extensions import db
 
 
-def _could_join(event: Page):
-    return (
-        (Page.kind == PageKind.PERSONAL)
-        & Page.status.in_((PageStatus.DRAFT, PageStatus.PUBLISHED))
-        & ((Page.parent_id.is_(None)) | (Page.parent_id != event.id))
-    )
-
-
 def joinable_pages(who, event: Page) -> list[Page]:
     """The agent's own personal pages that could join this event."""
     return own_pages_around(who, event)[0]
@@ -43,20 +35,27 @@ def own_pages_around(who, event: Page) -> tuple[list[Page], list[Page]]:
     title) and those already in it (not hidden, by id): one query."""
     if who is None or not event.is_event:
         return [], []
-    open_to_join = event.status == PageStatus.PUBLISHED
-    member = (Page.parent_id == event.id) & (Page.status != PageStatus.HIDDEN)
-    pages = db.session.scalars(
-        select(Page)
-        .where(
-            Page.owner_id == who.id,
-            Page.cause_id == event.cause_id,
-            (member | _could_join(event)) if open_to_join else member,
-        )
-        .order_by(Page.title, Page.id)
-    ).all()
-    # A page in the event matched ``member``; any other matched ``_could_join``.
+    query = _AROUND if event.status == PageStatus.PUBLISHED else _IN
+    params = {"owner_id": who.id, "cause_id": event.cause_id, "event_id": event.id}
+    pages = db.session.scalars(query, params).all()
+    # A page in the event matched ``_member``; any other matched ``_could_join``.
     joined = sorted((p for p in pages if p.parent_id == event.id), key=lambda p: p.id)
     return [p for p in pages if p.parent_id != event.id], joined
+
+
+# Built once: every signed-in view of an event asks.
+_event_id = bindparam("event_id", type_=Integer)
+_member = (Page.parent_id == _event_id) & (Page.status != PageStatus.HIDDEN)
+_could_join = (
+    (Page.kind == PageKind.PERSONAL)
+    & Page.status.in_((PageStatus.DRAFT, PageStatus.PUBLISHED))
+    & ((Page.parent_id.is_(None)) | (Page.parent_id != _event_id))
+)
+_own = (Page.owner_id == bindparam("owner_id", type_=Integer)) & (
+    Page.cause_id == bindparam("cause_id", type_=Integer)
+)
+_AROUND = select(Page).where(_own, _member | _could_join).order_by(Page.title, Page.id)
+_IN = select(Page).where(_own, _member).order_by(Page.title, Page.id)
 
 
 def render_page(
