@@ -175,6 +175,7 @@ def part_page(args) -> dict:
         with app.app_context():
             demo.seed()
             slug = db.session.scalars(db.select(Cause.slug)).first()
+            db.session.commit()  # services never commit: the seed is the caller's to keep
         env = {k: v for k, v in os.environ.items() if k not in ("RELAIS_ENV", "REDIS_URL")}
         env.update(DATABASE_URL=url, RELAIS_INSTANCE=str(instance), SMTP_URL="")
         (instance / "bare_app.py").write_text(BARE_APP)
