@@ -39,6 +39,8 @@ from flask_babel import get_locale
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
+from campaigns.runtime import logs, metrics
+
 MAX_ENTRIES = 512
 
 
@@ -86,6 +88,41 @@ def _cacheable_request() -> bool:
     )
 
 
+def _anonymous_key() -> tuple[str, str]:
+    # Not get_locale(): it would be fixed for the whole request before the
+    # view tells Babel the organisation's language. Without a cookie the
+    # language is the browser's choice, else the organisation's ("-").
+    languages = current_app.config.get("LANGUAGES", ("fr", "en"))
+    return (
+        request.host + request.script_root + request.full_path,  # absolute links differ
+        request.accept_languages.best_match(languages) or "-",
+    )
+
+
+def _fresh_hit():
+    """A fresh copy, served before the other ``before_request`` hooks: the rate
+    limit, the login and identity, the unit of work, made for one visitor,
+    have nothing to do with a page rendered for everyone. The request id and
+    the metrics' timer are taken as for any request. A stale or missing copy
+    goes on to the view, which renders it (once)."""
+    if not _cacheable_request() or request.endpoint is None:
+        return None
+    view = current_app.view_functions.get(request.endpoint)
+    if not getattr(view, "relais_anonymous_cache", False):
+        return None
+    if getattr(view, "relais_framable", False):
+        return None
+    key, now = _anonymous_key(), time.monotonic()
+    with _lock:
+        hit = _entries.get(key)
+        if hit is None or hit[0] <= now:
+            return None
+        _entries.move_to_end(key)
+    logs.take_request_id()
+    metrics.start_timer()
+    return _served(hit, "hit")
+
+
 def cached_for_anonymous(view):
     """Serve ``view``'s page from the cache when the request is anonymous."""
 
@@ -93,14 +130,7 @@ def cached_for_anonymous(view):
     def wrapper(*args, **kwargs):
         if not _cacheable_request():
             return view(*args, **kwargs)
-        # Not get_locale(): it would be fixed for the whole request before the
-        # view tells Babel the organisation's language. Without a cookie the
-        # language is the browser's choice, else the organisation's ("-").
-        languages = current_app.config.get("LANGUAGES", ("fr", "en"))
-        key = (
-            request.host + request.script_root + request.full_path,  # absolute links differ
-            request.accept_languages.best_match(languages) or "-",
-        )
+        key = _anonymous_key()
         now = time.monotonic()
         with _lock:
             hit = _entries.get(key)
@@ -123,6 +153,7 @@ def cached_for_anonymous(view):
             with _lock:
                 _rendering.pop(key).set()
 
+    wrapper.relais_anonymous_cache = True  # kept by the decorators above it (functools.wraps)
     return wrapper
 
 
@@ -233,3 +264,6 @@ def _note_change(response):
 
 def init_app(app: Flask) -> None:
     app.after_request(_note_change)
+    # Before every other hook (the unit of work later puts its own, a no-op
+    # for a GET, in front of it).
+    app.before_request_funcs.setdefault(None, []).insert(0, _fresh_hit)

@@ -118,11 +118,11 @@ def configure_logging(app: Flask) -> None:
     # migrations/env.py reads this: logging is set up, alembic.ini must not redo it.
     app.extensions[_EXTENSION] = handler
     # First of all before_request functions, so that their lines carry the id too.
-    app.before_request_funcs.setdefault(None, []).insert(0, _take_request_id)
+    app.before_request_funcs.setdefault(None, []).insert(0, take_request_id)
     app.after_request(_return_request_id)
 
 
-def _take_request_id() -> None:
+def take_request_id() -> None:
     given = request.headers.get(REQUEST_ID_HEADER, "")
     g.request_id = given if _SANE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
 

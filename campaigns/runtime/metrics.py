@@ -245,7 +245,7 @@ def _gifts_rolled_back(session, previous) -> None:
 # --- every request ------------------------------------------------------------------
 
 
-def _start_timer() -> None:
+def start_timer() -> None:
     g.relais_started = time.perf_counter()
 
 
@@ -263,6 +263,6 @@ def _count_request(response: Response) -> Response:
 def init_app(app: Flask) -> None:
     gift_recorded.connect(_gift_written)
     PROCESS_UP.set(1)
-    app.before_request(_start_timer)
+    app.before_request(start_timer)
     app.after_request(_count_request)
     app.register_blueprint(bp)

@@ -104,3 +104,36 @@ def test_one_render_at_a_time_the_others_get_the_copy_it_replaces(db, client, ca
         client.get(f"/c/{cause.slug}", headers={"Accept-Language": "en"}).headers["X-Relais-Cache"]
         == "hit"
     )
+
+
+def test_a_fresh_copy_is_served_before_the_limits_the_login_and_the_database(
+    app, db, client, cached
+):
+    """A hit is served before the other hooks (the rate limiter, the login, the
+    unit of work: one more hook at the end of the list stands for them), asks
+    nothing of the database, and still carries the security headers, the
+    request id and its metrics."""
+    from campaigns.runtime import metrics
+    from tests.conftest import count_queries
+
+    cause = CauseFactory()
+    db.session.commit()
+    path = f"/c/{cause.slug}"
+    assert client.get(path).status_code == 200  # rendered, kept
+    checked = []
+    hooks = app.before_request_funcs[None]
+    hooks.append(lambda: checked.append(1))
+    counted = metrics.HTTP_REQUESTS.labels("GET", "campaigns.cause_detail", "200")
+    before = counted._value.get()
+    try:
+        with count_queries(db) as statements:
+            hit = client.get(path, headers={"X-Request-Id": "abc-123"})
+        assert client.get(f"{path}/leaderboard").status_code == 200  # not kept yet: rendered
+    finally:
+        hooks.pop()
+    assert hit.headers["X-Relais-Cache"] == "hit" and statements == []
+    assert checked == [1]  # the leaderboard's render went through the hooks, the hit did not
+    assert hit.headers["X-Request-Id"] == "abc-123"
+    assert "frame-ancestors 'none'" in hit.headers["Content-Security-Policy"]
+    assert hit.headers["X-Frame-Options"] == "DENY"
+    assert counted._value.get() == before + 1
