@@ -104,7 +104,9 @@ class Membership(db.Model):
 # Read with the agent (an EXISTS on the memberships' agent index), so that the
 # menu's "Staff" link costs no query of its own on every signed-in page. As of
 # the agent's load: a membership made later in the same request shows next time.
-Agent.has_memberships = column_property(exists().where(Membership.agent_id == Agent.id))
+Agent.has_memberships = column_property(
+    exists().where(Membership.agent_id == Agent.id).correlate_except(Membership)
+)
 
 
 class TokenScope(StrEnum):
