@@ -23,26 +23,16 @@ _ADDRESS_SALT = "relais.unsubscribe.address"
 
 def preference_for(agent_id: int) -> MessagingPreference:
     """The agent's preferences, created with defaults (and an unsubscribe salt)
-    the first time; safe when two workers ask at once."""
+    the first time; safe when two workers ask at once. A read when they exist."""
     pref = db.session.get(MessagingPreference, agent_id)
-    if pref is None:
-        dialect = db.session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        db.session.execute(
-            insert(MessagingPreference)
-            .values(agent_id=agent_id, unsubscribe_salt=secrets.token_hex(8))
-            .on_conflict_do_nothing()
-        )
-        pref = db.session.get(MessagingPreference, agent_id)
-    if not pref.unsubscribe_salt:
-        pref.unsubscribe_salt = secrets.token_hex(8)
-        db.session.flush()
-    return pref
+    if pref is not None and pref.unsubscribe_salt:
+        return pref
+    return preferences_for([agent_id])[agent_id]
 
 
 def preferences_for(agent_ids) -> dict[int, MessagingPreference]:
-    """``preference_for`` for many agents: the missing ones created in one
-    statement, all of them read in one query (a worker's batch of mails)."""
+    """Many agents' preferences: the missing ones created in one statement, all
+    of them read in one query (a worker's batch of mails), each with its salt."""
     ids = sorted(set(agent_ids))
     if not ids:
         return {}
