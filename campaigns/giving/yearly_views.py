@@ -4,16 +4,13 @@ reached from their signed "my gifts" link (a route of ``donors``)."""
 
 from __future__ import annotations
 
-import csv
-import io
-
 from flask import current_app, g, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_security import auth_required
 from sqlalchemy import select
 
-from campaigns.csv_safety import inert
+from campaigns.dashboard import exports
 from campaigns.errors import NotFound, ValidationError
 from campaigns.giving import receipts, yearly
 from campaigns.giving.staff_views import bp
@@ -71,26 +68,23 @@ def staff_yearly(org_slug: str):
 
 
 def _csv(org: Organisation, year: int, rows: list[yearly.DonorYear]):
-    buffer = io.StringIO()
-    buffer.write("\ufeff")  # as the staff exports: spreadsheets read it as UTF-8
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_HEADER)
-    for row in rows:
-        writer.writerow(
-            inert(value)
-            for value in (
-                row.email,
-                row.name,
-                row.gifts,
-                row.monthly_gifts,
-                row.given_minor,
-                row.covers_minor,
-                row.refunded_minor,
-                row.deductible_minor,
-                row.currency,
-            )
+    values = (
+        (
+            row.email,
+            row.name,
+            row.gifts,
+            row.monthly_gifts,
+            row.given_minor,
+            row.covers_minor,
+            row.refunded_minor,
+            row.deductible_minor,
+            row.currency,
         )
-    response = current_app.response_class(buffer.getvalue(), mimetype="text/csv")
+        for row in rows
+    )
+    response = current_app.response_class(
+        "".join(exports.to_csv(CSV_HEADER, values)), mimetype="text/csv"
+    )
     response.headers["Content-Disposition"] = (
         f'attachment; filename="{org.slug}-yearly-receipts-{year}.csv"'
     )
