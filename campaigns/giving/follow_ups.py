@@ -1,7 +1,9 @@
 """What every handler of an event that follows a gift shares (refunds,
 disputes, fees): the outcome it reports, checked amounts and currencies, the
 payment's lock, and the gift it belongs to, or a parked anomaly while that
-gift has not arrived (``refunds.apply_parked`` applies it then)."""
+gift has not arrived (``refunds.apply_parked`` applies it then). And what the
+events that make a gift (a paid session, a monthly invoice) share: the page
+the donor chose."""
 
 from __future__ import annotations
 
@@ -16,8 +18,11 @@ from campaigns.giving.models import (
     COVER_KINDS,
     Donation,
     DonationKind,
+    PendingGift,
     StripeEventOutcome,
 )
+from campaigns.inputs import as_text
+from campaigns.pages.models import Page
 from extensions import db
 
 MAX_MINOR = 2**63 - 1
@@ -160,3 +165,31 @@ def gift_for(
             currency=currency,
         )
     return gift, None
+
+
+# --- what a gift's event names ------------------------------------------------------
+
+
+def by_slug(model, slug) -> object | None:
+    """The row of ``model`` with this slug, or None (a slug that is no string too)."""
+    if not isinstance(slug, str) or not slug:
+        return None
+    return db.session.scalars(select(model).where(model.slug == slug)).first()
+
+
+def chosen_page(metadata: dict, pending: PendingGift | None) -> Page | None:
+    """The page a paid session or invoice names: our own record of what the
+    donor chose first (no page there is a gift to the cause itself), else the
+    signed metadata."""
+    if pending is not None:
+        return db.session.get(Page, pending.page_id) if pending.page_id else None
+    return by_slug(Page, metadata.get("page"))
+
+
+def names_no_page(metadata: dict, pending: PendingGift | None) -> bool:
+    """Whether the donor gave to the cause itself: their pending gift, else the
+    signed metadata, names no page (a page named but missing or closed makes
+    the money unattributed instead)."""
+    if pending is not None:
+        return pending.page_id is None
+    return not as_text(metadata.get("page"), 200)

@@ -29,7 +29,15 @@ from sqlalchemy.exc import IntegrityError
 
 from campaigns.giving import card_fingerprints, connect, covers
 from campaigns.giving import ledger as services
-from campaigns.giving.follow_ups import Result, as_amount, as_currency, lock_payment
+from campaigns.giving.follow_ups import (
+    Result,
+    as_amount,
+    as_currency,
+    by_slug,
+    chosen_page,
+    lock_payment,
+    names_no_page,
+)
 from campaigns.giving.models import (
     Donation,
     PendingGift,
@@ -42,7 +50,6 @@ from campaigns.giving.refunds import PARKED_TYPES, apply_parked
 from campaigns.inputs import as_text
 from campaigns.monthly import webhooks as monthly
 from campaigns.organisations.models import Cause, Organisation, Project
-from campaigns.pages.models import Page
 from campaigns.signals import first_answer, gift_attribution
 from campaigns.unit_of_work import run_transaction
 from extensions import db, dialect_insert
@@ -260,21 +267,11 @@ def _anomaly(detail: str, amount, currency, organisation_id: int | None = None) 
     )
 
 
-def _by_slug(model, slug) -> object | None:
-    if not isinstance(slug, str) or not slug:
-        return None
-    return db.session.scalars(select(model).where(model.slug == slug)).first()
-
-
 def _place(metadata: dict, pending: PendingGift | None):
     """The page, cause and project a paid session names (pending gift first)."""
-    if pending is not None:
-        # Our own record of what the donor chose wins: no page is a gift to the cause.
-        page = db.session.get(Page, pending.page_id) if pending.page_id else None
-    else:
-        page = _by_slug(Page, metadata.get("page"))
+    page = chosen_page(metadata, pending)
     cause = db.session.get(Cause, pending.cause_id) if pending else None
-    cause = cause or _by_slug(Cause, metadata.get("cause"))
+    cause = cause or by_slug(Cause, metadata.get("cause"))
     if cause is None and page is not None:
         cause = page.cause
     if page is not None and cause is not None and page.cause_id != cause.id:
@@ -289,15 +286,6 @@ def _place(metadata: dict, pending: PendingGift | None):
             )
         ).first()
     return page, cause, project
-
-
-def names_no_page(metadata: dict, pending: PendingGift | None) -> bool:
-    """Whether the donor gave to the cause itself: their pending gift, else the
-    signed metadata, names no page (a page named but missing or closed makes
-    the money unattributed instead)."""
-    if pending is not None:
-        return pending.page_id is None
-    return not as_text(metadata.get("page"), 200)
 
 
 def _metadata_and_pending(session: dict) -> tuple[dict, PendingGift | None]:
@@ -337,7 +325,7 @@ def record_checkout(
     organisation = (
         cause.organisation
         if cause
-        else _by_slug(Organisation, metadata.get("organisation") or metadata.get("org"))
+        else by_slug(Organisation, metadata.get("organisation") or metadata.get("org"))
     )
     org_id = organisation.id if organisation else (owner.id if owner else None)
     problem = _money_problem(amount, currency, organisation)

@@ -31,7 +31,15 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from campaigns.giving import covers, ledger
-from campaigns.giving.follow_ups import Result, as_amount, as_currency, lock_payment
+from campaigns.giving.follow_ups import (
+    Result,
+    as_amount,
+    as_currency,
+    by_slug,
+    chosen_page,
+    lock_payment,
+    names_no_page,
+)
 from campaigns.giving.models import (
     Donation,
     PendingGift,
@@ -100,12 +108,6 @@ def metadata_of(obj: dict) -> dict:
     return {}
 
 
-def _by_slug(model, slug):
-    if not isinstance(slug, str) or not slug:
-        return None
-    return db.session.scalars(select(model).where(model.slug == slug)).first()
-
-
 def _pending(metadata: dict) -> PendingGift | None:
     reference = metadata.get("pending")
     if not isinstance(reference, str) or not reference:
@@ -134,7 +136,7 @@ def _make(
     gift), or the Result to answer: parked, or an anomaly."""
     pending = _pending(metadata)
     cause = db.session.get(Cause, pending.cause_id) if pending else None
-    cause = cause or _by_slug(Cause, metadata.get("cause"))
+    cause = cause or by_slug(Cause, metadata.get("cause"))
     # A subscription event says nothing of the amount: only the session, an
     # invoice or our own pending gift do.
     if cause is None or (pending is None and amount_total is None):
@@ -151,11 +153,7 @@ def _make(
             _("A monthly gift paid into one organisation's account names another's cause."),
             organisation_id=owner.id,
         )
-    if pending is not None:
-        # The donor's own choice wins: no page is a gift to the cause.
-        page = db.session.get(Page, pending.page_id) if pending.page_id else None
-    else:
-        page = _by_slug(Page, metadata.get("page"))
+    page = chosen_page(metadata, pending)
     if page is not None and page.cause_id != cause.id:
         page = None
     project = (
@@ -349,9 +347,7 @@ def _gives_to_cause(monthly: MonthlyGift, invoice: dict) -> bool:
     pending = (
         db.session.get(PendingGift, monthly.pending_gift_id) if monthly.pending_gift_id else None
     )
-    if pending is not None:
-        return pending.page_id is None
-    return not as_text(metadata_of(invoice).get("page"), 200)
+    return names_no_page(metadata_of(invoice), pending)
 
 
 def follow_subscription(event: dict, subscription: dict, account, owner) -> Result:
