@@ -149,9 +149,6 @@ def create_app(config: dict | None = None) -> Flask:
     if config:
         app.config.update(config)
     configure_logging(app)
-    if app.config["TRUSTED_PROXIES"]:
-        hops = app.config["TRUSTED_PROXIES"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     from agents import auth, locale
     from agents import erasure as agents_erasure
@@ -275,6 +272,11 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.exempt(webhooks_bp)
     # Last of the web set-up: every view registered above becomes one unit of work.
     unit_of_work.init_app(app)
+    if app.config["TRUSTED_PROXIES"]:
+        # Outermost, so that everything inside (the page cache's WSGI layer too)
+        # sees the client's scheme, host and address.
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     for command in (
         demo_command,

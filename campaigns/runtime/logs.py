@@ -123,8 +123,12 @@ def configure_logging(app: Flask) -> None:
 
 
 def take_request_id() -> None:
-    given = request.headers.get(REQUEST_ID_HEADER, "")
-    g.request_id = given if _SANE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    g.request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER, ""))
+
+
+def request_id_from(given: str) -> str:
+    """The proxy's request id when it is a sane one, else a new one."""
+    return given if _SANE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
 
 
 def _return_request_id(response):

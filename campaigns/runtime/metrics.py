@@ -254,10 +254,15 @@ def _count_request(response: Response) -> Response:
     endpoint = request.endpoint or "none"
     if endpoint == "metrics.metrics":
         return response
-    HTTP_REQUESTS.labels(request.method, endpoint, str(response.status_code)).inc()
+    count_request(request.method, endpoint, response.status_code, started)
+    return response
+
+
+def count_request(method: str, endpoint: str, status: int, started: float | None) -> None:
+    """One answered request (``started``: its ``time.perf_counter()``, if timed)."""
+    HTTP_REQUESTS.labels(method, endpoint, str(status)).inc()
     if started is not None:
         HTTP_SECONDS.labels(endpoint).observe(time.perf_counter() - started)
-    return response
 
 
 def init_app(app: Flask) -> None:

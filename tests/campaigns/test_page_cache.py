@@ -137,3 +137,110 @@ def test_a_fresh_copy_is_served_before_the_limits_the_login_and_the_database(
     assert "frame-ancestors 'none'" in hit.headers["Content-Security-Policy"]
     assert hit.headers["X-Frame-Options"] == "DENY"
     assert counted._value.get() == before + 1
+
+
+def test_a_copy_served_once_is_then_answered_before_flask(app, db, client, cached):
+    """From its second hit on, a copy is answered by the WSGI layer: no request
+    context, no hook. The bytes and headers are those of the hit Flask served
+    (security policy included), with the request's own id, and it is counted."""
+    from flask import request_started
+
+    from campaigns.runtime import metrics
+
+    cause = CauseFactory()
+    db.session.commit()
+    path = f"/c/{cause.slug}"
+    rendered = client.get(path)
+    through_flask = client.get(path)
+    started = []
+
+    def note(sender, **extra):
+        started.append(1)
+
+    counted = metrics.HTTP_REQUESTS.labels("GET", "campaigns.cause_detail", "200")
+    before = counted._value.get()
+    request_started.connect(note, app)
+    try:
+        early = client.get(path, headers={"X-Request-Id": "from-nginx-1"})
+        unnamed = client.get(path, headers={"X-Request-Id": "no spaces allowed"})
+    finally:
+        request_started.disconnect(note, app)
+    assert started == []
+    assert early.data == through_flask.data == rendered.data
+    assert early.headers["X-Relais-Cache"] == "hit"
+    assert early.headers["X-Request-Id"] == "from-nginx-1"
+    assert unnamed.headers["X-Request-Id"] not in ("no spaces allowed", "from-nginx-1")
+    assert len(unnamed.headers["X-Request-Id"]) == 32
+    without_id = lambda response: sorted(  # noqa: E731
+        (n, v) for n, v in response.headers.items() if n.lower() != "x-request-id"
+    )
+    assert without_id(early) == without_id(through_flask)
+    assert "frame-ancestors 'none'" in early.headers["Content-Security-Policy"]
+    assert counted._value.get() == before + 2
+
+
+def test_the_layer_before_flask_serves_only_the_current_copy_to_anonymous_gets(
+    app, db, client, cached
+):
+    from flask import request_started
+
+    cause = CauseFactory()
+    page = PageFactory(cause=cause)
+    db.session.commit()
+    path = f"/c/{cause.slug}"
+    client.get(path)
+    client.get(path)  # the hit Flask served: the next ones are answered before it
+    started = []
+
+    def note(sender, **extra):
+        started.append(request_started)
+
+    request_started.connect(note, app)
+    try:
+        client.set_cookie("seen", "1")  # any cookie: Flask
+        client.get(path)
+        client.delete_cookie("seen")
+        client.get(path, headers={"Authorization": "Bearer t"})  # credentials: Flask
+        client.head(path)  # not a GET
+        assert len(started) == 3
+        total_after_a_gift(db, cause, page)
+        ((key, entry),) = page_cache._entries.items()
+        page_cache._entries[key] = (0.0, *entry[1:])  # expired: rendered again
+        renewed = client.get(path)
+        assert len(started) == 4 and "X-Relais-Cache" not in renewed.headers
+        assert b"42" in renewed.data  # the new copy, with the gift
+        client.get(path)  # its first hit, through Flask
+        assert len(started) == 5
+        assert client.get(path).data == renewed.data and len(started) == 5
+        app.config["PUBLIC_PAGE_CACHE_SECONDS"] = 0  # turned off: nothing kept is served
+        assert "X-Relais-Cache" not in client.get(path).headers
+    finally:
+        request_started.disconnect(note, app)
+
+
+def test_behind_a_proxy_each_forwarded_host_gets_its_own_copy(monkeypatch):
+    """The proxy's headers are applied before the page cache's WSGI layer:
+    copies (whose links are absolute) are kept per host the client asked for."""
+    from flask import request
+
+    from app import create_app
+
+    monkeypatch.setenv("TRUSTED_PROXIES", "1")
+    proxied = create_app({"TESTING": True, "PUBLIC_PAGE_CACHE_SECONDS": 60})
+
+    @proxied.get("/where")
+    @page_cache.cached_for_anonymous
+    def where():
+        return f"{request.scheme}://{request.host}"
+
+    page_cache.clear()
+    try:
+        web = proxied.test_client(use_cookies=False)
+        for host in ("a.example", "b.example", "a.example", "b.example", "a.example"):
+            for _ in range(3):  # rendered, a hit through Flask, a hit before it
+                answer = web.get(
+                    "/where", headers={"X-Forwarded-Host": host, "X-Forwarded-Proto": "https"}
+                )
+                assert answer.text == f"https://{host}"
+    finally:
+        page_cache.clear()
