@@ -71,6 +71,7 @@ def clear() -> None:
         _entries.clear()
         _signed_in.clear()
         _wire.clear()
+        _menus.clear()
 
 
 def _served(entry: tuple, label: str):
@@ -274,6 +275,23 @@ class FastHits:
 
 # --- signed-in viewers ------------------------------------------------------
 
+_menus: dict[tuple, str] = {}
+
+
+def _menu() -> str:
+    """The signed-in part of the menu (``_you.html``), with ``CSRF_HOLE`` for the
+    token: it names no one, so it is the same for every viewer of the same
+    language and staff standing, and made once per process for each."""
+    key = (request.host + request.script_root, str(get_locale()), current_user.has_memberships)
+    menu = _menus.get(key)
+    if menu is None:
+        menu = render_template("_you.html").replace(generate_csrf(), CSRF_HOLE)
+        with _lock:
+            if len(_menus) > MAX_ENTRIES:
+                _menus.clear()
+            _menus[key] = menu
+    return menu
+
 
 def for_signed_in(relation, render):
     """``render()``'s page for a signed-in viewer, from the copy kept for the
@@ -335,8 +353,7 @@ def _kept(response, expires: float) -> _Kept | None:
 
 
 def _personalised(kept: _Kept):
-    you = render_template("_you.html")
-    body = kept.before + you + kept.after
+    body = kept.before + _menu() + kept.after
     if CSRF_HOLE in body:
         body = body.replace(CSRF_HOLE, generate_csrf())
     response = current_app.response_class(body, status=200, headers=kept.headers)

@@ -22,10 +22,10 @@ def cached(app):
     page_cache.clear()
 
 
-def view(client, login_as, agent, path):
+def view(client, login_as, agent, path, **kwargs):
     login_as(agent)
     g.pop("_login_user", None)
-    return client.get(path)
+    return client.get(path, **kwargs)
 
 
 def test_a_second_viewer_gets_the_kept_body_with_their_own_menu_and_token(
@@ -45,6 +45,30 @@ def test_a_second_viewer_gets_the_kept_body_with_their_own_menu_and_token(
     assert mine and theirs and set(mine).isdisjoint(theirs)
     # The kept body is the page's: its title, its give form.
     assert page.title.encode() in second.data and b'action="/p/lyon-runs/give' in second.data
+
+
+def test_the_menu_made_once_per_language_and_staff_standing_is_each_viewers(
+    app, db, client, cached, login_as, page
+):
+    """The menu of kept pages is made once for staff and once for the others, per
+    language: each viewer still gets their own link set and their own token."""
+    staff = [MembershipFactory(organisation=CauseFactory().organisation).agent for _ in range(2)]
+    others = [AgentFactory(locale="en"), AgentFactory(locale="en")]
+    db.session.commit()
+    view(client, login_as, others[0], f"/p/{page.slug}")  # rendered: kept from now on
+    tokens = set()
+    for viewer in (staff[0], others[1], staff[1], others[0]):
+        client.delete_cookie("session")
+        seen = view(client, login_as, viewer, f"/p/{page.slug}")
+        assert seen.headers["X-Relais-Cache"] == "hit-signed-in"
+        assert (b'href="/staff/"' in seen.data) == (viewer in staff), viewer.name
+        assert b"Log out" in seen.data and b"\x00" not in seen.data
+        (token,) = set(TOKEN.findall(seen.data))
+        tokens.add(token)
+    assert len(tokens) == 4
+    client.delete_cookie("session")
+    french = view(client, login_as, AgentFactory(locale="fr"), f"/p/{page.slug}")
+    assert "Se déconnecter".encode() in french.data and b"Log out" not in french.data
 
 
 def test_the_token_in_a_kept_copy_is_valid_for_the_viewers_session(
