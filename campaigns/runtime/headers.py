@@ -41,6 +41,13 @@ def content_security_policy(*, frame_ancestors: str = "'none'") -> str:
     return "; ".join(f"{name} {value}" for name, value in policy.items())
 
 
+# Written once: every response carries one of the two.
+FRAMED_NOWHERE, FRAMED_ANYWHERE = (
+    content_security_policy(),
+    content_security_policy(frame_ancestors="*"),
+)
+
+
 def framable(view):
     """Let any site frame this view's pages (embeds for blogs and overlays)."""
 
@@ -57,8 +64,7 @@ def secure_headers(response: Response) -> Response:
     headers = response.headers
     is_framable = g.get("relais_framable", False)
     headers.setdefault(
-        "Content-Security-Policy",
-        content_security_policy(frame_ancestors="*" if is_framable else "'none'"),
+        "Content-Security-Policy", FRAMED_ANYWHERE if is_framable else FRAMED_NOWHERE
     )
     if not is_framable:
         headers.setdefault("X-Frame-Options", "DENY")
