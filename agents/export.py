@@ -27,7 +27,7 @@ from campaigns.model_types import utcnow
 from extensions import db
 
 EMAIL_COLUMNS = ("email", "donor_email", "recipient", "sponsor_email")
-SECRET = re.compile(r"password|secret|token_hash|credentials|uniquifier|donor_key|^tf_|^us_")
+SECRET = re.compile(r"password|secret|token_hash|credentials|uniquifier|donor_(key|id)|^tf_|^us_")
 PHOTO = re.compile(r"^[0-9a-f]{32}\.jpg$")
 README = """\
 This archive holds every record Relais keeps about you, as JSON in data.json:

@@ -23,7 +23,7 @@ from sqlalchemy import func, or_, select, tuple_, update
 
 from agents.signals import Erasure
 from campaigns import audit
-from campaigns.giving.models import Donation, DonationKind, PendingGift, StripeEvent
+from campaigns.giving.models import Donation, DonationKind, PendingGift, StripeEvent, donor_id_for
 from campaigns.giving.services import EMAIL_MAX, EMAIL_RE
 from campaigns.giving.yearly import years_with_gifts
 from campaigns.monthly.models import MonthlyGift
@@ -180,12 +180,15 @@ def erase_donor(
     # The donor key is an unsalted hash of the address: a new random key, the
     # same for all their rows and in total_donors, keeps donor counts exact.
     new_key = secrets.token_hex(32)
+    new_id = donor_id_for(new_key)
     for old_key in {g.donor_key for g in given if not g.donor_key.startswith("row:")}:
         key_rows = [Donation.donor_key == old_key]
         if organisation_id is not None:
             key_rows.append(Donation.organisation_id == organisation_id)
-        db.session.execute(update(Donation).where(*key_rows).values(donor_key=new_key))
-        totals = [TotalDonor.donor_key == old_key]
+        db.session.execute(
+            update(Donation).where(*key_rows).values(donor_key=new_key, donor_id=new_id)
+        )
+        totals = [TotalDonor.donor_id == donor_id_for(old_key)]
         if organisation_id is not None:
             # Every scope is inside one organisation: the scopes of its gifts.
             scopes = {scope for g in given if g.donor_key == old_key for scope in scopes_of(g)}
@@ -194,7 +197,7 @@ def erase_donor(
                     [(str(scope), scope_id) for scope, scope_id in scopes]
                 )
             )
-        db.session.execute(update(TotalDonor).where(*totals).values(donor_key=new_key))
+        db.session.execute(update(TotalDonor).where(*totals).values(donor_id=new_id))
     strings = {email, *forget}
     for gift in given:
         strings.update(s for s in (gift.donor_name.strip(), gift.donor_address_line.strip()) if s)

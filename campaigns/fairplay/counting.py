@@ -68,7 +68,7 @@ def excluded_figures(scope: TotalScope, ids: Iterable[int] | None = None):
             select(
                 column.label("scope_id"),
                 Donation.kind.label("kind"),
-                Donation.donor_key.label("donor_key"),
+                Donation.donor_id.label("donor_id"),
                 raised_amount().label("raised"),
                 out.label("out"),
             )
@@ -88,8 +88,8 @@ def excluded_figures(scope: TotalScope, ids: Iterable[int] | None = None):
     people = rows()
     per_donor = (
         select(people.c.scope_id, func.min(people.c.out).label("gone"))
-        .where(people.c.kind.in_(DONOR_KINDS), people.c.donor_key != "")
-        .group_by(people.c.scope_id, people.c.donor_key)
+        .where(people.c.kind.in_(DONOR_KINDS), people.c.donor_id.is_not(None))
+        .group_by(people.c.scope_id, people.c.donor_id)
         .subquery()
     )
     donors = (

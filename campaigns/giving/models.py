@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -18,7 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from campaigns.model_types import UTCDateTime, utcnow
 from extensions import db
@@ -71,6 +72,26 @@ MATCH_KINDS = (DonationKind.MATCH, DonationKind.MATCH_RELEASE)
 COVER_KINDS = (DonationKind.COVER, DonationKind.COVER_RAISED)
 
 
+def donor_id_for(donor_key: str) -> int | None:
+    """The donor's 64-bit id: the first 8 bytes of the SHA-256 of ``donor_key``,
+    as a signed integer (None without a key).
+
+    The totals' donor sets hold it instead of the 64-character key: a third of
+    the bytes to group, sort and index when they are rebuilt. Two donors of one
+    scope share an id with a chance of about n²/2^65 (n donors): negligible."""
+    if not donor_key:
+        return None
+    return int.from_bytes(hashlib.sha256(donor_key.encode()).digest()[:8], "big", signed=True)
+
+
+def donor_id_sql(key: str) -> str:
+    """``donor_id_for`` in PostgreSQL, of the SQL expression ``key``."""
+    return (
+        f"CASE WHEN {key} <> '' THEN ('x' || left(encode(sha256(convert_to({key}, 'UTF8')), "
+        "'hex'), 16))::bit(64)::bigint END"
+    )
+
+
 class Donation(db.Model):
     """Append-only ledger. Refunds and disputes are further rows, never edits."""
 
@@ -89,6 +110,9 @@ class Donation(db.Model):
     currency: Mapped[str] = mapped_column(String(3))
     # Identifies a donor for donor counts (hash of the email, or the row for cash).
     donor_key: Mapped[str] = mapped_column(String(64), default="")
+    # ``donor_id_for(donor_key)``, kept with it by ``_donor_id``: the donor in
+    # the totals' donor sets. Not a foreign key; None without a donor key.
+    donor_id: Mapped[int | None] = mapped_column(BigInteger)
     donor_name: Mapped[str] = mapped_column(String(200), default="")
     donor_email: Mapped[str] = mapped_column(String(255), default="")
     message: Mapped[str] = mapped_column(String(500), default="")
@@ -150,6 +174,13 @@ class Donation(db.Model):
         # One donor's recent gifts: fair play's check for bursts of small gifts.
         Index("ix_donations_donor_key_created", "donor_key", "created_at"),
     )
+
+    @validates("donor_key")
+    def _donor_id(self, _key: str, donor_key: str) -> str:
+        # Every way a row gets its key (the constructor, ``row:<id>`` after the
+        # flush) sets its id too; bulk UPDATEs set both (``erase_donor``).
+        self.donor_id = donor_id_for(donor_key)
+        return donor_key
 
 
 class PendingGiftStatus(StrEnum):

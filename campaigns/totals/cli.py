@@ -10,6 +10,7 @@ from sqlalchemy import select, text
 
 from campaigns.cli_support import cli_locale, cli_transaction
 from campaigns.totals import services as totals
+from campaigns.totals.rebuild import rebuild
 from extensions import db
 
 totals_cli = click.Group("totals", help="Check or rebuild the totals from the ledger.")
@@ -70,7 +71,7 @@ def rebuild_command() -> None:
                     "IN EXCLUSIVE MODE"
                 )
             )
-        count = totals.rebuild()
+        count = rebuild()
         # The SQL rank index follows the session's writes, not this bulk rewrite.
         from campaigns.standings import board_index
 

@@ -7,6 +7,7 @@ from enum import StrEnum
 from sqlalchemy import (
     BigInteger,
     Integer,
+    PrimaryKeyConstraint,
     String,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -46,10 +47,14 @@ class Total(db.Model):
 
 
 class TotalDonor(db.Model):
-    """Who has given in a scope, so donor counts stay distinct."""
+    """Who has given in a scope (``Donation.donor_id``), so donor counts stay distinct."""
 
     __tablename__ = "total_donors"
 
-    scope: Mapped[str] = mapped_column(String(20), primary_key=True)
-    scope_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    donor_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(20))
+    scope_id: Mapped[int] = mapped_column(Integer)
+    donor_id: Mapped[int] = mapped_column(BigInteger)
+
+    # Integers first: a rebuild sorts millions of rows to build this key, and
+    # the scope's text decides only between rows of equal id and donor.
+    __table_args__ = (PrimaryKeyConstraint("scope_id", "donor_id", "scope"),)

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import case, delete, func, select, text, tuple_, update
+from sqlalchemy import case, func, select
 
 from campaigns.giving.models import COST_KINDS, Donation, DonationKind
 from campaigns.pages.models import EVENT_KINDS, Page
@@ -121,12 +121,12 @@ def apply(donation: Donation) -> None:
     is_cover = donation.kind == DonationKind.COVER
     scopes = scopes_of(donation)
     new_donor_in: set[tuple[str, int]] = set()
-    if counted and donation.donor_key:
+    if counted and donation.donor_id is not None:
         inserted = db.session.execute(
             dialect_insert(TotalDonor)
             .values(
                 [
-                    {"scope": scope, "scope_id": scope_id, "donor_key": donation.donor_key}
+                    {"scope": scope, "scope_id": scope_id, "donor_id": donation.donor_id}
                     for scope, scope_id in scopes
                 ]
             )
@@ -251,9 +251,9 @@ def _ledger_figures(scope: TotalScope):
             db.literal(0).label("slot"),
             func.sum(raised_amount()).label("raised_minor"),
             func.coalesce(func.sum(gift_count()), 0).label("donation_count"),
-            func.count(
-                func.distinct(case((counted & (Donation.donor_key != ""), Donation.donor_key)))
-            ).label("donor_count"),
+            # The donor sets' id, not the text key: the same 64-bit collisions
+            # (``donor_id_for``) on both sides, so check and sets agree.
+            func.count(func.distinct(case((counted, Donation.donor_id)))).label("donor_count"),
             func.sum(fee_amount()).label("fees_minor"),
             func.sum(cover_amount()).label("covers_minor"),
         )
@@ -301,115 +301,3 @@ def drift() -> list[tuple[tuple[str, int], Figures, Figures]]:
         if a != b:
             out.append((key, a, b))
     return out
-
-
-def rebuild() -> int:
-    """Replace stored totals with the ledger's; returns the number of scopes.
-
-    Set-based: a million-row ledger is grouped by the database, never loaded
-    into Python. On PostgreSQL each of the two steps (the donor sets, then the
-    sums) reads the ledger once, every scope at a time (GROUPING SETS, hashed),
-    and the donor sets' index is built after their rows; SQLite, which has no
-    grouping sets, reads the ledger once per scope. Donor counts come from the
-    donor sets in one grouped pass. ``totals.drift()`` checks the result with
-    another computation (COUNT DISTINCT over the ledger)."""
-    postgresql = db.session.get_bind().dialect.name == "postgresql"
-    written.forget()
-    # DELETE, not TRUNCATE: readers keep seeing the old totals until the commit
-    # (the caller locks out writers only).
-    db.session.execute(delete(Total))
-    donors_key = TotalDonor.__table__.primary_key.name
-    if postgresql:
-        # Grouping and de-duplicating millions of rows: in memory, not on disk.
-        db.session.execute(text("SET LOCAL work_mem = '512MB'"))
-        db.session.execute(text("SET LOCAL maintenance_work_mem = '512MB'"))
-        # Only writers read the donor sets, and they wait for the rebuild: the
-        # sets are emptied at once and their index built once, after the rows
-        # (one sort), instead of maintained for each of millions of rows.
-        db.session.execute(text(f"TRUNCATE {TotalDonor.__tablename__}"))
-        db.session.execute(
-            text(f"ALTER TABLE {TotalDonor.__tablename__} DROP CONSTRAINT {donors_key}")
-        )
-    else:
-        db.session.execute(delete(TotalDonor))
-    counted = Donation.kind.in_(DONOR_KINDS)
-    for scopes in [list(SCOPE_COLUMNS)] if postgresql else [[s] for s in SCOPE_COLUMNS]:
-        label, scope_id, group_by = _by_scope(scopes)
-        donors = (
-            select(label, scope_id, Donation.donor_key)
-            .where(counted, Donation.donor_key != "")
-            .group_by(*group_by(Donation.donor_key))
-            .having(scope_id.is_not(None))
-        )
-        db.session.execute(
-            dialect_insert(TotalDonor).from_select(["scope", "scope_id", "donor_key"], donors)
-        )
-        sums = (
-            select(
-                label,
-                scope_id,
-                db.literal(0),
-                func.sum(raised_amount()),
-                func.coalesce(func.sum(gift_count()), 0),
-                db.literal(0),
-                func.sum(fee_amount()),
-                func.sum(cover_amount()),
-            )
-            .group_by(*group_by())
-            .having(scope_id.is_not(None))
-        )
-        db.session.execute(
-            dialect_insert(Total).from_select(
-                [
-                    "scope",
-                    "scope_id",
-                    "slot",
-                    "raised_minor",
-                    "donation_count",
-                    "donor_count",
-                    "fees_minor",
-                    "covers_minor",
-                ],
-                sums,
-            )
-        )
-    if postgresql:
-        db.session.execute(
-            text(
-                f"ALTER TABLE {TotalDonor.__tablename__} ADD CONSTRAINT {donors_key} "
-                "PRIMARY KEY (scope, scope_id, donor_key)"
-            )
-        )
-    counts = (
-        select(TotalDonor.scope, TotalDonor.scope_id, func.count().label("donors"))
-        .group_by(TotalDonor.scope, TotalDonor.scope_id)
-        .subquery()
-    )
-    db.session.execute(
-        update(Total)
-        .values(donor_count=counts.c.donors)
-        .where(Total.scope == counts.c.scope, Total.scope_id == counts.c.scope_id)
-    )
-    # (psycopg reports no row count for INSERT … SELECT: count what is there.)
-    return db.session.scalar(select(func.count()).select_from(Total))
-
-
-def _by_scope(scopes: list[TotalScope]):
-    """(scope label, scope id, GROUP BY maker) grouping ledger rows by each of
-    ``scopes``: one grouping set per scope when there are several (a row of
-    the result belongs to the one scope whose column it was grouped by; the
-    others are NULL there), a plain GROUP BY for one."""
-    columns = [SCOPE_COLUMNS[scope] for scope in scopes]
-    if len(columns) == 1:
-        return db.literal(scopes[0].value), columns[0], lambda *more: [columns[0], *more]
-    label = case(
-        *(
-            (func.grouping(c) == 0, db.literal(s.value))
-            for s, c in zip(scopes, columns, strict=True)
-        )
-    )
-    return (
-        label,
-        func.coalesce(*columns),
-        lambda *more: [func.grouping_sets(*(tuple_(c, *more) for c in columns))],
-    )

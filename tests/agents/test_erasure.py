@@ -8,10 +8,11 @@ from agents import services
 from agents.models import Agent
 from campaigns.audit import record
 from campaigns.giving.ledger import donor_key_for, record_gift
-from campaigns.giving.models import Donation, StripeEvent, StripeEventOutcome
+from campaigns.giving.models import Donation, StripeEvent, StripeEventOutcome, donor_id_for
 from campaigns.offline.models import OfflineGift
 from campaigns.pages.models import CohostInvite, PageHost
 from campaigns.totals import services as totals
+from campaigns.totals.models import TotalDonor
 from extensions import db
 from messaging.outbox.models import Channel, OutboxMessage, OutboxStatus
 from messaging.outbox.queue import queue_email
@@ -171,6 +172,10 @@ def test_deleting_an_account_leaves_no_personal_string(client, db, login_as):
     db.session.expire_all()
 
     assert hits([EMAIL, NAME, donor_key_for(EMAIL)]) == []
+    # Nor is the 64-bit id made from that hash, in the ledger or the donor sets.
+    old_id = donor_id_for(donor_key_for(EMAIL))
+    assert db.session.scalar(select(func.count()).where(Donation.donor_id == old_id)) == 0
+    assert db.session.scalar(select(func.count()).where(TotalDonor.donor_id == old_id)) == 0
     assert totals.drift() == []
     after = [
         totals.figures_one(s, i)

@@ -10,6 +10,7 @@ from campaigns.giving import ledger
 from campaigns.totals import services as totals
 from campaigns.totals import written
 from campaigns.totals.models import Total, TotalScope
+from campaigns.totals.rebuild import rebuild
 from extensions import db as _db
 from tests.conftest import count_queries
 from tests.factories import CauseFactory, EventPageFactory, PageFactory
@@ -69,6 +70,6 @@ def test_a_savepoint_rolled_back_and_a_commit_forget_what_was_written(db):
 def test_a_rebuild_forgets_what_was_written(db):
     page = PageFactory()
     give(page, 1000, "a@example.org")
-    totals.rebuild()
+    rebuild()
     assert db.session.info.get(written.KEY) is None
     assert figures(TotalScope.PAGE, page.id) == stored(TotalScope.PAGE, page.id) == (1000, 1, 1)
